@@ -1,0 +1,60 @@
+/*  mem_actors — helpers every actor and the daemon share; see mem_actors.h. */
+#include "mem_actors.h"
+#include <errno.h>
+#include <time.h>
+
+int64_t
+mem_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+mem_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+zactor_t *
+mem_actor_start (zactor_fn *fn, mem_context_t *ctx, char *err, size_t err_size)
+{
+    zactor_t *actor = zactor_new (fn, ctx);
+    if (!actor) {
+        snprintf (err, err_size, "cannot start an actor thread");
+        return NULL;
+    }
+    zstr_send (actor, "START");
+    char *reply = zstr_recv (actor);
+    if (reply && streq (reply, "OK")) {
+        zstr_free (&reply);
+        return actor;
+    }
+    snprintf (err, err_size, "%s", reply ? reply : "actor did not answer START");
+    zstr_free (&reply);
+    zactor_destroy (&actor);
+    return NULL;
+}
+
+mem_code_t
+mem_code_from_store (int rc)
+{
+    switch (rc) {
+    case 0:
+        return MEM_OK;
+    case MDB_NOTFOUND:
+        return MEM_NOT_FOUND;
+    case ENOSPC:
+    case EDQUOT:
+        return MEM_STORE_FULL;
+    case ENOMEM:
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+        return MEM_RESOURCE_EXHAUSTED;
+    default:
+        return MEM_INTERNAL;
+    }
+}

@@ -1,0 +1,46 @@
+/*  mem_actors — what the actors share: their inproc endpoints, the frame
+    layout between them, and the daemon context passed at start.
+
+    Between the frontend and an actor every message is
+        [client envelope][request or reply bytes]
+    where the client envelope is one frame holding the ROUTER identity and
+    the delimiter the client used (opaque to the actor: it copies it back).
+*/
+#ifndef MEM_ACTORS_H_INCLUDED
+#define MEM_ACTORS_H_INCLUDED
+
+#include <czmq.h>
+#include "mem_codec.h"
+#include "mem_store.h"
+
+#define MEM_INPROC_CAPTURE "inproc://memd-capture"
+#define MEM_INPROC_RECALL  "inproc://memd-recall"
+
+/* Everything an actor needs, owned by the daemon; actors only read it. */
+typedef struct {
+    mem_store_t *store;
+    mem_limits_t limits;
+    const char *endpoint;        /* public API endpoint */
+    const char *data_dir;
+    unsigned recall_workers;
+    size_t capture_queue;        /* capture requests queued before RESOURCE_EXHAUSTED */
+    size_t recall_queue;         /* recall requests waiting for a free worker */
+    int64_t started_ms;          /* wall clock, for uptime */
+} mem_context_t;
+
+int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
+int64_t mem_mono_ms (void);      /* monotonic clock, ms */
+
+/* Starts an actor and waits for its START reply: "OK" or an error text.
+   Returns the actor, or NULL (with err filled) if it failed to start. */
+zactor_t *mem_actor_start (zactor_fn *fn, mem_context_t *ctx, char *err, size_t err_size);
+
+/* Actor bodies (zactor_fn); args is the mem_context_t. */
+void mem_frontend_actor (zsock_t *pipe, void *args);
+void mem_capture_actor (zsock_t *pipe, void *args);
+void mem_recall_actor (zsock_t *pipe, void *args);
+
+/* Maps an LMDB or errno code from storage to a protocol status. */
+mem_code_t mem_code_from_store (int rc);
+
+#endif

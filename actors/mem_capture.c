@@ -1,0 +1,303 @@
+/*  mem_capture — the one writer (DESIGN §2, §5).
+
+    Takes Capture and Forget requests from the frontend. Everything queued
+    at the moment it wakes is written in one transaction (group commit),
+    committed — synced per store/sync, fsync by default — and only then
+    acknowledged: an ack means the write survives kill -9 and power loss.
+
+    When the map is full the transaction is dropped, the map grown, and the
+    whole group redone. A commit that fails (disk full: STORE_FULL) fails
+    every request of the group and acknowledges none.
+*/
+#include "mem_actors.h"
+#include "mem_log.h"
+#include "mem_records.h"
+
+#define GROUP_MAX_REQUESTS 256     //  requests in one commit
+#define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
+
+typedef struct {
+    zframe_t *identity;
+    Memd__V1__Request *req;        //  NULL: the bytes did not decode
+    Memd__V1__Reply reply;         //  built by the group
+    Memd__V1__Status status;
+    char message[256];
+    Memd__V1__CaptureResult capture;
+    Memd__V1__ForgetResult forget;
+    uint64_t *ids;                 //  capture ids or forget's missing ids
+    protobuf_c_boolean *dups;
+} s_item_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *frontend;             //  PAIR
+    zpoller_t *poller;
+    mem_context_t *ctx;
+    mem_index_writer_t *index;
+    s_item_t items[GROUP_MAX_REQUESTS];
+    size_t n_items;
+    bool terminated;
+} self_t;
+
+static void
+s_item_clear (s_item_t *item)
+{
+    zframe_destroy (&item->identity);
+    if (item->req)
+        memd__v1__request__free_unpacked (item->req, NULL);
+    free (item->ids);
+    free (item->dups);
+    memset (item, 0, sizeof *item);
+}
+
+static void
+s_item_fail (s_item_t *item, mem_code_t code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_item_fail (s_item_t *item, mem_code_t code, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (item->message, sizeof item->message, fmt, args);
+    va_end (args);
+    item->status.code = code;
+    item->reply.result_case = MEMD__V1__REPLY__RESULT__NOT_SET;
+}
+
+//  Applies one request inside txn. Returns an LMDB code that must abort the
+//  whole group (MAP_FULL, I/O), or 0 (the item's own outcome is in its reply).
+static int
+s_apply (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
+{
+    mem_store_t *store = self->ctx->store;
+    Memd__V1__Request *req = item->req;
+    int rc = 0;
+    if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
+        Memd__V1__Capture *cap = req->capture;
+        item->ids = calloc (cap->n_records, sizeof *item->ids);
+        item->dups = calloc (cap->n_records, sizeof *item->dups);
+        if (!item->ids || !item->dups)
+            return ENOMEM;
+        for (size_t i = 0; i < cap->n_records && !rc; i++) {
+            bool dup = false;
+            rc = mem_records_capture (store, txn, self->index, cap->records[i], req->agent_id,
+                                      now, &item->ids[i], &dup);
+            item->dups[i] = dup;
+        }
+        item->capture.ids = item->ids;
+        item->capture.n_ids = cap->n_records;
+        item->capture.duplicate = item->dups;
+        item->capture.n_duplicate = cap->n_records;
+        item->reply.result_case = MEMD__V1__REPLY__RESULT_CAPTURE;
+        item->reply.capture = &item->capture;
+        return rc;
+    }
+    //  Forget: postings captured earlier in this group must be in the index first.
+    if ((rc = mem_index_writer_flush (self->index, txn)))
+        return rc;
+    Memd__V1__Forget *f = req->forget;
+    item->reply.result_case = MEMD__V1__REPLY__RESULT_FORGET;
+    item->reply.forget = &item->forget;
+    uint32_t agent;
+    rc = mem_agents_lookup (store, txn, req->agent_id, false, &agent);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    bool known_agent = rc == 0;
+    if (f->session_id && *f->session_id) {
+        if (known_agent)
+            rc = mem_records_forget_session (store, txn, agent, f->session_id, now,
+                                             &item->forget.forgotten);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    item->ids = calloc (f->n_ids, sizeof *item->ids);
+    if (!item->ids)
+        return ENOMEM;
+    for (size_t i = 0; i < f->n_ids; i++) {
+        rc = known_agent ? mem_records_forget (store, txn, agent, f->ids[i], now) : MDB_NOTFOUND;
+        if (rc == 0)
+            item->forget.forgotten++;
+        else if (rc == MDB_NOTFOUND)
+            item->ids[item->forget.n_missing++] = f->ids[i];
+        else
+            return rc;
+    }
+    item->forget.missing = item->ids;
+    if (item->forget.n_missing)
+        s_item_fail (item, MEM_NOT_FOUND, "%zu of %zu records not found for agent %s",
+                     item->forget.n_missing, f->n_ids, req->agent_id);
+    item->reply.result_case = MEMD__V1__REPLY__RESULT_FORGET;   //  keep the counts
+    return 0;
+}
+
+//  Resets the items' results so the group can be redone after MAP_FULL.
+static void
+s_group_reset (self_t *self)
+{
+    for (size_t i = 0; i < self->n_items; i++) {
+        s_item_t *item = &self->items[i];
+        free (item->ids);
+        free (item->dups);
+        item->ids = NULL;
+        item->dups = NULL;
+        memset (&item->capture, 0, sizeof item->capture);
+        memset (&item->forget, 0, sizeof item->forget);
+        memd__v1__capture_result__init (&item->capture);
+        memd__v1__forget_result__init (&item->forget);
+        memd__v1__reply__init (&item->reply);
+        memd__v1__status__init (&item->status);
+        item->message[0] = 0;
+    }
+}
+
+//  Writes the whole group in one transaction; returns 0 or the LMDB code
+//  that failed it.
+static int
+s_group_write (self_t *self)
+{
+    mem_store_t *store = self->ctx->store;
+    for (;;) {
+        s_group_reset (self);
+        int64_t now = mem_now_ms ();
+        MDB_txn *txn;
+        int rc = mem_store_write_begin (store, &txn);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < self->n_items && !rc; i++)
+            if (self->items[i].req)
+                rc = s_apply (self, txn, &self->items[i], now);
+        if (!rc)
+            rc = mem_index_writer_flush (self->index, txn);
+        if (rc) {
+            mem_store_write_abort (store, &txn);
+            mem_index_writer_reset (self->index);
+        }
+        else
+            rc = mem_store_write_commit (store, &txn);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        if ((rc = mem_store_grow (store)))
+            return rc;
+    }
+}
+
+static void
+s_group_reply (self_t *self, int rc)
+{
+    for (size_t i = 0; i < self->n_items; i++) {
+        s_item_t *item = &self->items[i];
+        uint64_t request_id = item->req ? item->req->request_id : 0;
+        zframe_t *reply;
+        if (!item->req)
+            reply = mem_codec_error_reply (0, MEM_INTERNAL, "capture: request did not decode");
+        else if (rc)
+            reply = mem_codec_error_reply (request_id, mem_code_from_store (rc),
+                                           "write failed, nothing was stored: %s",
+                                           rc == ENOSPC ? "the disk is full" : mdb_strerror (rc));
+        else {
+            item->reply.request_id = request_id;
+            item->status.message = item->message;
+            item->reply.status = &item->status;
+            reply = mem_codec_pack (&item->reply.base);
+        }
+        zmsg_t *msg = zmsg_new ();
+        zmsg_append (msg, &item->identity);
+        if (reply)
+            zmsg_append (msg, &reply);
+        else
+            zmsg_addmem (msg, NULL, 0);
+        zmsg_send (&msg, self->frontend);
+        s_item_clear (item);
+    }
+    self->n_items = 0;
+}
+
+//  Takes one request off the socket into the group; returns its record count.
+static size_t
+s_take (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->frontend);
+    if (!msg)
+        return 0;
+    s_item_t *item = &self->items[self->n_items++];
+    memset (item, 0, sizeof *item);
+    item->identity = zmsg_pop (msg);
+    zframe_t *bytes = zmsg_pop (msg);
+    if (bytes)
+        item->req = mem_codec_request_decode (zframe_data (bytes), zframe_size (bytes));
+    zframe_destroy (&bytes);
+    zmsg_destroy (&msg);
+    if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE)
+        return item->req->capture->n_records;
+    return 1;
+}
+
+//  Group commit: everything queued now, up to the bounds, in one txn.
+static void
+s_self_handle_frontend (self_t *self)
+{
+    size_t records = s_take (self);
+    while (self->n_items < GROUP_MAX_REQUESTS && records < GROUP_MAX_RECORDS
+           && (zsock_events (self->frontend) & ZMQ_POLLIN))
+        records += s_take (self);
+    int rc = s_group_write (self);
+    if (rc)
+        mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
+                       mdb_strerror (rc));
+    s_group_reply (self, rc);
+}
+
+static void
+s_self_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+        mem_log_error ("capture: unknown command %s", command);
+    zstr_free (&command);
+}
+
+void
+mem_capture_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    self->pipe = pipe;
+    self->ctx = args;
+    zsock_signal (pipe, 0);
+
+    char *command = zstr_recv (pipe);
+    bool started = false;
+    const char *err = "capture: no START";
+    if (command && streq (command, "START")) {
+        self->index = mem_index_writer_new (self->ctx->store);
+        self->frontend = zsock_new (ZMQ_PAIR);
+        if (self->frontend) {
+            zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
+            zsock_set_sndhwm (self->frontend, 0);
+        }
+        if (!self->index || !self->frontend)
+            err = "capture: out of memory";
+        else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
+            err = "capture: cannot bind " MEM_INPROC_CAPTURE;
+        else
+            started = true;
+    }
+    zstr_free (&command);
+    zstr_send (pipe, started ? "OK" : err);
+    if (started)
+        self->poller = zpoller_new (self->pipe, self->frontend, NULL);
+    while (started && !self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == self->pipe)
+            s_self_handle_pipe (self);
+        else if (which == self->frontend)
+            s_self_handle_frontend (self);
+        else if (zpoller_terminated (self->poller))
+            break;
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->frontend);
+    mem_index_writer_destroy (&self->index);
+    free (self);
+}

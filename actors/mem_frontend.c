@@ -1,0 +1,382 @@
+/*  mem_frontend — the public face of memd (DESIGN §2, §6).
+
+    Binds the API ROUTER last, after the actors behind it are up. Every
+    request is framed-checked, decoded and validated here; bad ones get an
+    error reply at once. Ping and Status are answered here from the store
+    and /proc, so the control plane never waits on a busy actor. Captures
+    and forgets go to the capture actor (the one writer); recalls and gets
+    go to the recall pool, balanced by readiness: a worker gets a request
+    only when it said it is free, and requests wait here (bounded) when
+    every worker is busy.
+
+    Pipe commands: $TERM; DRAIN (stop taking data-plane work, answer
+    "DRAINED" once every forwarded request has been answered).
+*/
+#include "mem_actors.h"
+#include "mem_log.h"
+#include "mem_proc.h"
+#include "mem_records.h"
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *api;             //  ROUTER, public
+    zsock_t *capture;         //  PAIR to the capture actor
+    zsock_t *recall;          //  ROUTER the recall workers connect to
+    zpoller_t *poller;
+    mem_context_t *ctx;
+    zlist_t *idle_workers;    //  zframe_t * worker identities, ready for work
+    zlist_t *waiting;         //  zmsg_t * [identity][bytes] for the recall pool
+    size_t in_flight;         //  forwarded, not yet answered
+    uint64_t requests, rejected;
+    bool draining;
+    bool terminated;
+} self_t;
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->api);
+    zsock_destroy (&self->capture);
+    zsock_destroy (&self->recall);
+    if (self->idle_workers) {
+        zframe_t *frame;
+        while ((frame = zlist_pop (self->idle_workers)))
+            zframe_destroy (&frame);
+        zlist_destroy (&self->idle_workers);
+    }
+    if (self->waiting) {
+        zmsg_t *msg;
+        while ((msg = zlist_pop (self->waiting)))
+            zmsg_destroy (&msg);
+        zlist_destroy (&self->waiting);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sends [identity][empty][reply] to a client; takes both frames.
+static void
+s_reply (self_t *self, zframe_t **identity_p, zframe_t **reply_p)
+{
+    if (!*reply_p) {
+        mem_log_error ("frontend: cannot pack a reply");
+        zframe_destroy (identity_p);
+        return;
+    }
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, identity_p);
+    zmsg_addmem (msg, NULL, 0);
+    zmsg_append (msg, reply_p);
+    zmsg_send (&msg, self->api);
+}
+
+static void
+s_reject (self_t *self, zframe_t **identity_p, uint64_t request_id, mem_code_t code,
+          const char *message)
+{
+    self->rejected++;
+    zframe_t *reply = mem_codec_error_reply (request_id, code, "%s", message);
+    s_reply (self, identity_p, &reply);
+}
+
+//  Status from the store (a read never waits on the writer) and /proc.
+static zframe_t *
+s_status_reply (self_t *self, const Memd__V1__Request *req)
+{
+    mem_context_t *ctx = self->ctx;
+    Memd__V1__StatusResult result = MEMD__V1__STATUS_RESULT__INIT;
+    Memd__V1__Transition transition = MEMD__V1__TRANSITION__INIT;
+    result.version = MEMD_VERSION;
+    result.pid = (uint32_t) getpid ();
+    //  The sleep cycle is not built yet: memd is always awake, and says so.
+    result.state = "WAKE";
+    result.uptime_ms = mem_now_ms () - ctx->started_ms;
+    transition.from_state = "";
+    transition.to_state = "WAKE";
+    transition.at_ms = ctx->started_ms;
+    transition.reason = "started";
+    result.last_transition = &transition;
+    MDB_txn *txn;
+    int rc = mem_store_read_begin (ctx->store, &txn);
+    if (rc == 0) {
+        rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
+        mem_store_read_end (ctx->store, &txn);
+    }
+    if (rc)
+        return mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
+                                      "cannot read record counts: %s", mdb_strerror (rc));
+    mem_proc_usage_t usage;
+    mem_proc_usage (&usage);
+    result.rss_bytes = usage.rss_bytes;
+    result.fds = usage.fds;
+    result.threads = usage.threads;
+    result.recall_workers = ctx->recall_workers;
+    result.requests = self->requests;
+    result.requests_rejected = self->rejected;
+    result.data_dir = (char *) ctx->data_dir;
+    result.endpoint = (char *) ctx->endpoint;
+    mem_store_sizes (ctx->store, &result.map_bytes, &result.store_bytes);
+
+    Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+    Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
+    reply.request_id = req->request_id;
+    reply.status = &status;
+    reply.result_case = MEMD__V1__REPLY__RESULT_STATUS_RESULT;
+    reply.status_result = &result;
+    return mem_codec_pack (&reply.base);
+}
+
+static zframe_t *
+s_ping_reply (self_t *self, const Memd__V1__Request *req)
+{
+    Memd__V1__PingResult result = MEMD__V1__PING_RESULT__INIT;
+    result.version = MEMD_VERSION;
+    result.pid = (uint32_t) getpid ();
+    result.uptime_ms = mem_now_ms () - self->ctx->started_ms;
+    Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+    Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
+    reply.request_id = req->request_id;
+    reply.status = &status;
+    reply.result_case = MEMD__V1__REPLY__RESULT_PING;
+    reply.ping = &result;
+    return mem_codec_pack (&reply.base);
+}
+
+//  Gives waiting recall requests to idle workers.
+static void
+s_dispatch_recall (self_t *self)
+{
+    while (zlist_size (self->waiting) && zlist_size (self->idle_workers)) {
+        zmsg_t *msg = zlist_pop (self->waiting);
+        zframe_t *worker = zlist_pop (self->idle_workers);
+        zmsg_prepend (msg, &worker);
+        zmsg_send (&msg, self->recall);
+    }
+}
+
+static void
+s_self_handle_api (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->api);
+    if (!msg)
+        return;
+    self->requests++;
+    zframe_t *identity = zmsg_pop (msg);
+    //  [identity][empty][payload] from REQ, or from a DEALER that sends the delimiter.
+    size_t frames = zmsg_size (msg);
+    zframe_t *delimiter = zmsg_first (msg);
+    if (frames != 2 || zframe_size (delimiter) != 0) {
+        zmsg_destroy (&msg);
+        s_reject (self, &identity, 0, MEM_INVALID_ARGUMENT,
+                  frames < 2 ? "malformed envelope: expected an empty delimiter frame "
+                               "then one request frame"
+                             : "malformed envelope: extra frames after the request");
+        return;
+    }
+    zframe_t *payload = zmsg_last (msg);
+    Memd__V1__Request *req
+        = mem_codec_request_decode (zframe_data (payload), zframe_size (payload));
+    if (!req) {
+        zmsg_destroy (&msg);
+        s_reject (self, &identity, 0, MEM_INVALID_ARGUMENT,
+                  "request does not decode as a memd.v1.Request");
+        return;
+    }
+    char err[512];
+    mem_code_t code = mem_codec_request_validate (req, &self->ctx->limits, err, sizeof err);
+    if (code != MEM_OK) {
+        zmsg_destroy (&msg);
+        s_reject (self, &identity, req->request_id, code, err);
+        memd__v1__request__free_unpacked (req, NULL);
+        return;
+    }
+    zframe_t *reply = NULL;
+    switch (req->op_case) {
+    case MEMD__V1__REQUEST__OP_PING:
+        reply = s_ping_reply (self, req);
+        break;
+    case MEMD__V1__REQUEST__OP_STATUS:
+        reply = s_status_reply (self, req);
+        break;
+    default:
+        break;
+    }
+    if (reply) {
+        s_reply (self, &identity, &reply);
+        zmsg_destroy (&msg);
+        memd__v1__request__free_unpacked (req, NULL);
+        return;
+    }
+    if (self->draining) {
+        zmsg_destroy (&msg);
+        s_reject (self, &identity, req->request_id, MEM_UNAVAILABLE, "memd is shutting down");
+        memd__v1__request__free_unpacked (req, NULL);
+        return;
+    }
+    //  Data plane: [identity][bytes] to the owning actor.
+    zframe_t *bytes = zmsg_last (msg);
+    zmsg_remove (msg, bytes);
+    zmsg_destroy (&msg);
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &identity);
+    zmsg_append (out, &bytes);
+    bool to_writer = req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
+                  || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+    uint64_t request_id = req->request_id;
+    memd__v1__request__free_unpacked (req, NULL);
+    if (to_writer) {
+        //  Never block the control plane on a full capture queue: refuse.
+        if (zsock_events (self->capture) & ZMQ_POLLOUT) {
+            zmsg_send (&out, self->capture);
+            self->in_flight++;
+            return;
+        }
+        identity = zmsg_pop (out);
+        zmsg_destroy (&out);
+        s_reject (self, &identity, request_id, MEM_RESOURCE_EXHAUSTED,
+                  "capture queue is full; retry later");
+        return;
+    }
+    if (zlist_size (self->waiting) >= self->ctx->recall_queue) {
+        identity = zmsg_pop (out);
+        zmsg_destroy (&out);
+        s_reject (self, &identity, request_id, MEM_RESOURCE_EXHAUSTED,
+                  "recall queue is full; retry later");
+        return;
+    }
+    zlist_append (self->waiting, out);
+    self->in_flight++;
+    s_dispatch_recall (self);
+}
+
+//  A reply from an actor: [identity][reply bytes] → the client.
+static void
+s_relay (self_t *self, zmsg_t *msg)
+{
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *reply = zmsg_pop (msg);
+    zmsg_destroy (&msg);
+    if (!identity || !reply) {
+        mem_log_error ("frontend: malformed reply from an actor");
+        zframe_destroy (&identity);
+        zframe_destroy (&reply);
+        return;
+    }
+    if (self->in_flight)
+        self->in_flight--;
+    s_reply (self, &identity, &reply);
+}
+
+static void
+s_self_handle_capture (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->capture);
+    if (msg)
+        s_relay (self, msg);
+}
+
+//  From a recall worker: [worker]["READY"] or [worker][identity][reply].
+static void
+s_self_handle_recall (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->recall);
+    if (!msg)
+        return;
+    zframe_t *worker = zmsg_pop (msg);
+    zlist_append (self->idle_workers, worker);
+    if (zmsg_size (msg) == 1)
+        zmsg_destroy (&msg);   //  READY
+    else
+        s_relay (self, msg);
+    s_dispatch_recall (self);
+}
+
+static int
+s_self_start (self_t *self, char *err, size_t err_size)
+{
+    mem_context_t *ctx = self->ctx;
+    self->capture = zsock_new (ZMQ_PAIR);
+    self->recall = zsock_new (ZMQ_ROUTER);
+    self->api = zsock_new (ZMQ_ROUTER);
+    if (!self->capture || !self->recall || !self->api) {
+        snprintf (err, err_size, "cannot create sockets: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_sndhwm (self->capture, (int) ctx->capture_queue);
+    zsock_set_rcvhwm (self->capture, 0);
+    zsock_set_sndhwm (self->recall, 0);
+    zsock_set_rcvhwm (self->recall, 0);
+    if (zsock_connect (self->capture, MEM_INPROC_CAPTURE)
+        || zsock_bind (self->recall, MEM_INPROC_RECALL) < 0) {
+        snprintf (err, err_size, "cannot reach the actors: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    //  The public socket, bound last: nothing is accepted before it can be served.
+    zsock_set_maxmsgsize (self->api, (int64_t) ctx->limits.max_message_bytes);
+    zsock_set_sndhwm (self->api, 100000);
+    zsock_set_rcvhwm (self->api, 100000);
+    zsock_set_linger (self->api, 1000);   //  let the last acks out at shutdown
+    if (zsock_bind (self->api, "%s", ctx->endpoint) < 0) {
+        snprintf (err, err_size, "cannot bind %s: %s", ctx->endpoint, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    self->poller = zpoller_new (self->pipe, self->api, self->capture, self->recall, NULL);
+    self->idle_workers = zlist_new ();
+    self->waiting = zlist_new ();
+    return 0;
+}
+
+static void
+s_self_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command) {
+        self->terminated = true;
+        return;
+    }
+    if (streq (command, "$TERM"))
+        self->terminated = true;
+    else if (streq (command, "DRAIN"))
+        self->draining = true;
+    else
+        mem_log_error ("frontend: unknown command %s", command);
+    zstr_free (&command);
+}
+
+void
+mem_frontend_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    self->pipe = pipe;
+    self->ctx = args;
+    zsock_signal (pipe, 0);
+
+    char *command = zstr_recv (pipe);   //  START
+    char err[512] = "";
+    bool started = command && streq (command, "START") && s_self_start (self, err, sizeof err) == 0;
+    zstr_free (&command);
+    zstr_send (pipe, started ? "OK" : (*err ? err : "frontend: no START"));
+    bool drained_told = false;
+    while (started && !self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == self->pipe)
+            s_self_handle_pipe (self);
+        else if (which == self->api)
+            s_self_handle_api (self);
+        else if (which == self->capture)
+            s_self_handle_capture (self);
+        else if (which == self->recall)
+            s_self_handle_recall (self);
+        else if (zpoller_terminated (self->poller))
+            break;
+        if (self->draining && !drained_told && self->in_flight == 0) {
+            zstr_send (self->pipe, "DRAINED");
+            drained_told = true;
+        }
+    }
+    s_self_destroy (&self);
+}

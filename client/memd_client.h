@@ -1,0 +1,106 @@
+/*  memd_client — the C client library for memd (libmemd_client).
+
+    A client holds one ZeroMQ DEALER socket connected to memd's API
+    endpoint and makes one call at a time (a client is not thread-safe:
+    use one per thread). Every call has a timeout; a reply that arrives
+    after its call timed out is recognised by its request_id and dropped.
+
+    Results are the protocol's own protobuf-c messages (memd.pb-c.h, from
+    messages/memd.proto): a call that returns a Memd__V1__Reply * hands it
+    to the caller, who frees it with memd_client_reply_free.
+
+    Errors: every call returns 0 (or a non-NULL reply) on success and -1
+    (or NULL) on failure; memd_client_code and memd_client_error then say
+    why, with the daemon's status code and message, or UNAVAILABLE when
+    memd did not answer in time.
+
+        memd_client_t *client = memd_client_new (NULL, 2000);
+        uint64_t id;
+        if (memd_client_capture_text (client, "default", "s1", "the sky is blue", &id))
+            fprintf (stderr, "%s\n", memd_client_error (client));
+        memd_client_destroy (&client);
+*/
+#ifndef MEMD_CLIENT_H_INCLUDED
+#define MEMD_CLIENT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "memd.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct _memd_client_t memd_client_t;
+
+/* Writes memd's default API endpoint into buf: $MEMD_ENDPOINT if set, else
+   ipc://$XDG_RUNTIME_DIR/memd/memd.sock, else ipc:///tmp/memd-$UID/memd.sock.
+   Returns 0, or -1 if it does not fit. */
+int memd_default_endpoint (char *buf, size_t size);
+
+/* Same, for the run directory alone ($XDG_RUNTIME_DIR/memd or /tmp/memd-$UID). */
+int memd_default_run_dir (char *buf, size_t size);
+
+/* Connects to endpoint (NULL = memd_default_endpoint). timeout_ms bounds
+   every call (<= 0: 5000). Connecting never blocks: a memd that is down
+   shows as UNAVAILABLE on the first call. NULL on failure. */
+memd_client_t *memd_client_new (const char *endpoint, int timeout_ms);
+void memd_client_destroy (memd_client_t **self_p);
+
+void memd_client_set_timeout (memd_client_t *self, int timeout_ms);
+
+/* Status code (Memd__V1__Code) and message of the last failed call. Every
+   call clears them first, so after a success they read OK and "". */
+int memd_client_code (memd_client_t *self);
+const char *memd_client_error (memd_client_t *self);
+
+/* The endpoint this client connects to (borrowed). */
+const char *memd_client_endpoint (memd_client_t *self);
+
+/* Sends req (request_id and protocol_version are filled in) and waits for
+   its reply. Returns the reply when its status is OK; otherwise records the
+   error, and returns NULL — or, when keep_failed is set, the failed reply
+   too (Get returns the found records with NOT_FOUND). */
+Memd__V1__Reply *memd_client_call (memd_client_t *self, Memd__V1__Request *req, bool keep_failed);
+void memd_client_reply_free (Memd__V1__Reply **reply_p);
+
+int memd_client_ping (memd_client_t *self);
+
+/* Ping, keeping the answer (result: reply->ping: version, pid, uptime_ms). */
+Memd__V1__Reply *memd_client_ping_reply (memd_client_t *self);
+
+/* In the data-plane calls below, agent NULL or "" means "default". */
+
+/* Status snapshot; free with memd_client_reply_free (result: reply->status_result). */
+Memd__V1__Reply *memd_client_status (memd_client_t *self);
+
+/* Captures n records in one durable batch. Records without agent_id get
+   agent. On success ids[i] is record i's id (an existing id for a
+   duplicate); dup may be NULL. */
+int memd_client_capture (memd_client_t *self, const char *agent, Memd__V1__Record **records,
+                         size_t n, uint64_t *ids, bool *dup);
+
+/* Captures one EPISODIC text record. session may be NULL. */
+int memd_client_capture_text (memd_client_t *self, const char *agent, const char *session,
+                              const char *text, uint64_t *id);
+
+/* Ranked recall (result: reply->recall->hits). query->query is the text. */
+Memd__V1__Reply *memd_client_recall (memd_client_t *self, const char *agent,
+                                     const Memd__V1__Recall *query);
+
+/* Records by id (result: reply->get). Missing ids fail with NOT_FOUND; the
+   reply is still returned with the found records and reply->get->missing. */
+Memd__V1__Reply *memd_client_get (memd_client_t *self, const char *agent, const uint64_t *ids,
+                                  size_t n);
+
+/* Tombstones records by id, or (n == 0) every live record of session.
+   *forgotten (may be NULL) gets the count. Unknown ids fail with NOT_FOUND
+   after the known ones are forgotten. */
+int memd_client_forget (memd_client_t *self, const char *agent, const uint64_t *ids, size_t n,
+                        const char *session, uint64_t *forgotten);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

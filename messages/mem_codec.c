@@ -1,0 +1,417 @@
+/*  mem_codec — decoding, validation and packing of memd.v1 messages.
+
+    Everything that comes off a socket passes through here before any actor
+    acts on it, so the rest of memd can trust a decoded request's shape:
+    strings are UTF-8 and bounded, batches bounded, the operation present.
+*/
+#include "mem_codec.h"
+#include <stdarg.h>
+
+void
+mem_limits_default (mem_limits_t *limits)
+{
+    limits->max_message_bytes = 16u << 20;
+    limits->max_batch = 10000;
+    limits->max_text_bytes = 1u << 20;
+    limits->max_string_bytes = 1024;
+    limits->max_tags = 64;
+    limits->max_metadata = 64;
+    limits->max_ids = 10000;
+    limits->max_k = 1000;
+    limits->max_query_bytes = 64u << 10;
+}
+
+const char *
+mem_code_name (int code)
+{
+    static const char *names[] = {"OK",          "INVALID_ARGUMENT", "NOT_FOUND",
+                                  "TOO_LARGE",   "RESOURCE_EXHAUSTED", "STORE_FULL",
+                                  "UNAVAILABLE", "PERMISSION_DENIED", "INTERNAL"};
+    if (code >= 0 && code < (int) (sizeof names / sizeof names[0]))
+        return names[code];
+    return "UNKNOWN";
+}
+
+bool
+mem_utf8_valid (const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t need;
+        unsigned cp, min;
+        if ((c & 0xE0) == 0xC0) {
+            need = 1, cp = c & 0x1F, min = 0x80;
+        }
+        else if ((c & 0xF0) == 0xE0) {
+            need = 2, cp = c & 0x0F, min = 0x800;
+        }
+        else if ((c & 0xF8) == 0xF0) {
+            need = 3, cp = c & 0x07, min = 0x10000;
+        }
+        else
+            return false;
+        if ((size_t) (end - p) <= need)
+            return false;
+        for (size_t i = 1; i <= need; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += need + 1;
+    }
+    return true;
+}
+
+Memd__V1__Request *
+mem_codec_request_decode (const void *data, size_t size)
+{
+    return memd__v1__request__unpack (NULL, size, (const uint8_t *) data);
+}
+
+//  Checks one string field: bounded, and UTF-8. NULL counts as empty.
+static mem_code_t
+s_check_string (const char *what, const char *s, size_t max, char *err, size_t err_size)
+{
+    if (!s)
+        return MEM_OK;
+    size_t len = strlen (s);
+    if (len > max) {
+        snprintf (err, err_size, "%s is %zu bytes, over the limit of %zu", what, len, max);
+        return MEM_TOO_LARGE;
+    }
+    if (!mem_utf8_valid (s, len)) {
+        snprintf (err, err_size, "%s is not valid UTF-8", what);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+#define CHECK_STRING(what, s, max)                                                     \
+    do {                                                                               \
+        mem_code_t rc_ = s_check_string ((what), (s), (max), err, err_size);           \
+        if (rc_ != MEM_OK)                                                             \
+            return rc_;                                                                \
+    } while (0)
+
+//  protobuf-c keeps unknown enum values as they came: refuse them here.
+static bool
+s_kind_valid (int kind)
+{
+    return kind >= MEMD__V1__KIND__KIND_UNSPECIFIED && kind <= MEMD__V1__KIND__NOTE;
+}
+
+static mem_code_t
+s_validate_record (const Memd__V1__Record *rec, size_t index, const char *req_agent,
+                   const mem_limits_t *limits, char *err, size_t err_size)
+{
+    char what[96];
+    const char *agent = rec->agent_id && *rec->agent_id ? rec->agent_id : req_agent;
+    if (!agent || !*agent) {
+        snprintf (err, err_size, "record %zu: agent_id is required", index);
+        return MEM_INVALID_ARGUMENT;
+    }
+    snprintf (what, sizeof what, "record %zu: agent_id", index);
+    CHECK_STRING (what, rec->agent_id, limits->max_string_bytes);
+    snprintf (what, sizeof what, "record %zu: session_id", index);
+    CHECK_STRING (what, rec->session_id, limits->max_string_bytes);
+    snprintf (what, sizeof what, "record %zu: text", index);
+    CHECK_STRING (what, rec->text, limits->max_text_bytes);
+    if (!rec->text || !*rec->text) {
+        snprintf (err, err_size, "record %zu: text is empty", index);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (!s_kind_valid (rec->kind)) {
+        snprintf (err, err_size, "record %zu: unknown kind %d", index, rec->kind);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (rec->n_tags > limits->max_tags) {
+        snprintf (err, err_size, "record %zu: %zu tags, over the limit of %zu", index,
+                  rec->n_tags, limits->max_tags);
+        return MEM_TOO_LARGE;
+    }
+    for (size_t i = 0; i < rec->n_tags; i++) {
+        snprintf (what, sizeof what, "record %zu: tag %zu", index, i);
+        CHECK_STRING (what, rec->tags[i], limits->max_string_bytes);
+        if (!*rec->tags[i]) {
+            snprintf (err, err_size, "record %zu: tag %zu is empty", index, i);
+            return MEM_INVALID_ARGUMENT;
+        }
+    }
+    if (rec->n_metadata > limits->max_metadata) {
+        snprintf (err, err_size, "record %zu: %zu metadata entries, over the limit of %zu",
+                  index, rec->n_metadata, limits->max_metadata);
+        return MEM_TOO_LARGE;
+    }
+    for (size_t i = 0; i < rec->n_metadata; i++) {
+        snprintf (what, sizeof what, "record %zu: metadata key %zu", index, i);
+        CHECK_STRING (what, rec->metadata[i]->key, limits->max_string_bytes);
+        snprintf (what, sizeof what, "record %zu: metadata value %zu", index, i);
+        CHECK_STRING (what, rec->metadata[i]->value, limits->max_string_bytes);
+    }
+    if (rec->salience < 0 || rec->salience > 1 || rec->salience != rec->salience) {
+        snprintf (err, err_size, "record %zu: salience must be within 0..1", index);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (rec->created_at_ms < 0) {
+        snprintf (err, err_size, "record %zu: created_at_ms is negative", index);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (rec->n_embedding) {
+        //  Embeddings arrive with the recall issue; refuse rather than drop silently.
+        snprintf (err, err_size, "record %zu: embeddings are not supported yet", index);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+mem_code_t
+mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
+                            size_t err_size)
+{
+    *err = 0;
+    if (req->protocol_version > MEM_PROTOCOL_VERSION) {
+        //  A newer client may still speak a subset we know: serve it, as
+        //  unknown fields are ignored. Only the future could break this.
+    }
+    CHECK_STRING ("agent_id", req->agent_id, limits->max_string_bytes);
+    bool need_agent = mem_codec_is_data_plane (req);
+    if (need_agent && req->op_case != MEMD__V1__REQUEST__OP_CAPTURE
+        && (!req->agent_id || !*req->agent_id)) {
+        snprintf (err, err_size, "agent_id is required");
+        return MEM_INVALID_ARGUMENT;
+    }
+    switch (req->op_case) {
+    case MEMD__V1__REQUEST__OP__NOT_SET:
+        snprintf (err, err_size, "request has no operation");
+        return MEM_INVALID_ARGUMENT;
+    case MEMD__V1__REQUEST__OP_PING:
+    case MEMD__V1__REQUEST__OP_STATUS:
+        return MEM_OK;
+    case MEMD__V1__REQUEST__OP_CAPTURE: {
+        const Memd__V1__Capture *cap = req->capture;
+        if (cap->n_records == 0) {
+            snprintf (err, err_size, "capture has no records");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (cap->n_records > limits->max_batch) {
+            snprintf (err, err_size, "capture of %zu records is over the batch limit of %zu",
+                      cap->n_records, limits->max_batch);
+            return MEM_TOO_LARGE;
+        }
+        for (size_t i = 0; i < cap->n_records; i++) {
+            mem_code_t rc = s_validate_record (cap->records[i], i, req->agent_id, limits, err,
+                                               err_size);
+            if (rc != MEM_OK)
+                return rc;
+        }
+        return MEM_OK;
+    }
+    case MEMD__V1__REQUEST__OP_RECALL: {
+        const Memd__V1__Recall *r = req->recall;
+        CHECK_STRING ("query", r->query, limits->max_query_bytes);
+        CHECK_STRING ("session_id", r->session_id, limits->max_string_bytes);
+        if (r->k > limits->max_k) {
+            snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (!s_kind_valid (r->kind)) {
+            snprintf (err, err_size, "unknown kind %d", r->kind);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (r->n_tags > limits->max_tags) {
+            snprintf (err, err_size, "%zu tag filters, over the limit of %zu", r->n_tags,
+                      limits->max_tags);
+            return MEM_TOO_LARGE;
+        }
+        for (size_t i = 0; i < r->n_tags; i++)
+            CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
+        if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
+            snprintf (err, err_size, "until_ms must be after since_ms");
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    case MEMD__V1__REQUEST__OP_GET:
+        if (req->get->n_ids == 0) {
+            snprintf (err, err_size, "get needs at least one id");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (req->get->n_ids > limits->max_ids) {
+            snprintf (err, err_size, "get of %zu ids is over the limit of %zu", req->get->n_ids,
+                      limits->max_ids);
+            return MEM_TOO_LARGE;
+        }
+        return MEM_OK;
+    case MEMD__V1__REQUEST__OP_FORGET: {
+        const Memd__V1__Forget *f = req->forget;
+        CHECK_STRING ("session_id", f->session_id, limits->max_string_bytes);
+        bool by_session = f->session_id && *f->session_id;
+        if ((f->n_ids == 0) == !by_session) {
+            snprintf (err, err_size, "forget needs ids or a session_id (not both)");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (f->n_ids > limits->max_ids) {
+            snprintf (err, err_size, "forget of %zu ids is over the limit of %zu", f->n_ids,
+                      limits->max_ids);
+            return MEM_TOO_LARGE;
+        }
+        return MEM_OK;
+    }
+    default:
+        snprintf (err, err_size, "unknown operation %d", (int) req->op_case);
+        return MEM_INVALID_ARGUMENT;
+    }
+}
+
+bool
+mem_codec_is_data_plane (const Memd__V1__Request *req)
+{
+    return req->op_case != MEMD__V1__REQUEST__OP_PING
+        && req->op_case != MEMD__V1__REQUEST__OP_STATUS
+        && req->op_case != MEMD__V1__REQUEST__OP__NOT_SET;
+}
+
+zframe_t *
+mem_codec_pack (const ProtobufCMessage *msg)
+{
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    zframe_t *frame = zframe_new (NULL, size);
+    if (!frame)
+        return NULL;
+    if (protobuf_c_message_pack (msg, zframe_data (frame)) != size) {
+        zframe_destroy (&frame);
+        return NULL;
+    }
+    return frame;
+}
+
+zframe_t *
+mem_codec_error_reply (uint64_t request_id, mem_code_t code, const char *fmt, ...)
+{
+    char message[512];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (message, sizeof message, fmt, args);
+    va_end (args);
+
+    Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+    status.code = code;
+    status.message = message;
+    Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
+    reply.request_id = request_id;
+    reply.status = &status;
+    return mem_codec_pack (&reply.base);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#undef NDEBUG
+#include <assert.h>
+
+static Memd__V1__Request *
+s_roundtrip (Memd__V1__Request *req)
+{
+    zframe_t *frame = mem_codec_pack (&req->base);
+    assert (frame);
+    Memd__V1__Request *copy = mem_codec_request_decode (zframe_data (frame), zframe_size (frame));
+    zframe_destroy (&frame);
+    return copy;
+}
+
+void
+mem_codec_test (bool verbose)
+{
+    printf (" * mem_codec: ");
+    mem_limits_t limits;
+    mem_limits_default (&limits);
+    char err[256];
+
+    assert (mem_utf8_valid ("hello", 5));
+    assert (mem_utf8_valid ("caf\xc3\xa9 \xe8\xa8\x98 \xf0\x9f\x98\x80", 14));
+    assert (!mem_utf8_valid ("\xff", 1));
+    assert (!mem_utf8_valid ("\xc3", 1));            //  truncated
+    assert (!mem_utf8_valid ("\xc0\xaf", 2));        //  overlong '/'
+    assert (!mem_utf8_valid ("\xed\xa0\x80", 3));    //  surrogate
+    assert (!mem_utf8_valid ("\xf4\x90\x80\x80", 4)); //  > U+10FFFF
+    assert (streq (mem_code_name (MEM_STORE_FULL), "STORE_FULL"));
+    assert (streq (mem_code_name (99), "UNKNOWN"));
+
+    //  Garbage does not decode; an empty buffer decodes to a request with no op.
+    assert (mem_codec_request_decode ("\xff\xff\xff\xff", 4) == NULL);
+    Memd__V1__Request *empty = mem_codec_request_decode ("", 0);
+    assert (empty);
+    assert (mem_codec_request_validate (empty, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "no operation"));
+    memd__v1__request__free_unpacked (empty, NULL);
+
+    //  A capture: valid, then with each kind of defect.
+    Memd__V1__Record rec = MEMD__V1__RECORD__INIT;
+    Memd__V1__Record *recs[] = {&rec};
+    Memd__V1__Capture cap = MEMD__V1__CAPTURE__INIT;
+    cap.records = recs;
+    cap.n_records = 1;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_CAPTURE;
+    req.capture = &cap;
+    req.agent_id = "a";
+    rec.text = "hello";
+    Memd__V1__Request *back = s_roundtrip (&req);
+    assert (back && back->op_case == MEMD__V1__REQUEST__OP_CAPTURE);
+    assert (mem_codec_request_validate (back, &limits, err, sizeof err) == MEM_OK);
+    assert (mem_codec_is_data_plane (back));
+    memd__v1__request__free_unpacked (back, NULL);
+
+    rec.text = "";
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "empty"));
+    rec.text = "bad \xc3\x28";
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "UTF-8"));
+    rec.text = "ok";
+    req.agent_id = "";
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    rec.agent_id = "b";                 //  the record's own agent is enough
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    limits.max_batch = 0;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    mem_limits_default (&limits);
+    rec.kind = 42;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    rec.kind = 0;
+
+    //  Ping is control plane; forget needs ids or a session, not both.
+    Memd__V1__Ping ping = MEMD__V1__PING__INIT;
+    Memd__V1__Request preq = MEMD__V1__REQUEST__INIT;
+    preq.op_case = MEMD__V1__REQUEST__OP_PING;
+    preq.ping = &ping;
+    assert (!mem_codec_is_data_plane (&preq));
+    assert (mem_codec_request_validate (&preq, &limits, err, sizeof err) == MEM_OK);
+    Memd__V1__Forget forget = MEMD__V1__FORGET__INIT;
+    Memd__V1__Request freq = MEMD__V1__REQUEST__INIT;
+    freq.op_case = MEMD__V1__REQUEST__OP_FORGET;
+    freq.forget = &forget;
+    freq.agent_id = "a";
+    assert (mem_codec_request_validate (&freq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    forget.session_id = "s";
+    assert (mem_codec_request_validate (&freq, &limits, err, sizeof err) == MEM_OK);
+
+    //  The error reply decodes with its code and message.
+    zframe_t *frame = mem_codec_error_reply (7, MEM_NOT_FOUND, "record %d", 3);
+    Memd__V1__Reply *reply
+        = memd__v1__reply__unpack (NULL, zframe_size (frame), zframe_data (frame));
+    assert (reply && reply->request_id == 7 && reply->status->code == MEM_NOT_FOUND);
+    assert (streq (reply->status->message, "record 3"));
+    memd__v1__reply__free_unpacked (reply, NULL);
+    zframe_destroy (&frame);
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

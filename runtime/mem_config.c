@@ -1,0 +1,296 @@
+/*  mem_config — settings table, ZPL loading and validation; see mem_config.h. */
+#include <czmq.h>
+#include "mem_config.h"
+#include "memd_client.h"
+#include <errno.h>
+
+typedef enum { S_STRING, S_INT, S_ENUM } s_type_t;
+
+typedef struct {
+    const char *key;
+    s_type_t type;
+    const char *fallback;    //  default; "" for derived defaults
+    int64_t min, max;        //  S_INT bounds
+    const char *choices;     //  S_ENUM: "a|b|c"
+    const char *help;
+} s_setting_t;
+
+static const s_setting_t s_settings[] = {
+    {"store/data_dir", S_STRING, "", 0, 0, NULL,
+     "data directory (LMDB store, lock file); default $XDG_DATA_HOME/memd or "
+     "~/.local/share/memd; env MEMD_DATA_DIR; flag --data-dir"},
+    {"store/map_size_mb", S_INT, "1024", 1, 1 << 24, NULL,
+     "initial LMDB map size in MiB; the map doubles when full"},
+    {"store/sync", S_ENUM, "full", 0, 0, "full|batch|none",
+     "full: every acked write is fsynced; batch: data synced, meta not (a crash may "
+     "roll back the last writes); none: the OS decides (fast, not durable)"},
+    {"api/run_dir", S_STRING, "", 0, 0, NULL,
+     "run directory for sockets, created 0700; default $XDG_RUNTIME_DIR/memd or "
+     "/tmp/memd-$UID; env MEMD_RUN_DIR; flag --run-dir"},
+    {"api/endpoint", S_STRING, "", 0, 0, NULL,
+     "API endpoint; default ipc://RUN_DIR/memd.sock; env MEMD_ENDPOINT; flag --endpoint"},
+    {"api/max_message_bytes", S_INT, "16777216", 1024, 1 << 30, NULL,
+     "largest request accepted, in bytes"},
+    {"capture/max_batch", S_INT, "10000", 1, 1000000, NULL,
+     "most records in one Capture request"},
+    {"capture/max_text_bytes", S_INT, "1048576", 16, 1 << 26, NULL,
+     "largest text of one record, in bytes"},
+    {"capture/queue", S_INT, "10000", 1, 1000000, NULL,
+     "capture requests queued for the writer before new ones get RESOURCE_EXHAUSTED"},
+    {"recall/workers", S_INT, "0", 0, 256, NULL,
+     "recall worker threads; 0 = one per core"},
+    {"recall/queue", S_INT, "10000", 1, 1000000, NULL,
+     "recall requests waiting for a free worker before new ones get RESOURCE_EXHAUSTED"},
+    {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
+};
+#define S_COUNT (sizeof s_settings / sizeof s_settings[0])
+
+struct _mem_config_t {
+    char *values[S_COUNT];           //  NULL = default
+    char derived[3][4096];           //  resolved data dir, run dir, endpoint
+};
+
+static int
+s_find (const char *key)
+{
+    for (size_t i = 0; i < S_COUNT; i++)
+        if (streq (s_settings[i].key, key))
+            return (int) i;
+    return -1;
+}
+
+mem_config_t *
+mem_config_new (void)
+{
+    return calloc (1, sizeof (mem_config_t));
+}
+
+void
+mem_config_destroy (mem_config_t **self_p)
+{
+    mem_config_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < S_COUNT; i++)
+        free (self->values[i]);
+    free (self);
+    *self_p = NULL;
+}
+
+static int
+s_validate (const s_setting_t *s, const char *value, char *err, size_t err_size)
+{
+    if (s->type == S_INT) {
+        errno = 0;
+        char *end;
+        long long n = strtoll (value, &end, 10);
+        if (errno || end == value || *end || n < s->min || n > s->max) {
+            snprintf (err, err_size, "%s: '%s' is not a whole number from %lld to %lld", s->key,
+                      value, (long long) s->min, (long long) s->max);
+            return -1;
+        }
+    }
+    else if (s->type == S_ENUM) {
+        const char *p = s->choices;
+        size_t len = strlen (value);
+        while (p) {
+            const char *bar = strchr (p, '|');
+            size_t n = bar ? (size_t) (bar - p) : strlen (p);
+            if (n == len && strncmp (p, value, n) == 0)
+                return 0;
+            p = bar ? bar + 1 : NULL;
+        }
+        snprintf (err, err_size, "%s: '%s' is not one of %s", s->key, value, s->choices);
+        return -1;
+    }
+    else if (!*value) {
+        snprintf (err, err_size, "%s: empty value", s->key);
+        return -1;
+    }
+    return 0;
+}
+
+int
+mem_config_set (mem_config_t *self, const char *key, const char *value, char *err,
+                size_t err_size)
+{
+    char name[256];
+    if (!value) {
+        const char *eq = strchr (key, '=');
+        if (!eq || eq == key || (size_t) (eq - key) >= sizeof name) {
+            snprintf (err, err_size, "'%s' is not KEY=VALUE", key);
+            return -1;
+        }
+        memcpy (name, key, (size_t) (eq - key));
+        name[eq - key] = 0;
+        key = name;
+        value = eq + 1;
+    }
+    int i = s_find (key);
+    if (i < 0) {
+        snprintf (err, err_size, "unknown setting '%s' (memd --help-config lists them)", key);
+        return -1;
+    }
+    if (s_validate (&s_settings[i], value, err, err_size))
+        return -1;
+    free (self->values[i]);
+    self->values[i] = strdup (value);
+    return 0;
+}
+
+//  Walks a zconfig tree; leaves with values are settings named by their path.
+static int
+s_load_tree (mem_config_t *self, zconfig_t *node, const char *prefix, const char *path,
+             char *err, size_t err_size)
+{
+    for (zconfig_t *child = zconfig_child (node); child; child = zconfig_next (child)) {
+        char key[256];
+        snprintf (key, sizeof key, "%s%s%s", prefix, *prefix ? "/" : "", zconfig_name (child));
+        const char *value = zconfig_value (child);
+        if (value && *value) {
+            char why[256];
+            if (mem_config_set (self, key, value, why, sizeof why)) {
+                snprintf (err, err_size, "%s: %s", path, why);
+                return -1;
+            }
+        }
+        if (s_load_tree (self, child, key, path, err, err_size))
+            return -1;
+    }
+    return 0;
+}
+
+int
+mem_config_load_file (mem_config_t *self, const char *path, char *err, size_t err_size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (err, err_size, "cannot read config file %s: %s", path, strerror (errno));
+        return -1;
+    }
+    fclose (file);
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        snprintf (err, err_size, "config file %s is not valid ZPL", path);
+        return -1;
+    }
+    int rc = s_load_tree (self, root, "", path, err, err_size);
+    zconfig_destroy (&root);
+    return rc;
+}
+
+int
+mem_config_load_env (mem_config_t *self, char *err, size_t err_size)
+{
+    static const char *vars[][2] = {{"MEMD_DATA_DIR", "store/data_dir"},
+                                    {"MEMD_RUN_DIR", "api/run_dir"},
+                                    {"MEMD_ENDPOINT", "api/endpoint"}};
+    for (size_t i = 0; i < 3; i++) {
+        const char *value = getenv (vars[i][0]);
+        if (value && *value && mem_config_set (self, vars[i][1], value, err, err_size))
+            return -1;
+    }
+    return 0;
+}
+
+const char *
+mem_config_get (mem_config_t *self, const char *key)
+{
+    int i = s_find (key);
+    assert (i >= 0);
+    if (self->values[i])
+        return self->values[i];
+    if (*s_settings[i].fallback)
+        return s_settings[i].fallback;
+    //  Derived defaults (DESIGN §6).
+    if (streq (key, "store/data_dir")) {
+        const char *xdg = getenv ("XDG_DATA_HOME"), *home = getenv ("HOME");
+        if (xdg && *xdg)
+            snprintf (self->derived[0], sizeof self->derived[0], "%s/memd", xdg);
+        else
+            snprintf (self->derived[0], sizeof self->derived[0], "%s/.local/share/memd",
+                      home && *home ? home : "/tmp");
+        return self->derived[0];
+    }
+    if (streq (key, "api/run_dir")) {
+        if (memd_default_run_dir (self->derived[1], sizeof self->derived[1]))
+            snprintf (self->derived[1], sizeof self->derived[1], "/tmp/memd-%u",
+                      (unsigned) getuid ());
+        return self->derived[1];
+    }
+    if (streq (key, "api/endpoint")) {
+        snprintf (self->derived[2], sizeof self->derived[2], "ipc://%s/memd.sock",
+                  mem_config_get (self, "api/run_dir"));
+        return self->derived[2];
+    }
+    return "";
+}
+
+int64_t
+mem_config_int (mem_config_t *self, const char *key)
+{
+    return strtoll (mem_config_get (self, key), NULL, 10);
+}
+
+void
+mem_config_print_help (FILE *out)
+{
+    fprintf (out, "memd settings (config file keys; --set KEY=VALUE overrides any):\n\n");
+    for (size_t i = 0; i < S_COUNT; i++) {
+        const s_setting_t *s = &s_settings[i];
+        fprintf (out, "  %-24s default %s\n", s->key, *s->fallback ? s->fallback : "(derived)");
+        fprintf (out, "      %s\n", s->help);
+    }
+    fprintf (out, "\nConfig file format: ZPL (czmq zconfig), for example:\n\n"
+                  "  store\n      sync = full\n  recall\n      workers = 4\n");
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#undef NDEBUG
+#include <assert.h>
+
+void
+mem_config_test (bool verbose)
+{
+    printf (" * mem_config: ");
+    mem_config_t *config = mem_config_new ();
+    char err[256];
+    assert (streq (mem_config_get (config, "store/sync"), "full"));
+    assert (mem_config_int (config, "store/map_size_mb") == 1024);
+    assert (mem_config_set (config, "store/sync=batch", NULL, err, sizeof err) == 0);
+    assert (streq (mem_config_get (config, "store/sync"), "batch"));
+    assert (mem_config_set (config, "store/sync=sometimes", NULL, err, sizeof err) == -1);
+    assert (strstr (err, "full|batch|none"));
+    assert (mem_config_set (config, "recall/workers=-1", NULL, err, sizeof err) == -1);
+    assert (mem_config_set (config, "recall/workers=12x", NULL, err, sizeof err) == -1);
+    assert (mem_config_set (config, "no/such=1", NULL, err, sizeof err) == -1);
+    assert (strstr (err, "unknown setting"));
+    assert (mem_config_set (config, "noequals", NULL, err, sizeof err) == -1);
+    assert (mem_config_set (config, "api/run_dir=/tmp/rd", NULL, err, sizeof err) == 0);
+    assert (streq (mem_config_get (config, "api/endpoint"), "ipc:///tmp/rd/memd.sock"));
+
+    char path[] = "/tmp/mem_config_test.XXXXXX";
+    int fd = mkstemp (path);
+    assert (fd >= 0);
+    const char *zpl = "store\n    sync = none\n    map_size_mb = 64\nrecall\n    workers = 3\n";
+    assert (write (fd, zpl, strlen (zpl)) == (ssize_t) strlen (zpl));
+    close (fd);
+    assert (mem_config_load_file (config, path, err, sizeof err) == 0);
+    assert (streq (mem_config_get (config, "store/sync"), "none"));
+    assert (mem_config_int (config, "recall/workers") == 3);
+    fd = open (path, O_WRONLY | O_TRUNC);
+    const char *bad = "store\n    colour = blue\n";
+    assert (write (fd, bad, strlen (bad)) == (ssize_t) strlen (bad));
+    close (fd);
+    assert (mem_config_load_file (config, path, err, sizeof err) == -1);
+    assert (strstr (err, "store/colour"));
+    unlink (path);
+    assert (mem_config_load_file (config, "/nonexistent/memd.cfg", err, sizeof err) == -1);
+    mem_config_destroy (&config);
+    assert (config == NULL);
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

@@ -1,0 +1,127 @@
+/*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h. */
+#include "mem_daemon.h"
+#include "mem_actors.h"
+#include "mem_log.h"
+#include "mem_paths.h"
+#include "mem_records.h"
+
+#define DRAIN_TIMEOUT_MS 10000
+#define MAX_RECALL_WORKERS 256
+
+struct _mem_daemon_t {
+    mem_context_t ctx;
+    char *data_dir;
+    char *endpoint;
+    int endpoint_lock;
+    zactor_t *capture;
+    zactor_t *recall[MAX_RECALL_WORKERS];
+    unsigned n_recall;
+    zactor_t *frontend;
+};
+
+static mem_sync_t
+s_sync_mode (const char *name)
+{
+    return streq (name, "none") ? MEM_SYNC_NONE : streq (name, "batch") ? MEM_SYNC_BATCH
+                                                                        : MEM_SYNC_FULL;
+}
+
+mem_daemon_t *
+mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
+{
+    int64_t t0 = mem_mono_ms ();
+    mem_daemon_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (err, err_size, "out of memory");
+        return NULL;
+    }
+    self->endpoint_lock = -1;
+    self->data_dir = strdup (mem_config_get (config, "store/data_dir"));
+    self->endpoint = strdup (mem_config_get (config, "api/endpoint"));
+    mem_context_t *ctx = &self->ctx;
+    ctx->data_dir = self->data_dir;
+    ctx->endpoint = self->endpoint;
+    ctx->started_ms = mem_now_ms ();
+    mem_limits_default (&ctx->limits);
+    ctx->limits.max_message_bytes = (size_t) mem_config_int (config, "api/max_message_bytes");
+    ctx->limits.max_batch = (size_t) mem_config_int (config, "capture/max_batch");
+    ctx->limits.max_text_bytes = (size_t) mem_config_int (config, "capture/max_text_bytes");
+    ctx->capture_queue = (size_t) mem_config_int (config, "capture/queue");
+    ctx->recall_queue = (size_t) mem_config_int (config, "recall/queue");
+    long workers = (long) mem_config_int (config, "recall/workers");
+    if (workers == 0)
+        workers = sysconf (_SC_NPROCESSORS_ONLN);
+    ctx->recall_workers = (unsigned) (workers < 1 ? 1 : workers > MAX_RECALL_WORKERS
+                                                            ? MAX_RECALL_WORKERS
+                                                            : workers);
+
+    self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, err, err_size);
+    if (self->endpoint_lock == -1)
+        goto failed;
+
+    mem_store_options_t opts;
+    mem_store_options_default (&opts);
+    opts.dir = self->data_dir;
+    opts.map_size = (size_t) mem_config_int (config, "store/map_size_mb") << 20;
+    opts.sync = s_sync_mode (mem_config_get (config, "store/sync"));
+    opts.max_readers = ctx->recall_workers + 64;
+    ctx->store = mem_store_open (&opts, err, err_size);
+    if (!ctx->store)
+        goto failed;
+
+    //  Writer and readers first; the frontend binds the API last.
+    if (!(self->capture = mem_actor_start (mem_capture_actor, ctx, err, err_size)))
+        goto failed;
+    for (; self->n_recall < ctx->recall_workers; self->n_recall++)
+        if (!(self->recall[self->n_recall]
+              = mem_actor_start (mem_recall_actor, ctx, err, err_size)))
+            goto failed;
+    if (!(self->frontend = mem_actor_start (mem_frontend_actor, ctx, err, err_size)))
+        goto failed;
+
+    uint64_t live = 0, tombstoned = 0;
+    MDB_txn *txn;
+    if (mem_store_read_begin (ctx->store, &txn) == 0) {
+        mem_records_counts (ctx->store, txn, &live, &tombstoned);
+        mem_store_read_end (ctx->store, &txn);
+    }
+    mem_log_info ("memd %s serving %s (data %s, %llu live records, %u recall workers) "
+                  "after %lld ms",
+                  MEMD_VERSION, self->endpoint, self->data_dir, (unsigned long long) live,
+                  ctx->recall_workers, (long long) (mem_mono_ms () - t0));
+    return self;
+
+failed:
+    mem_daemon_destroy (&self);
+    return NULL;
+}
+
+void
+mem_daemon_destroy (mem_daemon_t **self_p)
+{
+    mem_daemon_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->frontend) {
+        //  Let the writer finish and acknowledge what it has taken.
+        zstr_send (self->frontend, "DRAIN");
+        zsock_set_rcvtimeo (zactor_sock (self->frontend), DRAIN_TIMEOUT_MS);
+        char *reply = zstr_recv (self->frontend);
+        if (!reply || !streq (reply, "DRAINED"))
+            mem_log_warn ("shutdown: requests still in flight after %d ms", DRAIN_TIMEOUT_MS);
+        zstr_free (&reply);
+        zactor_destroy (&self->frontend);
+    }
+    while (self->n_recall)
+        zactor_destroy (&self->recall[--self->n_recall]);
+    zactor_destroy (&self->capture);
+    mem_store_destroy (&self->ctx.store);
+    if (self->endpoint_lock >= 0) {
+        unlink (self->endpoint + 6);   //  the socket file, if the listener left it
+        mem_paths_release_endpoint (self->endpoint, self->endpoint_lock);
+    }
+    free (self->data_dir);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}

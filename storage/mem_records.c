@@ -1,0 +1,455 @@
+/*  mem_records — records, agents, dedupe and tombstones; see mem_records.h. */
+#include "mem_records.h"
+#include "mem_log.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define SESSION_KEY_MAX (4 + 1024)
+
+uint64_t
+mem_hash64 (const char *s, size_t len)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t) s[i]) * 1099511628211ull;
+    return h;
+}
+
+int
+mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool create,
+                   uint32_t *agent)
+{
+    if (!name || !*name)
+        return MDB_NOTFOUND;   //  LMDB refuses empty keys; no agent has an empty name
+    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_AGENTS);
+    MDB_val key = {strlen (name), (void *) name}, val;
+    int rc = MEM_MDB (mdb_get (txn, dbi, &key, &val));
+    if (rc == 0 && val.mv_size == sizeof *agent) {
+        memcpy (agent, val.mv_data, sizeof *agent);
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND || !create)
+        return rc ? rc : MDB_CORRUPTED;
+    uint64_t next = mem_store_counter_get (txn, store, "next_agent") + 1;
+    *agent = (uint32_t) next;
+    val = (MDB_val){sizeof *agent, agent};
+    if ((rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, MDB_NOOVERWRITE))))
+        return rc;
+    return mem_store_counter_add (txn, store, "next_agent", 1);
+}
+
+static void
+s_id_key (uint8_t *k, uint64_t id)
+{
+    mem_put_u64be (k, id);
+}
+
+//  agent (u32 BE) + session bytes
+static size_t
+s_session_key (uint8_t *k, uint32_t agent, const char *session)
+{
+    size_t len = strlen (session);
+    if (len > SESSION_KEY_MAX - 4)
+        len = SESSION_KEY_MAX - 4;   //  sessions are validated to 1 KiB; belt and braces
+    mem_put_u32be (k, agent);
+    memcpy (k + 4, session, len);
+    return 4 + len;
+}
+
+static int
+s_put_packed (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec)
+{
+    uint8_t k[8];
+    s_id_key (k, rec->id);
+    MDB_val key = {8, k}, val = {memd__v1__record__get_packed_size (rec), NULL};
+    int rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, &val, MDB_RESERVE));
+    if (rc)
+        return rc;
+    memd__v1__record__pack (rec, val.mv_data);
+    return 0;
+}
+
+static int
+s_put_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, const mem_docmeta_t *meta)
+{
+    uint8_t k[8];
+    s_id_key (k, id);
+    MDB_val key = {8, k}, val = {sizeof *meta, (void *) meta};
+    return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, &val, 0));
+}
+
+//  Returns the record as stored, whatever its agent or state.
+static int
+s_get_any (mem_store_t *store, MDB_txn *txn, uint64_t id, Memd__V1__Record **out)
+{
+    uint8_t k[8];
+    s_id_key (k, id);
+    MDB_val key = {8, k}, val;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, &val));
+    if (rc)
+        return rc;
+    *out = memd__v1__record__unpack (NULL, val.mv_size, val.mv_data);
+    if (!*out) {
+        mem_log_error ("record %llu does not decode: the store is damaged",
+                       (unsigned long long) id);
+        return MDB_CORRUPTED;
+    }
+    return 0;
+}
+
+int
+mem_records_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, mem_docmeta_t *meta)
+{
+    uint8_t k[8];
+    s_id_key (k, id);
+    MDB_val key = {8, k}, val;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, &val));
+    if (rc)
+        return rc;
+    if (val.mv_size != sizeof *meta)
+        return MDB_CORRUPTED;
+    memcpy (meta, val.mv_data, sizeof *meta);
+    return 0;
+}
+
+//  A 128-bit time-ordered uid: 48 bits of ms since the epoch, 80 random bits.
+static void
+s_make_uid (uint8_t uid[16], int64_t now_ms)
+{
+    uint64_t ms = (uint64_t) now_ms;
+    for (int i = 5; i >= 0; i--, ms >>= 8)
+        uid[i] = (uint8_t) ms;
+    if (getrandom (uid + 6, 10, 0) != 10) {
+        //  Fallback: still unique within this process.
+        static uint64_t counter;
+        uint64_t c = __atomic_add_fetch (&counter, 1, __ATOMIC_RELAXED);
+        memcpy (uid + 6, &c, 8);
+    }
+}
+
+int
+mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index,
+                     const Memd__V1__Record *in, const char *agent_name, int64_t now_ms,
+                     uint64_t *id, bool *duplicate)
+{
+    const char *agent_id = in->agent_id && *in->agent_id ? in->agent_id : agent_name;
+    uint32_t agent;
+    int rc = mem_agents_lookup (store, txn, agent_id, true, &agent);
+    if (rc)
+        return rc;
+
+    //  Dedupe: the same text for the same agent returns the live record.
+    size_t text_len = strlen (in->text);
+    uint64_t hash = mem_hash64 (in->text, text_len);
+    uint8_t hk[12];
+    mem_put_u32be (hk, agent);
+    mem_put_u64be (hk + 4, hash);
+    MDB_val hkey = {12, hk}, hval;
+    MDB_dbi hashes = mem_store_dbi (store, MEM_DB_HASHES);
+    bool index_hash = true;
+    rc = MEM_MDB (mdb_get (txn, hashes, &hkey, &hval));
+    if (rc == 0 && hval.mv_size == 8) {
+        uint64_t existing = mem_get_u64be (hval.mv_data);
+        Memd__V1__Record *old;
+        if ((rc = s_get_any (store, txn, existing, &old)))
+            return rc;
+        bool same = strcmp (old->text, in->text) == 0;
+        memd__v1__record__free_unpacked (old, NULL);
+        if (same) {
+            *id = existing;
+            *duplicate = true;
+            return 0;
+        }
+        index_hash = false;   //  a 64-bit collision: keep both, dedupe the first
+    }
+    else if (rc != MDB_NOTFOUND)
+        return rc;
+
+    *id = mem_store_counter_get (txn, store, "next_id") + 1;
+    if ((rc = mem_store_counter_add (txn, store, "next_id", 1)))
+        return rc;
+    *duplicate = false;
+
+    Memd__V1__Record rec = *in;   //  shallow copy: strings stay the caller's
+    uint8_t uid[16];
+    s_make_uid (uid, now_ms);
+    rec.id = *id;
+    rec.uid = (ProtobufCBinaryData){16, uid};
+    rec.agent_id = (char *) agent_id;
+    if (rec.kind == MEMD__V1__KIND__KIND_UNSPECIFIED)
+        rec.kind = MEMD__V1__KIND__EPISODIC;
+    if (rec.created_at_ms == 0)
+        rec.created_at_ms = now_ms;
+    if (rec.salience == 0)
+        rec.salience = 0.5f;
+    rec.content_hash = hash;
+    rec.tombstoned_at_ms = 0;
+    rec.merged_into = 0;
+    rec.recall_count = 0;
+    rec.last_recalled_ms = 0;
+    if ((rc = s_put_packed (store, txn, &rec)))
+        return rc;
+
+    const char *session = rec.session_id ? rec.session_id : "";
+    mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
+                          agent, (uint8_t) rec.kind, 0, 0};
+    if ((rc = s_put_docmeta (store, txn, *id, &meta)))
+        return rc;
+    if (index_hash) {
+        uint8_t idk[8];
+        mem_put_u64be (idk, *id);
+        hval = (MDB_val){8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, hashes, &hkey, &hval, 0))))
+            return rc;
+    }
+    if (*session) {
+        uint8_t sk[SESSION_KEY_MAX], idk[8];
+        mem_put_u64be (idk, *id);
+        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
+                                    MDB_APPENDDUP))))
+            if (rc == MDB_KEYEXIST)   //  APPENDDUP is only a hint for the common order
+                rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey,
+                                       &sval, 0));
+        if (rc)
+            return rc;
+    }
+    return mem_index_writer_add (index, agent, *id, rec.text, text_len) ? ENOMEM : 0;
+}
+
+int
+mem_records_get (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                 Memd__V1__Record **out)
+{
+    mem_docmeta_t meta;
+    int rc = mem_records_docmeta (store, txn, id, &meta);
+    if (rc)
+        return rc;
+    if (meta.agent != agent || (meta.flags & MEM_DOC_TOMBSTONED))
+        return MDB_NOTFOUND;
+    return s_get_any (store, txn, id, out);
+}
+
+int
+mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                    int64_t now_ms)
+{
+    mem_docmeta_t meta;
+    int rc = mem_records_docmeta (store, txn, id, &meta);
+    if (rc)
+        return rc;
+    if (meta.agent != agent || (meta.flags & MEM_DOC_TOMBSTONED))
+        return MDB_NOTFOUND;
+    Memd__V1__Record *rec;
+    if ((rc = s_get_any (store, txn, id, &rec)))
+        return rc;
+    size_t text_len = strlen (rec->text);
+    rec->tombstoned_at_ms = now_ms;
+    meta.flags |= MEM_DOC_TOMBSTONED;
+    if ((rc = s_put_packed (store, txn, rec)) || (rc = s_put_docmeta (store, txn, id, &meta))
+        || (rc = mem_index_remove (store, txn, agent, id, rec->text, text_len)))
+        goto done;
+
+    //  Its dedupe hash (if it points here) and session entry go: only live
+    //  records have them, so a re-capture of the text makes a new record.
+    uint8_t hk[12], idk[8];
+    mem_put_u32be (hk, agent);
+    mem_put_u64be (hk + 4, rec->content_hash);
+    mem_put_u64be (idk, id);
+    MDB_val hkey = {12, hk}, hval;
+    rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, &hval));
+    if (rc == 0 && hval.mv_size == 8 && memcmp (hval.mv_data, idk, 8) == 0)
+        rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, NULL));
+    if (rc && rc != MDB_NOTFOUND)
+        goto done;
+    rc = 0;
+    if (rec->session_id && *rec->session_id) {
+        uint8_t sk[SESSION_KEY_MAX];
+        MDB_val skey = {s_session_key (sk, agent, rec->session_id), sk}, sval = {8, idk};
+        rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval));
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        if (rc)
+            goto done;
+    }
+    rc = mem_store_counter_add (txn, store, "records_tombstoned", 1);
+done:
+    memd__v1__record__free_unpacked (rec, NULL);
+    return rc;
+}
+
+int
+mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                            const char *session, int64_t now_ms, uint64_t *count)
+{
+    *count = 0;
+    //  Collect first: forgetting deletes from the session index being read.
+    uint8_t sk[SESSION_KEY_MAX];
+    MDB_val skey = {s_session_key (sk, agent, session), sk}, val;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &cursor));
+    if (rc)
+        return rc;
+    uint64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY);
+    while (rc == 0) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            uint64_t *grown = realloc (ids, cap * sizeof *ids);
+            if (!grown) {
+                rc = ENOMEM;
+                break;
+            }
+            ids = grown;
+        }
+        ids[n++] = mem_get_u64be (val.mv_data);
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close (cursor);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = mem_records_forget (store, txn, agent, ids[i], now_ms);
+        if (rc == 0)
+            (*count)++;
+        else if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    free (ids);
+    return MEM_MDB (rc);
+}
+
+int
+mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned)
+{
+    *live = 0;
+    *tombstoned = mem_store_counter_get (txn, store, "records_tombstoned");
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_TERMSTATS), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0)
+        if (val.mv_size == sizeof (mem_agent_stats_t)) {
+            mem_agent_stats_t stats;
+            memcpy (&stats, val.mv_data, sizeof stats);
+            *live += stats.docs;
+        }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+#undef NDEBUG
+#include <assert.h>
+
+static uint64_t
+s_test_capture (mem_store_t *store, mem_index_writer_t *writer, const char *agent,
+                const char *session, const char *text, bool *dup)
+{
+    MDB_txn *txn;
+    assert (mem_store_write_begin (store, &txn) == 0);
+    Memd__V1__Record rec = MEMD__V1__RECORD__INIT;
+    rec.text = (char *) text;
+    rec.session_id = (char *) session;
+    uint64_t id;
+    assert (mem_records_capture (store, txn, writer, &rec, agent, 1000, &id, dup) == 0);
+    assert (mem_index_writer_flush (writer, txn) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    return id;
+}
+
+void
+mem_records_test (bool verbose)
+{
+    printf (" * mem_records: ");
+    char dir[] = "/tmp/mem_records_test.XXXXXX";
+    assert (mkdtemp (dir));
+    char err[512];
+    mem_store_options_t opts;
+    mem_store_options_default (&opts);
+    opts.dir = dir;
+    opts.sync = MEM_SYNC_NONE;
+    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
+    assert (store);
+    mem_index_writer_t *writer = mem_index_writer_new (store);
+
+    bool dup;
+    uint64_t a1 = s_test_capture (store, writer, "alice", "s1", "the sky is blue", &dup);
+    assert (a1 == 1 && !dup);
+    uint64_t a2 = s_test_capture (store, writer, "alice", "s1", "grass is green", &dup);
+    assert (a2 == 2 && !dup);
+    //  Same text, same agent: the existing id. Another agent: a new record.
+    assert (s_test_capture (store, writer, "alice", "s2", "the sky is blue", &dup) == a1 && dup);
+    uint64_t b1 = s_test_capture (store, writer, "bob", "s1", "the sky is blue", &dup);
+    assert (b1 == 3 && !dup);
+
+    MDB_txn *txn;
+    uint32_t alice, bob;
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_agents_lookup (store, txn, "alice", false, &alice) == 0);
+    assert (mem_agents_lookup (store, txn, "bob", false, &bob) == 0 && bob != alice);
+    assert (mem_agents_lookup (store, txn, "carol", false, &bob) == MDB_NOTFOUND);
+    assert (mem_agents_lookup (store, txn, "bob", false, &bob) == 0);
+    Memd__V1__Record *rec;
+    assert (mem_records_get (store, txn, alice, a1, &rec) == 0);
+    assert (strcmp (rec->text, "the sky is blue") == 0 && strcmp (rec->agent_id, "alice") == 0);
+    assert (rec->kind == MEMD__V1__KIND__EPISODIC && rec->created_at_ms == 1000);
+    assert (rec->uid.len == 16 && rec->salience > 0);
+    memd__v1__record__free_unpacked (rec, NULL);
+    //  Agent isolation: bob cannot read alice's record by id.
+    assert (mem_records_get (store, txn, bob, a1, &rec) == MDB_NOTFOUND);
+    uint64_t live, tombstoned;
+    assert (mem_records_counts (store, txn, &live, &tombstoned) == 0);
+    assert (live == 3 && tombstoned == 0);
+    mem_store_read_end (store, &txn);
+
+    //  Forget: gone from get and search; counts move; the text can come back
+    //  as a new record; forget twice is NOT_FOUND; forget by session.
+    assert (mem_store_write_begin (store, &txn) == 0);
+    assert (mem_records_forget (store, txn, bob, a1, 2000) == MDB_NOTFOUND);
+    assert (mem_records_forget (store, txn, alice, a1, 2000) == 0);
+    assert (mem_records_forget (store, txn, alice, a1, 2000) == MDB_NOTFOUND);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_records_get (store, txn, alice, a1, &rec) == MDB_NOTFOUND);
+    mem_hit_t hits[4];
+    unsigned n;
+    assert (mem_index_search (store, txn, alice, "sky", 3, 4, NULL, NULL, hits, &n) == 0 && !n);
+    assert (mem_index_search (store, txn, bob, "sky", 3, 4, NULL, NULL, hits, &n) == 0 && n == 1);
+    assert (mem_records_counts (store, txn, &live, &tombstoned) == 0);
+    assert (live == 2 && tombstoned == 1);
+    mem_store_read_end (store, &txn);
+    uint64_t again = s_test_capture (store, writer, "alice", "s1", "the sky is blue", &dup);
+    assert (again == 4 && !dup);
+
+    assert (mem_store_write_begin (store, &txn) == 0);
+    uint64_t count;
+    assert (mem_records_forget_session (store, txn, alice, "s1", 3000, &count) == 0);
+    assert (count == 2);   //  a2 and the re-captured text; s2 had only a duplicate
+    assert (mem_records_forget_session (store, txn, alice, "nope", 3000, &count) == 0);
+    assert (count == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_records_counts (store, txn, &live, &tombstoned) == 0);
+    assert (live == 1 && tombstoned == 3);
+    mem_docmeta_t meta;
+    assert (mem_records_docmeta (store, txn, a2, &meta) == 0);
+    assert (meta.flags & MEM_DOC_TOMBSTONED);
+    mem_store_read_end (store, &txn);
+
+    mem_index_writer_destroy (&writer);
+    mem_store_destroy (&store);
+    char cmd[256];
+    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
+    assert (system (cmd) == 0);
+    if (verbose)
+        printf ("(verbose) ");
+    printf ("OK\n");
+}

@@ -1,0 +1,69 @@
+/*  mem_records — records, agents, dedupe and tombstones (DESIGN §4, §5).
+
+    A record is stored as a packed memd.v1.Record under its id, with a small
+    fixed-size docmeta entry beside it holding what recall filters need
+    (created_at, kind, session hash, agent, live flag) so a filter never
+    decodes a record. Agents are mapped to u32 numbers used as key prefixes:
+    the agent is the isolation boundary of every table.
+
+    "Live" has one definition: a record whose tombstoned_at_ms is 0. Only
+    live records have postings, dedupe hashes and session entries, and the
+    live count is the sum of the index's per-agent document counts.
+*/
+#ifndef MEM_RECORDS_H_INCLUDED
+#define MEM_RECORDS_H_INCLUDED
+
+#include "mem_index.h"
+#include "memd.pb-c.h"
+
+#define MEM_DOC_TOMBSTONED 0x01
+
+typedef struct {
+    int64_t created_at_ms;
+    uint64_t session_hash;   /* mem_hash64 of session_id; 0 for none */
+    uint32_t agent;
+    uint8_t kind;
+    uint8_t flags;           /* MEM_DOC_TOMBSTONED */
+    uint16_t reserved;
+} mem_docmeta_t;
+
+/* 64-bit FNV-1a; used for content dedupe and session filters (verified
+   against the stored text or session before it decides anything). */
+uint64_t mem_hash64 (const char *s, size_t len);
+
+/* Agent name → number. With create, assigns the next number if new.
+   Returns 0, MDB_NOTFOUND (unknown agent, !create) or an LMDB code. */
+int mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool create,
+                       uint32_t *agent);
+
+/* Stores one validated record for agent_name (the record's own agent_id
+   wins if set). Returns an existing live record's id for the same text
+   (duplicate = true). Buffers postings in index: flush before commit. */
+int mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index,
+                         const Memd__V1__Record *in, const char *agent_name, int64_t now_ms,
+                         uint64_t *id, bool *duplicate);
+
+/* The live record id of agent; MDB_NOTFOUND for unknown ids, other
+   agents' records and tombstones. Free *out with
+   memd__v1__record__free_unpacked. */
+int mem_records_get (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                     Memd__V1__Record **out);
+
+int mem_records_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, mem_docmeta_t *meta);
+
+/* Tombstones a live record of agent: gone from recall at once. Flush the
+   index writer first if this txn captured records. MDB_NOTFOUND if it is
+   not a live record of agent. */
+int mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                        int64_t now_ms);
+
+/* Tombstones every live record of a session; *count gets how many. */
+int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                                const char *session, int64_t now_ms, uint64_t *count);
+
+/* Live and tombstoned record counts over all agents. */
+int mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned);
+
+void mem_records_test (bool verbose);
+
+#endif

@@ -1,0 +1,130 @@
+/*  mem_store — the one LMDB environment of memd (DESIGN §5).
+
+    Opens the data directory: takes the writer lock file (a second memd on
+    the same store is refused; a dead owner's lock is released by the
+    kernel), opens the environment and every table once, checks the schema
+    version, and clears reader slots left by crashed processes.
+
+    Transactions: readers and the writer begin and end theirs through this
+    class, because growing the map (on MDB_MAP_FULL) is only safe while no
+    transaction is active in the process; a writer-preferring rwlock makes
+    growth wait for open transactions and hold off new ones.
+
+    Every LMDB call in storage/ goes through MEM_MDB (), which logs the
+    failing call with mdb_strerror, file and line.
+*/
+#ifndef MEM_STORE_H_INCLUDED
+#define MEM_STORE_H_INCLUDED
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEM_SCHEMA_VERSION 1
+
+typedef enum {
+    MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
+    MEM_SYNC_BATCH,  /* data synced, meta page not: a crash may roll back the last commits */
+    MEM_SYNC_NONE    /* the OS decides: fast, loses recent writes on power loss */
+} mem_sync_t;
+
+typedef struct {
+    const char *dir;         /* data directory; created 0700 if missing */
+    size_t map_size;         /* initial map size in bytes; grows on demand */
+    mem_sync_t sync;
+    unsigned max_readers;
+} mem_store_options_t;
+
+/* The named databases (tables). */
+typedef enum {
+    MEM_DB_META,        /* string key → value: schema version, counters, next id */
+    MEM_DB_RECORDS,     /* id (u64 BE) → packed memd.v1.Record */
+    MEM_DB_DOCMETA,     /* id (u64 BE) → mem_docmeta_t: what recall filters need */
+    MEM_DB_AGENTS,      /* agent name → agent number (u32) */
+    MEM_DB_HASHES,      /* agent (u32 BE) + content hash (u64 BE) → id: dedupe */
+    MEM_DB_SESSIONS,    /* agent (u32 BE) + session → ids (dupsort, fixed u64 BE) */
+    MEM_DB_POSTINGS,    /* agent (u32 BE) + term → postings (dupsort, fixed 12 bytes) */
+    MEM_DB_TERMSTATS,   /* agent (u32 BE) → mem_agent_stats_t: BM25 collection stats */
+    MEM_DB_COUNT
+} mem_db_t;
+
+typedef struct _mem_store_t mem_store_t;
+
+/* Logs a failed LMDB call (anything but MDB_NOTFOUND) and yields its code. */
+#define MEM_MDB(call) mem_store_check ((call), #call, __FILE__, __LINE__)
+int mem_store_check (int rc, const char *call, const char *file, int line);
+
+void mem_store_options_default (mem_store_options_t *opts);
+
+/* Opens the store; NULL with a message in err on failure. */
+mem_store_t *mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size);
+void mem_store_destroy (mem_store_t **self_p);
+
+MDB_env *mem_store_env (mem_store_t *self);
+MDB_dbi mem_store_dbi (mem_store_t *self, mem_db_t db);
+const char *mem_store_dir (mem_store_t *self);
+
+/* A read-only transaction. Keep it short: it pins a snapshot and holds off
+   map growth. Returns 0 or an LMDB code. */
+int mem_store_read_begin (mem_store_t *self, MDB_txn **txn_p);
+void mem_store_read_end (mem_store_t *self, MDB_txn **txn_p);
+
+/* Reusable read transaction for hot paths (no allocation per use). */
+typedef struct {
+    mem_store_t *store;
+    MDB_txn *txn;        /* NULL until first use; reset between uses */
+    bool active;
+} mem_reader_t;
+void mem_reader_init (mem_reader_t *reader, mem_store_t *store);
+int mem_reader_begin (mem_reader_t *reader);
+void mem_reader_end (mem_reader_t *reader);
+void mem_reader_close (mem_reader_t *reader);
+
+/* The write transaction (one writer at a time: the capture actor). */
+int mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p);
+/* Commits (synced per the sync mode). The txn is gone either way. */
+int mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p);
+void mem_store_write_abort (mem_store_t *self, MDB_txn **txn_p);
+
+/* Doubles the map (after MDB_MAP_FULL, with the writer's txn aborted).
+   Waits for open read transactions to end. Returns 0 or an LMDB code. */
+int mem_store_grow (mem_store_t *self);
+
+/* Counters in the meta table (u64), updated inside the caller's txn. */
+uint64_t mem_store_counter_get (MDB_txn *txn, mem_store_t *self, const char *name);
+int mem_store_counter_add (MDB_txn *txn, mem_store_t *self, const char *name, int64_t delta);
+
+/* Current map size and data file size, in bytes. */
+void mem_store_sizes (mem_store_t *self, uint64_t *map_bytes, uint64_t *file_bytes);
+
+/* Big-endian key helpers: integer keys sort in LMDB's byte order. */
+static inline void
+mem_put_u64be (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+static inline uint64_t
+mem_get_u64be (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline void
+mem_put_u32be (uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+static inline uint32_t
+mem_get_u32be (const uint8_t *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+void mem_store_test (bool verbose);
+
+#endif

@@ -1,0 +1,62 @@
+/*  memd_selftest — runs the class selftests: all, or those named.
+        memd_selftest [-v] [--test NAME]...
+    Each ctest entry runs one class so a failure names it. */
+#include <czmq.h>
+#include "mem_codec.h"
+#include "mem_config.h"
+#include "mem_index.h"
+#include "mem_records.h"
+#include "mem_stem.h"
+#include "mem_store.h"
+#include "mem_tokenizer.h"
+
+static const struct {
+    const char *name;
+    void (*test) (bool verbose);
+} s_tests[] = {
+    {"mem_stem", mem_stem_test},       {"mem_tokenizer", mem_tokenizer_test},
+    {"mem_codec", mem_codec_test},     {"mem_config", mem_config_test},
+    {"mem_store", mem_store_test},     {"mem_index", mem_index_test},
+    {"mem_records", mem_records_test},
+};
+#define N_TESTS (sizeof s_tests / sizeof s_tests[0])
+
+int
+main (int argc, char *argv[])
+{
+    bool verbose = false;
+    const char *only[N_TESTS + 1];
+    size_t n_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (streq (argv[i], "-v") || streq (argv[i], "--verbose"))
+            verbose = true;
+        else if (streq (argv[i], "--test") && i + 1 < argc && n_only < N_TESTS)
+            only[n_only++] = argv[++i];
+        else if (streq (argv[i], "--list")) {
+            for (size_t t = 0; t < N_TESTS; t++)
+                printf ("%s\n", s_tests[t].name);
+            return 0;
+        }
+        else {
+            fprintf (stderr, "usage: memd_selftest [-v] [--list] [--test NAME]...\n");
+            return 2;
+        }
+    }
+    zsys_init ();
+    size_t ran = 0;
+    for (size_t t = 0; t < N_TESTS; t++) {
+        bool wanted = n_only == 0;
+        for (size_t o = 0; o < n_only; o++)
+            wanted |= streq (only[o], s_tests[t].name);
+        if (wanted) {
+            s_tests[t].test (verbose);
+            ran++;
+        }
+    }
+    if (ran == 0) {
+        fprintf (stderr, "memd_selftest: no test by that name (--list lists them)\n");
+        return 2;
+    }
+    zsys_shutdown ();
+    return 0;
+}

@@ -1,0 +1,503 @@
+/*  memctl_json — JSON in and out for memctl (see memctl_json.h).
+
+    Everything memctl prints with --json is built here, so the shapes that
+    scripts rely on (DESIGN §8) live in one file. The JSONL reader is strict:
+    a field of the wrong type is an error naming the field, never a silent
+    default, because an import that quietly drops tags is worse than one
+    that stops.
+*/
+#include "memctl_json.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *s_kind_names[] = {"unspecified", "episodic",  "fact",
+                                     "summary",     "procedure", "note"};
+#define KIND_COUNT ((int) (sizeof s_kind_names / sizeof s_kind_names[0]))
+
+const char *
+memctl_kind_name (int kind)
+{
+    return kind > 0 && kind < KIND_COUNT ? s_kind_names[kind] : s_kind_names[0];
+}
+
+int
+memctl_kind_parse (const char *name)
+{
+    for (int kind = 1; kind < KIND_COUNT; kind++)
+        if (strcasecmp (name, s_kind_names[kind]) == 0)
+            return kind;
+    return -1;
+}
+
+//  --------------------------------------------------------------------------
+//  Output
+
+//  Length of the well-formed UTF-8 sequence at p (no overlongs, no
+//  surrogates, nothing above U+10FFFF), or 0 if it is not one.
+static size_t
+s_utf8_len (const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0 || (size_t) (end - p) < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f)
+        || (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+json_t *
+memctl_json_string (const char *s)
+{
+    if (!s)
+        return json_string ("");
+    size_t len = strlen (s);
+    json_t *value = json_stringn (s, len);
+    if (value)
+        return value;
+    //  Not UTF-8 (memd validates what it stores, so this is a safety net).
+    char *clean = (char *) malloc (len * 3 + 1);
+    if (!clean)
+        return NULL;
+    const unsigned char *p = (const unsigned char *) s, *end = p + len;
+    size_t out = 0;
+    while (p < end) {
+        size_t n = s_utf8_len (p, end);
+        if (n) {
+            memcpy (clean + out, p, n);
+            out += n;
+            p += n;
+        }
+        else {
+            memcpy (clean + out, "\xef\xbf\xbd", 3);
+            out += 3;
+            p++;
+        }
+    }
+    value = json_stringn (clean, out);
+    free (clean);
+    return value;
+}
+
+json_t *
+memctl_json_u64 (uint64_t value)
+{
+    //  jansson integers are signed 64-bit; memd's ids count up from 1 and
+    //  never get near 2^63, but do not print a wrapped negative if one did.
+    if (value > (uint64_t) INT64_MAX)
+        return json_real ((double) value);
+    return json_integer ((json_int_t) value);
+}
+
+json_t *
+memctl_json_record (const Memd__V1__Record *record)
+{
+    json_t *tags = json_array ();
+    for (size_t i = 0; i < record->n_tags; i++)
+        json_array_append_new (tags, memctl_json_string (record->tags[i]));
+    json_t *metadata = json_object ();
+    for (size_t i = 0; i < record->n_metadata; i++) {
+        const Memd__V1__Record__MetadataEntry *entry = record->metadata[i];
+        //  Keys go through the UTF-8 safety net too: an object key must be UTF-8.
+        json_t *key = memctl_json_string (entry->key);
+        if (key)
+            json_object_set_new (metadata, json_string_value (key),
+                                 memctl_json_string (entry->value));
+        json_decref (key);
+    }
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "id", memctl_json_u64 (record->id));
+    json_object_set_new (doc, "text", memctl_json_string (record->text));
+    json_object_set_new (doc, "agent", memctl_json_string (record->agent_id));
+    json_object_set_new (doc, "session", memctl_json_string (record->session_id));
+    json_object_set_new (doc, "kind", json_string (memctl_kind_name (record->kind)));
+    json_object_set_new (doc, "tags", tags);
+    json_object_set_new (doc, "metadata", metadata);
+    json_object_set_new (doc, "created_at_ms", json_integer (record->created_at_ms));
+    return doc;
+}
+
+json_t *
+memctl_json_hit (const Memd__V1__Hit *hit)
+{
+    json_t *doc;
+    if (hit->record)
+        doc = memctl_json_record (hit->record);
+    else
+        doc = json_object ();
+    //  "score" after "id", where a reader looks for it.
+    json_t *ordered = json_object ();
+    const char *key;
+    json_t *value;
+    json_object_set (ordered, "id", json_object_get (doc, "id"));
+    json_object_set_new (ordered, "score", json_real (hit->score));
+    json_object_foreach (doc, key, value)
+        json_object_set (ordered, key, value);
+    json_decref (doc);
+    if (hit->explain && *hit->explain)
+        json_object_set_new (ordered, "explain", memctl_json_string (hit->explain));
+    return ordered;
+}
+
+json_t *
+memctl_json_status (const Memd__V1__StatusResult *st)
+{
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "version", memctl_json_string (st->version));
+    json_object_set_new (doc, "pid", json_integer (st->pid));
+    json_object_set_new (doc, "state", memctl_json_string (st->state));
+    json_object_set_new (doc, "uptime_ms", json_integer (st->uptime_ms));
+    if (st->last_transition) {
+        const Memd__V1__Transition *t = st->last_transition;
+        json_object_set_new (doc, "last_transition",
+                             json_pack ("{s:o, s:o, s:I, s:o}",
+                                        "from", memctl_json_string (t->from_state),
+                                        "to", memctl_json_string (t->to_state),
+                                        "at_ms", (json_int_t) t->at_ms,
+                                        "reason", memctl_json_string (t->reason)));
+    }
+    else
+        json_object_set_new (doc, "last_transition", json_null ());
+    json_object_set_new (doc, "records",
+                         json_pack ("{s:o, s:o}", "live", memctl_json_u64 (st->records_live),
+                                    "tombstoned", memctl_json_u64 (st->records_tombstoned)));
+    //  The job queue and the graph do not exist yet, so StatusResult has no
+    //  fields for them: null says "no such subsystem", where zeros would
+    //  claim an empty queue and an empty graph. Fill these in when the
+    //  protocol carries them.
+    json_object_set_new (doc, "jobs", json_null ());
+    json_object_set_new (doc, "graph", json_null ());
+    json_object_set_new (doc, "resources",
+                         json_pack ("{s:o, s:i, s:i}", "rss_bytes",
+                                    memctl_json_u64 (st->rss_bytes), "fds", (int) st->fds,
+                                    "threads", (int) st->threads));
+    json_object_set_new (doc, "recall_workers", json_integer (st->recall_workers));
+    json_object_set_new (doc, "requests", memctl_json_u64 (st->requests));
+    json_object_set_new (doc, "requests_rejected", memctl_json_u64 (st->requests_rejected));
+    json_object_set_new (doc, "data_dir", memctl_json_string (st->data_dir));
+    json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
+    json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));
+    json_object_set_new (doc, "map_bytes", memctl_json_u64 (st->map_bytes));
+    return doc;
+}
+
+json_t *
+memctl_json_ids (const uint64_t *ids, size_t n)
+{
+    json_t *array = json_array ();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new (array, memctl_json_u64 (ids[i]));
+    return array;
+}
+
+json_t *
+memctl_json_error (const char *code, const char *message)
+{
+    return json_pack ("{s:s, s:o}", "code", code, "message", memctl_json_string (message));
+}
+
+int
+memctl_json_print (json_t *doc)
+{
+    if (!doc)
+        return -1;
+    //  12 significant digits: scores print as 0.333333333333, not 0.33333333333333331.
+    int rc = json_dumpf (doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION (12));
+    json_decref (doc);
+    if (rc == 0 && (fputc ('\n', stdout) == EOF || fflush (stdout)))
+        rc = -1;
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Records built by memctl
+
+static void
+s_free_string (char *s)
+{
+    if (s && s != protobuf_c_empty_string)
+        free (s);
+}
+
+//  Replaces *field with a copy of value. -1 if out of memory.
+static int
+s_set_string (char **field, const char *value)
+{
+    char *copy = strdup (value ? value : "");
+    if (!copy)
+        return -1;
+    s_free_string (*field);
+    *field = copy;
+    return 0;
+}
+
+static void
+s_clear_tags (Memd__V1__Record *record)
+{
+    for (size_t i = 0; i < record->n_tags; i++)
+        free (record->tags[i]);
+    free (record->tags);
+    record->tags = NULL;
+    record->n_tags = 0;
+}
+
+static void
+s_clear_metadata (Memd__V1__Record *record)
+{
+    for (size_t i = 0; i < record->n_metadata; i++) {
+        s_free_string (record->metadata[i]->key);
+        s_free_string (record->metadata[i]->value);
+        free (record->metadata[i]);
+    }
+    free (record->metadata);
+    record->metadata = NULL;
+    record->n_metadata = 0;
+}
+
+//  Sets the record's tags to a copy of tags[0..n). -1 if out of memory.
+static int
+s_set_tags (Memd__V1__Record *record, const char **tags, size_t n)
+{
+    s_clear_tags (record);
+    if (n == 0)
+        return 0;
+    record->tags = (char **) calloc (n, sizeof (char *));
+    if (!record->tags)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        record->tags[i] = strdup (tags[i]);
+        if (!record->tags[i])
+            return -1;
+        record->n_tags++;
+    }
+    return 0;
+}
+
+//  Appends one metadata entry. -1 if out of memory.
+static int
+s_add_metadata (Memd__V1__Record *record, const char *key, const char *value)
+{
+    Memd__V1__Record__MetadataEntry **entries = (Memd__V1__Record__MetadataEntry **) realloc (
+        record->metadata, (record->n_metadata + 1) * sizeof (*entries));
+    if (!entries)
+        return -1;
+    record->metadata = entries;
+    Memd__V1__Record__MetadataEntry *entry =
+        (Memd__V1__Record__MetadataEntry *) malloc (sizeof (*entry));
+    if (!entry)
+        return -1;
+    memd__v1__record__metadata_entry__init (entry);
+    entries[record->n_metadata++] = entry;
+    if (s_set_string (&entry->key, key) || s_set_string (&entry->value, value))
+        return -1;
+    return 0;
+}
+
+Memd__V1__Record *
+memctl_record_new (const memctl_defaults_t *defaults, const char *text)
+{
+    Memd__V1__Record *record = (Memd__V1__Record *) malloc (sizeof (Memd__V1__Record));
+    if (!record)
+        return NULL;
+    memd__v1__record__init (record);
+    record->kind = defaults->kind;
+    record->created_at_ms = defaults->created_at_ms;
+    bool ok = s_set_string (&record->text, text) == 0
+           && s_set_string (&record->agent_id, defaults->agent ? defaults->agent : "default") == 0
+           && (!defaults->session || s_set_string (&record->session_id, defaults->session) == 0)
+           && s_set_tags (record, defaults->tags, defaults->n_tags) == 0;
+    for (size_t i = 0; ok && i < defaults->n_meta; i++)
+        ok = s_add_metadata (record, defaults->meta_keys[i], defaults->meta_values[i]) == 0;
+    if (!ok)
+        memctl_record_destroy (&record);
+    return record;
+}
+
+void
+memctl_record_destroy (Memd__V1__Record **record_p)
+{
+    if (*record_p) {
+        Memd__V1__Record *record = *record_p;
+        s_free_string (record->agent_id);
+        s_free_string (record->session_id);
+        s_free_string (record->text);
+        s_clear_tags (record);
+        s_clear_metadata (record);
+        free (record->embedding);
+        free (record);
+        *record_p = NULL;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  JSONL input
+
+static void s_error (char *err, size_t err_size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_error (char *err, size_t err_size, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (err, err_size, fmt, args);
+    va_end (args);
+}
+
+//  A field of the line, NULL when absent or null (null means "use the default").
+static json_t *
+s_field (json_t *object, const char *name)
+{
+    json_t *value = json_object_get (object, name);
+    return value && !json_is_null (value) ? value : NULL;
+}
+
+//  Applies the line's fields to record (which holds the defaults). Returns
+//  0, -1 with a message for a bad field, -2 if out of memory.
+static int
+s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_size)
+{
+    json_t *value;
+    if ((value = s_field (doc, "agent"))) {
+        if (!json_is_string (value) || json_string_length (value) == 0) {
+            s_error (err, err_size, "\"agent\" must be a non-empty string");
+            return -1;
+        }
+        if (s_set_string (&record->agent_id, json_string_value (value)))
+            return -2;
+    }
+    if ((value = s_field (doc, "session"))) {
+        if (!json_is_string (value)) {
+            s_error (err, err_size, "\"session\" must be a string");
+            return -1;
+        }
+        if (s_set_string (&record->session_id, json_string_value (value)))
+            return -2;
+    }
+    if ((value = s_field (doc, "kind"))) {
+        int kind = json_is_string (value) ? memctl_kind_parse (json_string_value (value)) : -1;
+        if (kind < 0) {
+            s_error (err, err_size,
+                     "\"kind\" must be one of episodic, fact, summary, procedure, note");
+            return -1;
+        }
+        record->kind = (Memd__V1__Kind) kind;
+    }
+    if ((value = s_field (doc, "tags"))) {
+        size_t n = json_is_array (value) ? json_array_size (value) : 0;
+        const char **tags = (const char **) calloc (n ? n : 1, sizeof (char *));
+        if (!tags)
+            return -2;
+        bool ok = json_is_array (value);
+        for (size_t i = 0; ok && i < n; i++) {
+            tags[i] = json_string_value (json_array_get (value, i));
+            ok = tags[i] && *tags[i];
+        }
+        int rc = ok ? (s_set_tags (record, tags, n) ? -2 : 0) : -1;
+        free (tags);
+        if (rc == -1)
+            s_error (err, err_size, "\"tags\" must be an array of non-empty strings");
+        if (rc)
+            return rc;
+    }
+    json_t *ts = s_field (doc, "ts_ms");
+    const char *ts_name = "ts_ms";
+    if (!ts) {
+        ts = s_field (doc, "created_at_ms");
+        ts_name = "created_at_ms";
+    }
+    if (ts) {
+        if (!json_is_integer (ts) || json_integer_value (ts) < 0) {
+            s_error (err, err_size, "\"%s\" must be a non-negative integer (milliseconds)",
+                     ts_name);
+            return -1;
+        }
+        record->created_at_ms = json_integer_value (ts);
+    }
+    if ((value = s_field (doc, "embedding"))) {
+        size_t n = json_is_array (value) ? json_array_size (value) : 0;
+        if (!json_is_array (value) || n == 0) {
+            s_error (err, err_size, "\"embedding\" must be a non-empty array of numbers");
+            return -1;
+        }
+        float *floats = (float *) malloc (n * sizeof (float));
+        if (!floats)
+            return -2;
+        for (size_t i = 0; i < n; i++) {
+            json_t *number = json_array_get (value, i);
+            double x = json_number_value (number);
+            if (!json_is_number (number) || !isfinite (x) || fabs (x) > FLT_MAX) {
+                free (floats);
+                s_error (err, err_size, "\"embedding\"[%zu] is not a finite float", i);
+                return -1;
+            }
+            floats[i] = (float) x;
+        }
+        free (record->embedding);
+        record->embedding = floats;
+        record->n_embedding = n;
+    }
+    if ((value = s_field (doc, "metadata"))) {
+        if (!json_is_object (value)) {
+            s_error (err, err_size, "\"metadata\" must be an object of strings");
+            return -1;
+        }
+        s_clear_metadata (record);
+        const char *key;
+        json_t *entry;
+        json_object_foreach (value, key, entry) {
+            if (!json_is_string (entry)) {
+                s_error (err, err_size, "\"metadata\".\"%.64s\" must be a string", key);
+                return -1;
+            }
+            if (s_add_metadata (record, key, json_string_value (entry)))
+                return -2;
+        }
+    }
+    return 0;
+}
+
+Memd__V1__Record *
+memctl_record_from_json (const char *line, size_t len, const memctl_defaults_t *defaults,
+                         char *err, size_t err_size)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb (line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        s_error (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return NULL;
+    }
+    Memd__V1__Record *record = NULL;
+    json_t *text = json_object_get (doc, "text");
+    if (!json_is_object (doc))
+        s_error (err, err_size, "not a JSON object");
+    else if (!json_is_string (text))
+        s_error (err, err_size, "\"text\" is %s", text ? "not a string" : "missing");
+    else if (json_string_length (text) == 0)
+        s_error (err, err_size, "\"text\" is empty");
+    else if (!(record = memctl_record_new (defaults, json_string_value (text))))
+        s_error (err, err_size, "out of memory");
+    else {
+        int rc = s_apply_fields (record, doc, err, err_size);
+        if (rc == -2)
+            s_error (err, err_size, "out of memory");
+        if (rc)
+            memctl_record_destroy (&record);
+    }
+    json_decref (doc);
+    return record;
+}
