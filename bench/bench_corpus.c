@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_WORD_SLOT 12  /* bytes per word while generating: 4 syllables + final + NUL */
+#define S_WORD_SLOT 12 /* bytes per word while generating: 4 syllables + final + NUL */
 
 //  Stream tags mixed into the seed, one per independent PRNG stream
 #define S_STREAM_VOCAB   0x766f636162756c61ULL
@@ -24,8 +24,8 @@
 #define S_STREAM_QUERIES 0x7175657269657321ULL
 
 struct _bench_corpus_t {
-    char *vocab_arena;           //  all words, NUL-separated
-    const char **vocab;          //  n_vocab pointers into vocab_arena, rank order
+    char *vocab_arena;  //  all words, NUL-separated
+    const char **vocab; //  n_vocab pointers into vocab_arena, rank order
     size_t n_vocab;
     char *record_arena;
     const char **records;
@@ -33,20 +33,19 @@ struct _bench_corpus_t {
     char *query_arena;
     const char **queries;
     size_t n_queries;
-    size_t words;                //  total words over all records
-    size_t bytes;                //  total text bytes over all records
-    uint64_t hash;               //  FNV-1a of records and queries
+    size_t words;  //  total words over all records
+    size_t bytes;  //  total text bytes over all records
+    uint64_t hash; //  FNV-1a of records and queries
 };
 
 //  --------------------------------------------------------------------------
 //  PRNG: xoshiro256** (Blackman & Vigna), seeded by splitmix64
 
 typedef struct {
-    uint64_t s [4];
+    uint64_t s[4];
 } s_rng_t;
 
-static uint64_t
-s_splitmix64 (uint64_t *state)
+static uint64_t s_splitmix64 (uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -54,54 +53,48 @@ s_splitmix64 (uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static void
-s_rng_seed (s_rng_t *rng, uint64_t seed, uint64_t stream)
+static void s_rng_seed (s_rng_t *rng, uint64_t seed, uint64_t stream)
 {
     uint64_t state = seed ^ stream;
     for (int i = 0; i < 4; i++)
-        rng->s [i] = s_splitmix64 (&state);
+        rng->s[i] = s_splitmix64 (&state);
 }
 
-static inline uint64_t
-s_rotl (uint64_t x, int k)
+static inline uint64_t s_rotl (uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
 }
 
-static uint64_t
-s_rng_next (s_rng_t *rng)
+static uint64_t s_rng_next (s_rng_t *rng)
 {
     uint64_t *s = rng->s;
-    uint64_t result = s_rotl (s [1] * 5, 7) * 9;
-    uint64_t t = s [1] << 17;
-    s [2] ^= s [0];
-    s [3] ^= s [1];
-    s [1] ^= s [2];
-    s [0] ^= s [3];
-    s [2] ^= t;
-    s [3] = s_rotl (s [3], 45);
+    uint64_t result = s_rotl (s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s_rotl (s[3], 45);
     return result;
 }
 
 //  Uniform integer in [0, n); modulo bias is below n / 2^64, i.e. nil here
-static uint64_t
-s_rng_below (s_rng_t *rng, uint64_t n)
+static uint64_t s_rng_below (s_rng_t *rng, uint64_t n)
 {
     return s_rng_next (rng) % n;
 }
 
 //  Uniform integer in [lo, hi]
-static uint64_t
-s_rng_range (s_rng_t *rng, uint64_t lo, uint64_t hi)
+static uint64_t s_rng_range (s_rng_t *rng, uint64_t lo, uint64_t hi)
 {
     return lo + s_rng_below (rng, hi - lo + 1);
 }
 
 //  Uniform double in [0, 1), 53 random bits
-static double
-s_rng_unit (s_rng_t *rng)
+static double s_rng_unit (s_rng_t *rng)
 {
-    return (double) (s_rng_next (rng) >> 11) * 0x1.0p-53;
+    return (double)(s_rng_next (rng) >> 11) * 0x1.0p-53;
 }
 
 //  --------------------------------------------------------------------------
@@ -113,12 +106,11 @@ typedef struct {
     size_t used;
 } s_arena_t;
 
-static int
-s_arena_reserve (s_arena_t *arena, size_t more)
+static int s_arena_reserve (s_arena_t *arena, size_t more)
 {
     if (arena->used + more <= arena->size)
         return 0;
-    size_t size = arena->size? arena->size: 4096;
+    size_t size = arena->size ? arena->size : 4096;
     while (size < arena->used + more)
         size *= 2;
     char *data = realloc (arena->data, size);
@@ -129,8 +121,7 @@ s_arena_reserve (s_arena_t *arena, size_t more)
     return 0;
 }
 
-static int
-s_arena_append (s_arena_t *arena, const char *text, size_t len)
+static int s_arena_append (s_arena_t *arena, const char *text, size_t len)
 {
     if (s_arena_reserve (arena, len))
         return -1;
@@ -140,22 +131,20 @@ s_arena_append (s_arena_t *arena, const char *text, size_t len)
 }
 
 //  Turns count offsets into pointers into the (now final) arena
-static const char **
-s_arena_pointers (s_arena_t *arena, size_t *offsets, size_t count)
+static const char **s_arena_pointers (s_arena_t *arena, size_t *offsets, size_t count)
 {
-    const char **pointers = malloc ((count? count: 1) * sizeof (char *));
+    const char **pointers = malloc ((count ? count : 1) * sizeof (char *));
     if (!pointers)
         return NULL;
     for (size_t i = 0; i < count; i++)
-        pointers [i] = arena->data + offsets [i];
+        pointers[i] = arena->data + offsets[i];
     return pointers;
 }
 
-static uint64_t
-s_fnv1a (uint64_t hash, const char *data, size_t len)
+static uint64_t s_fnv1a (uint64_t hash, const char *data, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        hash ^= (unsigned char) data [i];
+        hash ^= (unsigned char)data[i];
         hash *= 0x100000001b3ULL;
     }
     return hash;
@@ -164,24 +153,23 @@ s_fnv1a (uint64_t hash, const char *data, size_t len)
 //  --------------------------------------------------------------------------
 //  Vocabulary
 
-static const char s_consonants [] = "bdfghjklmnprtvz";
-static const char s_vowels [] = "aeiou";
-static const char s_finals [] = "kpb";   //  no Porter rule or stopword ends so
+static const char s_consonants[] = "bdfghjklmnprtvz";
+static const char s_vowels[] = "aeiou";
+static const char s_finals[] = "kpb"; //  no Porter rule or stopword ends so
 
 //  Writes one random word into word (S_WORD_SLOT bytes); returns its length
-static size_t
-s_word_make (s_rng_t *rng, char *word)
+static size_t s_word_make (s_rng_t *rng, char *word)
 {
     //  2, 3 or 4 syllables with weights 3:5:2
     uint64_t pick = s_rng_below (rng, 10);
-    int syllables = pick < 3? 2: pick < 8? 3: 4;
+    int syllables = pick < 3 ? 2 : pick < 8 ? 3 : 4;
     size_t len = 0;
     for (int i = 0; i < syllables; i++) {
-        word [len++] = s_consonants [s_rng_below (rng, sizeof (s_consonants) - 1)];
-        word [len++] = s_vowels [s_rng_below (rng, sizeof (s_vowels) - 1)];
+        word[len++] = s_consonants[s_rng_below (rng, sizeof (s_consonants) - 1)];
+        word[len++] = s_vowels[s_rng_below (rng, sizeof (s_vowels) - 1)];
     }
-    word [len++] = s_finals [s_rng_below (rng, sizeof (s_finals) - 1)];
-    word [len] = 0;
+    word[len++] = s_finals[s_rng_below (rng, sizeof (s_finals) - 1)];
+    word[len] = 0;
     return len;
 }
 
@@ -191,18 +179,16 @@ typedef struct {
 } s_word_key_t;
 
 //  Shorter words first, then in generation order: frequent words are short
-static int
-s_word_key_compare (const void *a, const void *b)
+static int s_word_key_compare (const void *a, const void *b)
 {
     const s_word_key_t *x = a, *y = b;
     if (x->len != y->len)
-        return x->len < y->len? -1: 1;
-    return x->index < y->index? -1: x->index > y->index;
+        return x->len < y->len ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
 //  Generates n distinct words into arena, in Zipf rank order
-static int
-s_vocab_build (bench_corpus_t *self, size_t n, uint64_t seed)
+static int s_vocab_build (bench_corpus_t *self, size_t n, uint64_t seed)
 {
     int rc = -1;
     s_arena_t arena = {0};
@@ -212,7 +198,7 @@ s_vocab_build (bench_corpus_t *self, size_t n, uint64_t seed)
     while (slots < 2 * n)
         slots *= 2;
     char *words = malloc (n * S_WORD_SLOT);
-    uint32_t *table = calloc (slots, sizeof (uint32_t));   //  index + 1; 0 = empty
+    uint32_t *table = calloc (slots, sizeof (uint32_t)); //  index + 1; 0 = empty
     offsets = malloc (n * sizeof (size_t));
     keys = malloc (n * sizeof (s_word_key_t));
     if (!words || !table || !offsets || !keys)
@@ -226,8 +212,8 @@ s_vocab_build (bench_corpus_t *self, size_t n, uint64_t seed)
         size_t len = s_word_make (&rng, word);
         size_t slot = s_fnv1a (0xcbf29ce484222325ULL, word, len) & (slots - 1);
         bool seen = false;
-        while (table [slot]) {
-            if (strcmp (words + (table [slot] - 1) * S_WORD_SLOT, word) == 0) {
+        while (table[slot]) {
+            if (strcmp (words + (table[slot] - 1) * S_WORD_SLOT, word) == 0) {
                 seen = true;
                 break;
             }
@@ -235,15 +221,15 @@ s_vocab_build (bench_corpus_t *self, size_t n, uint64_t seed)
         }
         if (seen)
             continue;
-        table [slot] = (uint32_t) count + 1;
-        keys [count].index = (uint32_t) count;
-        keys [count].len = (uint32_t) len;
+        table[slot] = (uint32_t)count + 1;
+        keys[count].index = (uint32_t)count;
+        keys[count].len = (uint32_t)len;
         count++;
     }
     qsort (keys, n, sizeof (s_word_key_t), s_word_key_compare);
     for (size_t i = 0; i < n; i++) {
-        offsets [i] = arena.used;
-        if (s_arena_append (&arena, words + keys [i].index * S_WORD_SLOT, keys [i].len + 1))
+        offsets[i] = arena.used;
+        if (s_arena_append (&arena, words + keys[i].index * S_WORD_SLOT, keys[i].len + 1))
             goto done;
     }
     self->vocab = s_arena_pointers (&arena, offsets, n);
@@ -266,8 +252,7 @@ done:
 //  Records: Zipf-distributed words, BENCH_CORPUS_WORDS_MIN..MAX per record
 
 //  Cumulative (unnormalised) Zipf weights, cdf[i] = sum over ranks <= i
-static double *
-s_zipf_cdf (size_t n, double s)
+static double *s_zipf_cdf (size_t n, double s)
 {
     double *cdf = malloc (n * sizeof (double));
     if (!cdf)
@@ -275,21 +260,20 @@ s_zipf_cdf (size_t n, double s)
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         //  1/(i+1) exactly for s = 1, so the table is the same everywhere
-        sum += s == 1.0? 1.0 / (double) (i + 1): pow ((double) (i + 1), -s);
-        cdf [i] = sum;
+        sum += s == 1.0 ? 1.0 / (double)(i + 1) : pow ((double)(i + 1), -s);
+        cdf[i] = sum;
     }
     return cdf;
 }
 
 //  Draws a rank: the first i with cdf[i] > u * total (binary search)
-static size_t
-s_zipf_draw (s_rng_t *rng, const double *cdf, size_t n)
+static size_t s_zipf_draw (s_rng_t *rng, const double *cdf, size_t n)
 {
-    double u = s_rng_unit (rng) * cdf [n - 1];
+    double u = s_rng_unit (rng) * cdf[n - 1];
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cdf [mid] > u)
+        if (cdf[mid] > u)
             hi = mid;
         else
             lo = mid + 1;
@@ -297,8 +281,7 @@ s_zipf_draw (s_rng_t *rng, const double *cdf, size_t n)
     return lo;
 }
 
-static int
-s_records_build (bench_corpus_t *self, size_t n, uint64_t seed)
+static int s_records_build (bench_corpus_t *self, size_t n, uint64_t seed)
 {
     int rc = -1;
     s_arena_t arena = {0};
@@ -310,13 +293,13 @@ s_records_build (bench_corpus_t *self, size_t n, uint64_t seed)
     s_rng_t rng;
     s_rng_seed (&rng, seed, S_STREAM_RECORDS);
     for (size_t i = 0; i < n; i++) {
-        offsets [i] = arena.used;
+        offsets[i] = arena.used;
         size_t words = s_rng_range (&rng, BENCH_CORPUS_WORDS_MIN, BENCH_CORPUS_WORDS_MAX);
         size_t start = arena.used;
         for (size_t w = 0; w < words; w++) {
-            const char *word = self->vocab [s_zipf_draw (&rng, cdf, self->n_vocab)];
-            if ((w && s_arena_append (&arena, " ", 1))
-                || s_arena_append (&arena, word, strlen (word)))
+            const char *word = self->vocab[s_zipf_draw (&rng, cdf, self->n_vocab)];
+            if ((w && s_arena_append (&arena, " ", 1)) ||
+                s_arena_append (&arena, word, strlen (word)))
                 goto done;
         }
         self->words += words;
@@ -347,29 +330,26 @@ typedef struct {
 } s_span_t;
 
 //  Splits text on single spaces into at most max spans; returns the count
-static size_t
-s_split (const char *text, s_span_t *spans, size_t max)
+static size_t s_split (const char *text, s_span_t *spans, size_t max)
 {
     size_t count = 0;
     while (*text && count < max) {
         const char *end = strchr (text, ' ');
-        size_t len = end? (size_t) (end - text): strlen (text);
-        spans [count].start = text;
-        spans [count].len = len;
+        size_t len = end ? (size_t)(end - text) : strlen (text);
+        spans[count].start = text;
+        spans[count].len = len;
         count++;
-        text += len + (end? 1: 0);
+        text += len + (end ? 1 : 0);
     }
     return count;
 }
 
-static bool
-s_span_equal (s_span_t a, s_span_t b)
+static bool s_span_equal (s_span_t a, s_span_t b)
 {
     return a.len == b.len && memcmp (a.start, b.start, a.len) == 0;
 }
 
-static int
-s_queries_build (bench_corpus_t *self, size_t n, uint64_t seed)
+static int s_queries_build (bench_corpus_t *self, size_t n, uint64_t seed)
 {
     int rc = -1;
     s_arena_t arena = {0};
@@ -379,27 +359,27 @@ s_queries_build (bench_corpus_t *self, size_t n, uint64_t seed)
 
     s_rng_t rng;
     s_rng_seed (&rng, seed, S_STREAM_QUERIES);
-    s_span_t words [BENCH_CORPUS_WORDS_MAX];
-    s_span_t picked [BENCH_CORPUS_QWORDS_MAX];
+    s_span_t words[BENCH_CORPUS_WORDS_MAX];
+    s_span_t picked[BENCH_CORPUS_QWORDS_MAX];
     for (size_t i = 0; i < n; i++) {
-        const char *record = self->records [s_rng_below (&rng, self->n_records)];
+        const char *record = self->records[s_rng_below (&rng, self->n_records)];
         size_t count = s_split (record, words, BENCH_CORPUS_WORDS_MAX);
         size_t want = s_rng_range (&rng, BENCH_CORPUS_QWORDS_MIN, BENCH_CORPUS_QWORDS_MAX);
         size_t have = 0;
         //  A record of 20+ Zipf words nearly always has 4 distinct ones; the
         //  attempt bound only guards against pathological tiny vocabularies
         for (int attempt = 0; have < want && attempt < 1000; attempt++) {
-            s_span_t word = words [s_rng_below (&rng, count)];
+            s_span_t word = words[s_rng_below (&rng, count)];
             bool dup = false;
             for (size_t j = 0; j < have && !dup; j++)
-                dup = s_span_equal (picked [j], word);
+                dup = s_span_equal (picked[j], word);
             if (!dup)
-                picked [have++] = word;
+                picked[have++] = word;
         }
-        offsets [i] = arena.used;
+        offsets[i] = arena.used;
         for (size_t j = 0; j < have; j++)
-            if ((j && s_arena_append (&arena, " ", 1))
-                || s_arena_append (&arena, picked [j].start, picked [j].len))
+            if ((j && s_arena_append (&arena, " ", 1)) ||
+                s_arena_append (&arena, picked[j].start, picked[j].len))
                 goto done;
         if (s_arena_append (&arena, "", 1))
             goto done;
@@ -420,25 +400,24 @@ done:
 //  --------------------------------------------------------------------------
 //  Builds a corpus; NULL on bad arguments or out of memory
 
-bench_corpus_t *
-bench_corpus_new (size_t records, size_t vocab, size_t queries, uint64_t seed)
+bench_corpus_t *bench_corpus_new (size_t records, size_t vocab, size_t queries, uint64_t seed)
 {
-    if (records < 1 || queries < 1 || vocab < BENCH_CORPUS_VOCAB_MIN
-        || vocab > BENCH_CORPUS_VOCAB_MAX)
+    if (records < 1 || queries < 1 || vocab < BENCH_CORPUS_VOCAB_MIN ||
+        vocab > BENCH_CORPUS_VOCAB_MAX)
         return NULL;
     bench_corpus_t *self = calloc (1, sizeof (bench_corpus_t));
     if (!self)
         return NULL;
-    if (s_vocab_build (self, vocab, seed) || s_records_build (self, records, seed)
-        || s_queries_build (self, queries, seed)) {
+    if (s_vocab_build (self, vocab, seed) || s_records_build (self, records, seed) ||
+        s_queries_build (self, queries, seed)) {
         bench_corpus_destroy (&self);
         return NULL;
     }
     uint64_t hash = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < self->n_records; i++)
-        hash = s_fnv1a (hash, self->records [i], strlen (self->records [i]) + 1);
+        hash = s_fnv1a (hash, self->records[i], strlen (self->records[i]) + 1);
     for (size_t i = 0; i < self->n_queries; i++)
-        hash = s_fnv1a (hash, self->queries [i], strlen (self->queries [i]) + 1);
+        hash = s_fnv1a (hash, self->queries[i], strlen (self->queries[i]) + 1);
     self->hash = hash;
     return self;
 }
@@ -446,8 +425,7 @@ bench_corpus_new (size_t records, size_t vocab, size_t queries, uint64_t seed)
 //  --------------------------------------------------------------------------
 //  Destroys the corpus; idempotent
 
-void
-bench_corpus_destroy (bench_corpus_t **self_p)
+void bench_corpus_destroy (bench_corpus_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -465,41 +443,35 @@ bench_corpus_destroy (bench_corpus_t **self_p)
 //  --------------------------------------------------------------------------
 //  Accessors
 
-const char *const *
-bench_corpus_records (bench_corpus_t *self, size_t *count)
+const char *const *bench_corpus_records (bench_corpus_t *self, size_t *count)
 {
     *count = self->n_records;
     return self->records;
 }
 
-const char *const *
-bench_corpus_queries (bench_corpus_t *self, size_t *count)
+const char *const *bench_corpus_queries (bench_corpus_t *self, size_t *count)
 {
     *count = self->n_queries;
     return self->queries;
 }
 
-const char *const *
-bench_corpus_vocab (bench_corpus_t *self, size_t *count)
+const char *const *bench_corpus_vocab (bench_corpus_t *self, size_t *count)
 {
     *count = self->n_vocab;
     return self->vocab;
 }
 
-size_t
-bench_corpus_words (bench_corpus_t *self)
+size_t bench_corpus_words (bench_corpus_t *self)
 {
     return self->words;
 }
 
-size_t
-bench_corpus_bytes (bench_corpus_t *self)
+size_t bench_corpus_bytes (bench_corpus_t *self)
 {
     return self->bytes;
 }
 
-uint64_t
-bench_corpus_hash (bench_corpus_t *self)
+uint64_t bench_corpus_hash (bench_corpus_t *self)
 {
     return self->hash;
 }
@@ -507,36 +479,33 @@ bench_corpus_hash (bench_corpus_t *self)
 //  --------------------------------------------------------------------------
 //  Self test
 
-#define S_CHECK(cond)                                                                    \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf (stderr, "bench_corpus_test: %s:%d: check failed: %s\n", __FILE__, \
-                     __LINE__, #cond);                                                   \
-            goto done;                                                                   \
-        }                                                                                \
+#define S_CHECK(cond)                                                                             \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf (stderr, "bench_corpus_test: %s:%d: check failed: %s\n", __FILE__, __LINE__,  \
+                     #cond);                                                                      \
+            goto done;                                                                            \
+        }                                                                                         \
     } while (0)
 
-static int
-s_strcmp_p (const void *a, const void *b)
+static int s_strcmp_p (const void *a, const void *b)
 {
-    return strcmp (*(const char *const *) a, *(const char *const *) b);
+    return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 //  True if text contains word as a whole space-separated word
-static bool
-s_has_word (const char *text, const char *word, size_t len)
+static bool s_has_word (const char *text, const char *word, size_t len)
 {
     for (const char *at = strstr (text, word); at; at = strstr (at + 1, word)) {
-        bool start = at == text || at [-1] == ' ';
-        bool end = at [len] == 0 || at [len] == ' ';
+        bool start = at == text || at[-1] == ' ';
+        bool end = at[len] == 0 || at[len] == ' ';
         if (start && end)
             return true;
     }
     return false;
 }
 
-int
-bench_corpus_test (bool verbose)
+int bench_corpus_test (bool verbose)
 {
     int rc = -1;
     const char **sorted = NULL;
@@ -554,14 +523,14 @@ bench_corpus_test (bool verbose)
     const char *const *rb = bench_corpus_records (b, &n2);
     S_CHECK (nr == 2000 && n2 == 2000);
     for (size_t i = 0; i < nr; i++)
-        S_CHECK (strcmp (ra [i], rb [i]) == 0);
+        S_CHECK (strcmp (ra[i], rb[i]) == 0);
     S_CHECK (bench_corpus_hash (a) == bench_corpus_hash (b));
     S_CHECK (bench_corpus_hash (a) != bench_corpus_hash (c));
 
     //  A smaller corpus is a prefix of a larger one with the same seed
     const char *const *rs = bench_corpus_records (small, &n2);
     for (size_t i = 0; i < n2; i++)
-        S_CHECK (strcmp (ra [i], rs [i]) == 0);
+        S_CHECK (strcmp (ra[i], rs[i]) == 0);
 
     //  Words: distinct, lowercase ASCII, >= 5 letters, ending in k/p/b
     const char *const *vocab = bench_corpus_vocab (a, &nv);
@@ -571,62 +540,63 @@ bench_corpus_test (bool verbose)
     memcpy (sorted, vocab, nv * sizeof (char *));
     qsort (sorted, nv, sizeof (char *), s_strcmp_p);
     for (size_t i = 0; i < nv; i++) {
-        size_t len = strlen (sorted [i]);
+        size_t len = strlen (sorted[i]);
         S_CHECK (len >= 5 && len < S_WORD_SLOT);
-        S_CHECK (strspn (sorted [i], "abcdefghijklmnopqrstuvwxyz") == len);
-        S_CHECK (strchr (s_finals, sorted [i][len - 1]));
-        S_CHECK (i == 0 || strcmp (sorted [i - 1], sorted [i]) < 0);
+        S_CHECK (strspn (sorted[i], "abcdefghijklmnopqrstuvwxyz") == len);
+        S_CHECK (strchr (s_finals, sorted[i][len - 1]));
+        S_CHECK (i == 0 || strcmp (sorted[i - 1], sorted[i]) < 0);
     }
     for (size_t i = 1; i < nv; i++)
-        S_CHECK (strlen (vocab [i - 1]) <= strlen (vocab [i]));
+        S_CHECK (strlen (vocab[i - 1]) <= strlen (vocab[i]));
 
     //  Records: 20–80 vocabulary words; the top word near its Zipf share
     size_t top = 0, words = 0;
-    s_span_t spans [BENCH_CORPUS_WORDS_MAX + 1];
+    s_span_t spans[BENCH_CORPUS_WORDS_MAX + 1];
     for (size_t i = 0; i < nr; i++) {
-        size_t count = s_split (ra [i], spans, BENCH_CORPUS_WORDS_MAX + 1);
+        size_t count = s_split (ra[i], spans, BENCH_CORPUS_WORDS_MAX + 1);
         S_CHECK (count >= BENCH_CORPUS_WORDS_MIN && count <= BENCH_CORPUS_WORDS_MAX);
         words += count;
         for (size_t w = 0; w < count; w++) {
-            char word [S_WORD_SLOT];
-            S_CHECK (spans [w].len > 0 && spans [w].len < S_WORD_SLOT);
-            memcpy (word, spans [w].start, spans [w].len);
-            word [spans [w].len] = 0;
+            char word[S_WORD_SLOT];
+            S_CHECK (spans[w].len > 0 && spans[w].len < S_WORD_SLOT);
+            memcpy (word, spans[w].start, spans[w].len);
+            word[spans[w].len] = 0;
             const char *key = word;
             S_CHECK (bsearch (&key, sorted, nv, sizeof (char *), s_strcmp_p));
-            top += strcmp (word, vocab [0]) == 0;
+            top += strcmp (word, vocab[0]) == 0;
         }
     }
     S_CHECK (words == bench_corpus_words (a));
     //  H(1000) = 7.485, so rank 1 has a 13.4% share
-    double share = (double) top / (double) words;
+    double share = (double)top / (double)words;
     S_CHECK (share > 0.12 && share < 0.15);
 
     //  Queries: 2–4 distinct words, all in at least one common record
     const char *const *qa = bench_corpus_queries (a, &nq);
     S_CHECK (nq == 200);
     for (size_t i = 0; i < nq; i++) {
-        size_t count = s_split (qa [i], spans, BENCH_CORPUS_QWORDS_MAX + 1);
+        size_t count = s_split (qa[i], spans, BENCH_CORPUS_QWORDS_MAX + 1);
         S_CHECK (count >= BENCH_CORPUS_QWORDS_MIN && count <= BENCH_CORPUS_QWORDS_MAX);
-        char qwords [BENCH_CORPUS_QWORDS_MAX][S_WORD_SLOT];
+        char qwords[BENCH_CORPUS_QWORDS_MAX][S_WORD_SLOT];
         for (size_t j = 0; j < count; j++) {
-            memcpy (qwords [j], spans [j].start, spans [j].len);
-            qwords [j][spans [j].len] = 0;
+            memcpy (qwords[j], spans[j].start, spans[j].len);
+            qwords[j][spans[j].len] = 0;
             for (size_t k = 0; k < j; k++)
-                S_CHECK (strcmp (qwords [j], qwords [k]) != 0);
+                S_CHECK (strcmp (qwords[j], qwords[k]) != 0);
         }
         bool found = false;
         for (size_t r = 0; r < nr && !found; r++) {
             found = true;
             for (size_t j = 0; j < count && found; j++)
-                found = s_has_word (ra [r], qwords [j], strlen (qwords [j]));
+                found = s_has_word (ra[r], qwords[j], strlen (qwords[j]));
         }
         S_CHECK (found);
     }
     if (verbose)
-        fprintf (stderr, "bench_corpus_test: %zu records, %zu words, top share %.3f, "
-                         "hash %016llx, e.g. \"%s\"\n",
-                 nr, words, share, (unsigned long long) bench_corpus_hash (a), qa [0]);
+        fprintf (stderr,
+                 "bench_corpus_test: %zu records, %zu words, top share %.3f, "
+                 "hash %016llx, e.g. \"%s\"\n",
+                 nr, words, share, (unsigned long long)bench_corpus_hash (a), qa[0]);
     rc = 0;
 done:
     free (sorted);

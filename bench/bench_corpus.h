@@ -27,13 +27,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BENCH_CORPUS_ZIPF_S        1.0 /* Zipf exponent of word sampling */
-#define BENCH_CORPUS_WORDS_MIN     20  /* words per record, inclusive range */
-#define BENCH_CORPUS_WORDS_MAX     80
-#define BENCH_CORPUS_QWORDS_MIN    2   /* words per query, inclusive range */
-#define BENCH_CORPUS_QWORDS_MAX    4
-#define BENCH_CORPUS_VOCAB_MIN     100
-#define BENCH_CORPUS_VOCAB_MAX     10000000
+#define BENCH_CORPUS_ZIPF_S     1.0 /* Zipf exponent of word sampling */
+#define BENCH_CORPUS_WORDS_MIN  20  /* words per record, inclusive range */
+#define BENCH_CORPUS_WORDS_MAX  80
+#define BENCH_CORPUS_QWORDS_MIN 2 /* words per query, inclusive range */
+#define BENCH_CORPUS_QWORDS_MAX 4
+#define BENCH_CORPUS_VOCAB_MIN  100
+#define BENCH_CORPUS_VOCAB_MAX  10000000
 
 typedef struct _bench_corpus_t bench_corpus_t;
 
@@ -44,7 +44,7 @@ bench_corpus_t *bench_corpus_new (size_t records, size_t vocab, size_t queries, 
 void bench_corpus_destroy (bench_corpus_t **self_p);
 
 /* The records' texts (words joined by single spaces), NUL-terminated;
-   *count gets their number. Borrowed: valid until the corpus is destroyed. */
+ *count gets their number. Borrowed: valid until the corpus is destroyed. */
 const char *const *bench_corpus_records (bench_corpus_t *self, size_t *count);
 
 /* The queries (2–4 distinct words joined by single spaces). */

@@ -546,7 +546,8 @@ s_print_status (const Memd__V1__StatusResult *st)
     if (t && (*t->from_state || *t->to_state)) {
         char at[64];
         s_format_time (t->at_ms, at, sizeof at);
-        printf ("last transition  %s -> %s at %s%s%s%s\n", t->from_state, t->to_state, at,
+        printf ("last transition  %s -> %s at %s%s%s%s\n",
+                *t->from_state ? t->from_state : "(start)", t->to_state, at,
                 *t->reason ? " (" : "", t->reason, *t->reason ? ")" : "");
     }
     printf ("records          %llu live, %llu tombstoned\n",
