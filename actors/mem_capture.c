@@ -8,6 +8,11 @@
     When the map is full the transaction is dropped, the map grown, and the
     whole group redone. A commit that fails (disk full: STORE_FULL) fails
     every request of the group and acknowledges none.
+
+    Between groups it merges index segments (mem_index) in bounded steps,
+    one transaction each: at least one step after every group so merging
+    keeps up under load, and then more while no request waits. With no
+    merge work left it blocks: an idle writer costs nothing.
 */
 #include "mem_actors.h"
 #include "mem_log.h"
@@ -38,6 +43,8 @@ typedef struct {
     size_t n_items;
     bool terminated;
 } self_t;
+
+static void s_merge_some (self_t *self);
 
 static void
 s_item_clear (s_item_t *item)
@@ -245,6 +252,44 @@ s_self_handle_frontend (self_t *self)
         mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
                        mdb_strerror (rc));
     s_group_reply (self, rc);
+    s_merge_some (self);
+}
+
+//  One merge step in its own transaction. Returns 0 or the LMDB code.
+static int
+s_merge_step (self_t *self)
+{
+    mem_store_t *store = self->ctx->store;
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mem_store_write_begin (store, &txn);
+        if (rc)
+            return rc;
+        rc = mem_index_merge_step (self->index, txn);
+        if (rc)
+            mem_store_write_abort (store, &txn);
+        else
+            rc = mem_store_write_commit (store, &txn);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        if ((rc = mem_store_grow (store)))
+            return rc;
+    }
+}
+
+//  Merges while work remains and no request waits (at least one step).
+static void
+s_merge_some (self_t *self)
+{
+    for (int steps = 0; mem_index_merge_pending (self->index); steps++) {
+        if (steps > 0 && (zsock_events (self->frontend) & ZMQ_POLLIN))
+            return;
+        int rc = s_merge_step (self);
+        if (rc) {
+            mem_log_error ("capture: index merge failed: %s", mdb_strerror (rc));
+            return;
+        }
+    }
 }
 
 static void
@@ -282,11 +327,21 @@ mem_capture_actor (zsock_t *pipe, void *args)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
         else
             started = true;
+        //  Merges interrupted by a stop or a crash resume from the store.
+        MDB_txn *txn;
+        if (started && mem_store_read_begin (self->ctx->store, &txn) == 0) {
+            if (mem_index_writer_recover (self->index, txn))
+                mem_log_warn ("capture: cannot list index segments; merging resumes on the "
+                              "next capture");
+            mem_store_read_end (self->ctx->store, &txn);
+        }
     }
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
-    if (started)
+    if (started) {
         self->poller = zpoller_new (self->pipe, self->frontend, NULL);
+        s_merge_some (self);
+    }
     while (started && !self->terminated) {
         void *which = zpoller_wait (self->poller, -1);
         if (which == self->pipe)

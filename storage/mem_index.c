@@ -9,7 +9,10 @@
 #include <string.h>
 
 #define POSTING_SIZE 12                  //  id (u64 BE), tf (u16), dl (u16)
-#define KEY_MAX      (4 + MEM_TERM_MAX)  //  agent (u32 BE) + term
+#define KEY_MAX      (4 + MEM_TERM_MAX)  //  agent (u32 BE) + term (the writer's term key)
+#define SEG_KEY_MAX  (8 + MEM_TERM_MAX)  //  agent (u32 BE) + segment (u32 BE) + term
+#define MERGE_FACTOR 3                   //  merge neighbours when the older is at most 3x the newer
+#define MERGE_BUDGET (4u << 20)          //  postings bytes one merge step may write
 #define QUERY_TERMS  64                  //  distinct query terms used; the rest are ignored
 
 static inline void
@@ -73,9 +76,12 @@ typedef struct {
     uint32_t next;
 } s_posting_t;
 
+//  What one flush adds for an agent: its new segment and statistics.
 typedef struct {
     uint32_t agent;
+    uint32_t segment;
     int64_t docs, len;
+    uint64_t first_id, last_id;
 } s_stats_delta_t;
 
 struct _mem_index_writer_t {
@@ -93,6 +99,10 @@ struct _mem_index_writer_t {
     size_t gather_cap;
     s_stats_delta_t *deltas;
     size_t n_deltas, deltas_cap;
+    uint32_t *dirty;         //  agents whose segments may need merging
+    size_t n_dirty, dirty_cap;
+    uint8_t *merge_buf;      //  one term's merged postings
+    size_t merge_cap;
     //  state of the record being added
     uint32_t cur_agent;
     uint64_t cur_id;
@@ -145,6 +155,8 @@ mem_index_writer_destroy (mem_index_writer_t **self_p)
     free (self->postings);
     free (self->gather);
     free (self->deltas);
+    free (self->dirty);
+    free (self->merge_buf);
     free (self);
     *self_p = NULL;
 }
@@ -243,7 +255,7 @@ s_writer_term (const char *term, size_t len, unsigned position, void *arg)
 
 int
 mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id, const char *text,
-                      size_t len)
+                      size_t len, unsigned *doc_len)
 {
     self->cur_agent = agent;
     self->cur_id = id;
@@ -262,15 +274,140 @@ mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id, con
     if (d == self->n_deltas) {
         if (!s_grow ((void **) &self->deltas, &self->deltas_cap, d + 1, sizeof *self->deltas))
             return -1;
-        self->deltas[self->n_deltas++] = (s_stats_delta_t){agent, 0, 0};
+        self->deltas[self->n_deltas++] = (s_stats_delta_t){agent, 0, 0, 0, id, id};
     }
+    *doc_len = dl > 0xFFFF ? 0xFFFF : dl;
     self->deltas[d].docs++;
-    self->deltas[d].len += dl > 0xFFFF ? 0xFFFF : dl;
+    self->deltas[d].len += *doc_len;
+    self->deltas[d].last_id = id;
     return 0;
 }
 
+//  --------------------------------------------------------------------------
+//  Segment catalog: one entry per segment, keyed agent + segment number.
+
+typedef struct {
+    uint64_t first_id, last_id;   //  id range the segment covers
+    uint64_t docs;                //  records in it (for the merge policy)
+    uint64_t delete_seq;          //  merging: deletes up to this one are dropped by it
+    uint32_t merging;             //  1 while being built from segments a and b
+    uint32_t a, b;
+    uint32_t cursor_len;          //  terms before the cursor are merged already
+    uint8_t cursor[MEM_TERM_MAX];
+} s_seg_info_t;
+
+typedef struct {
+    uint32_t id;
+    s_seg_info_t info;
+} s_seg_t;
+
+static void
+s_seg_key (uint8_t *k, uint32_t agent, uint32_t segment)
+{
+    mem_put_u32be (k, agent);
+    mem_put_u32be (k + 4, segment);
+}
+
 static int
-s_stats_add (mem_store_t *store, MDB_txn *txn, uint32_t agent, int64_t docs, int64_t len)
+s_seg_put (mem_store_t *store, MDB_txn *txn, uint32_t agent, const s_seg_t *seg)
+{
+    uint8_t k[8];
+    s_seg_key (k, agent, seg->id);
+    MDB_val key = {8, k}, val = {sizeof seg->info, (void *) &seg->info};
+    return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &key, &val, 0));
+}
+
+static int
+s_seg_cmp (const void *a, const void *b)
+{
+    const s_seg_t *x = a, *y = b;
+    if (x->info.first_id != y->info.first_id)
+        return x->info.first_id < y->info.first_id ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+//  Loads an agent's segments ordered by id range (a segment being merged
+//  sorts right after its first source). *segs is malloc'ed; free it.
+static int
+s_catalog_load (mem_store_t *store, MDB_txn *txn, uint32_t agent, s_seg_t **segs, unsigned *n)
+{
+    *segs = NULL;
+    *n = 0;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &cursor));
+    if (rc)
+        return rc;
+    uint8_t k[8];
+    s_seg_key (k, agent, 0);
+    MDB_val key = {8, k}, val;
+    size_t cap = 0;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8 || mem_get_u32be (key.mv_data) != agent)
+            break;
+        if (val.mv_size != sizeof (s_seg_info_t)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (!s_grow ((void **) segs, &cap, *n + 1, sizeof **segs)) {
+            rc = ENOMEM;
+            break;
+        }
+        (*segs)[*n].id = mem_get_u32be ((uint8_t *) key.mv_data + 4);
+        memcpy (&(*segs)[*n].info, val.mv_data, sizeof (s_seg_info_t));
+        (*n)++;
+    }
+    mdb_cursor_close (cursor);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc) {
+        free (*segs);
+        *segs = NULL;
+        *n = 0;
+        return MEM_MDB (rc);
+    }
+    qsort (*segs, *n, sizeof **segs, s_seg_cmp);
+    return 0;
+}
+
+int
+mem_index_segment_count (mem_store_t *store, MDB_txn *txn, uint32_t agent, unsigned *count)
+{
+    s_seg_t *segs;
+    int rc = s_catalog_load (store, txn, agent, &segs, count);
+    free (segs);
+    return rc;
+}
+
+static void
+s_mark_dirty (mem_index_writer_t *self, uint32_t agent)
+{
+    for (size_t i = 0; i < self->n_dirty; i++)
+        if (self->dirty[i] == agent)
+            return;
+    if (s_grow ((void **) &self->dirty, &self->dirty_cap, self->n_dirty + 1, sizeof *self->dirty))
+        self->dirty[self->n_dirty++] = agent;
+}
+
+//  --------------------------------------------------------------------------
+//  Statistics
+
+int
+mem_index_stats (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_agent_stats_t *stats)
+{
+    uint8_t k[4];
+    mem_put_u32be (k, agent);
+    MDB_val key = {4, k}, val;
+    memset (stats, 0, sizeof *stats);
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_TERMSTATS), &key, &val));
+    if (rc == 0 && val.mv_size == sizeof *stats)
+        memcpy (stats, val.mv_data, sizeof *stats);
+    return rc;
+}
+
+static int
+s_stats_add (mem_store_t *store, MDB_txn *txn, uint32_t agent, int64_t docs, int64_t len,
+             int64_t pending)
 {
     mem_agent_stats_t stats;
     int rc = mem_index_stats (store, txn, agent, &stats);
@@ -278,13 +415,17 @@ s_stats_add (mem_store_t *store, MDB_txn *txn, uint32_t agent, int64_t docs, int
         return rc;
     stats.docs += (uint64_t) docs;
     stats.total_len += (uint64_t) len;
+    stats.pending += (uint64_t) pending;
     uint8_t k[4];
     mem_put_u32be (k, agent);
     MDB_val key = {4, k}, val = {sizeof stats, &stats};
     return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_TERMSTATS), &key, &val, 0));
 }
 
-//  Orders term slots by key so the flush walks the B-tree in order.
+//  --------------------------------------------------------------------------
+//  Flush: the buffered postings become one new segment per agent.
+
+//  Orders term slots by key so the segment is written in key order.
 static const uint8_t *s_sort_arena;
 static const s_term_t *s_sort_slots;
 static int
@@ -300,49 +441,402 @@ s_slot_cmp (const void *a, const void *b)
 int
 mem_index_writer_flush (mem_index_writer_t *self, MDB_txn *txn)
 {
-    if (self->oom)
+    if (self->oom) {
+        mem_index_writer_reset (self);
         return ENOMEM;
-    MDB_cursor *cursor;
-    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (self->store, MEM_DB_POSTINGS), &cursor));
-    if (rc)
-        return rc;
+    }
+    mem_store_t *store = self->store;
+    int rc = 0;
+    //  A segment number per agent touched.
+    for (size_t d = 0; d < self->n_deltas && !rc; d++) {
+        self->deltas[d].segment = (uint32_t) (mem_store_counter_get (txn, store, "next_segment") + 1);
+        rc = mem_store_counter_add (txn, store, "next_segment", 1);
+    }
     //  qsort has no context argument in C11; the writer is used by one thread.
     s_sort_arena = self->arena;
     s_sort_slots = self->slots;
     qsort (self->used, self->n_used, sizeof *self->used, s_slot_cmp);
+    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
+    uint32_t agent = 0, segment = 0;
     for (uint32_t u = 0; u < self->n_used && !rc; u++) {
         s_term_t *slot = &self->slots[self->used[u]];
-        if (!s_grow ((void **) &self->gather, &self->gather_cap, (size_t) slot->count * POSTING_SIZE,
-                     1)) {
-            rc = ENOMEM;
-            break;
+        const uint8_t *term_key = self->arena + slot->key_off;
+        uint32_t slot_agent = mem_get_u32be (term_key);
+        if (u == 0 || slot_agent != agent) {
+            agent = slot_agent;
+            for (size_t d = 0; d < self->n_deltas; d++)
+                if (self->deltas[d].agent == agent)
+                    segment = self->deltas[d].segment;
         }
-        uint8_t *out = self->gather;
-        for (uint32_t p = slot->first; p != UINT32_MAX; p = self->postings[p].next, out += POSTING_SIZE)
+        uint8_t k[SEG_KEY_MAX];
+        s_seg_key (k, agent, segment);
+        memcpy (k + 8, term_key + 4, slot->key_len - 4);
+        MDB_val key = {slot->key_len + 4, k}, val = {(size_t) slot->count * POSTING_SIZE, NULL};
+        if ((rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, MDB_RESERVE))))
+            break;
+        uint8_t *out = val.mv_data;
+        for (uint32_t p = slot->first; p != UINT32_MAX;
+             p = self->postings[p].next, out += POSTING_SIZE)
             memcpy (out, self->postings[p].value, POSTING_SIZE);
-        MDB_val key = {slot->key_len, self->arena + slot->key_off};
-        MDB_val data[2] = {{POSTING_SIZE, self->gather}, {slot->count, NULL}};
-        rc = MEM_MDB (mdb_cursor_put (cursor, &key, data, MDB_MULTIPLE));
     }
-    mdb_cursor_close (cursor);
-    for (size_t d = 0; d < self->n_deltas && !rc; d++)
-        rc = s_stats_add (self->store, txn, self->deltas[d].agent, self->deltas[d].docs,
-                          self->deltas[d].len);
+    for (size_t d = 0; d < self->n_deltas && !rc; d++) {
+        s_stats_delta_t *delta = &self->deltas[d];
+        s_seg_t seg = {delta->segment, {delta->first_id, delta->last_id, (uint64_t) delta->docs,
+                                        0, 0, 0, 0, 0, {0}}};
+        if (!(rc = s_seg_put (store, txn, delta->agent, &seg)))
+            rc = s_stats_add (store, txn, delta->agent, delta->docs, delta->len, 0);
+        s_mark_dirty (self, delta->agent);
+    }
     mem_index_writer_reset (self);
     return rc;
 }
 
+//  --------------------------------------------------------------------------
+//  Forget and merge
+
 int
-mem_index_stats (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_agent_stats_t *stats)
+mem_index_remove (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                  unsigned doc_len)
 {
-    uint8_t k[4];
+    //  The sequence number tells a merge in progress which deletes it saw
+    //  from its start (and so dropped from every term).
+    uint64_t seq = mem_store_counter_get (txn, store, "delete_seq") + 1;
+    int rc = mem_store_counter_add (txn, store, "delete_seq", 1);
+    if (rc)
+        return rc;
+    uint8_t k[12];
     mem_put_u32be (k, agent);
-    MDB_val key = {4, k}, val;
-    memset (stats, 0, sizeof *stats);
-    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_TERMSTATS), &key, &val));
-    if (rc == 0 && val.mv_size == sizeof *stats)
-        memcpy (stats, val.mv_data, sizeof *stats);
+    mem_put_u64be (k + 4, id);
+    MDB_val key = {12, k}, val = {sizeof seq, &seq};
+    rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_DELETED), &key, &val, 0));
+    if (rc)
+        return rc;
+    return s_stats_add (store, txn, agent, -1, -(int64_t) doc_len, 1);
+}
+
+//  Ids in the deleted set within [first, last] for agent, ascending, with
+//  their delete sequence numbers (seqs may be NULL).
+static int
+s_deleted_range (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t first, uint64_t last,
+                 uint64_t **ids, uint64_t **seqs, size_t *n)
+{
+    *ids = NULL;
+    *seqs = NULL;
+    *n = 0;
+    size_t seq_cap = 0;
+    size_t cap = 0;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_DELETED), &cursor));
+    if (rc)
+        return rc;
+    uint8_t k[12];
+    mem_put_u32be (k, agent);
+    mem_put_u64be (k + 4, first);
+    MDB_val key = {12, k}, val;
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 12 || mem_get_u32be (key.mv_data) != agent)
+            break;
+        uint64_t id = mem_get_u64be ((uint8_t *) key.mv_data + 4);
+        if (id > last)
+            break;
+        if (!s_grow ((void **) ids, &cap, *n + 1, sizeof **ids)
+            || !s_grow ((void **) seqs, &seq_cap, *n + 1, sizeof **seqs)) {
+            rc = ENOMEM;
+            break;
+        }
+        uint64_t seq = 0;
+        if (val.mv_size == sizeof seq)
+            memcpy (&seq, val.mv_data, sizeof seq);
+        (*seqs)[*n] = seq;
+        (*ids)[(*n)++] = id;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
+}
+
+static bool
+s_in_sorted (const uint64_t *ids, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == id;
+}
+
+//  The first key of segment (agent, seg) at or after term (len bytes);
+//  *term_p points into the map, valid until the next write. 0 or MDB_NOTFOUND.
+static int
+s_seg_next_term (MDB_cursor *cursor, uint32_t agent, uint32_t seg, const uint8_t *term,
+                 size_t len, MDB_val *key, MDB_val *val)
+{
+    uint8_t k[SEG_KEY_MAX];
+    s_seg_key (k, agent, seg);
+    memcpy (k + 8, term, len);
+    *key = (MDB_val){8 + len, k};
+    int rc = mdb_cursor_get (cursor, key, val, MDB_SET_RANGE);
+    if (rc)
+        return rc;
+    if (key->mv_size < 8 || memcmp (key->mv_data, k, 8) != 0)
+        return MDB_NOTFOUND;
+    return 0;
+}
+
+//  Appends run's postings to the merge buffer, leaving out deleted ids.
+static int
+s_merge_append (mem_index_writer_t *self, size_t *used, const MDB_val *run, const uint64_t *deleted,
+                size_t n_deleted)
+{
+    if (!s_grow ((void **) &self->merge_buf, &self->merge_cap, *used + run->mv_size, 1))
+        return ENOMEM;
+    const uint8_t *p = run->mv_data;
+    size_t n = run->mv_size / POSTING_SIZE;
+    if (!n_deleted) {
+        memcpy (self->merge_buf + *used, p, run->mv_size);
+        *used += run->mv_size;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++, p += POSTING_SIZE)
+        if (!s_in_sorted (deleted, n_deleted, s_posting_id (p))) {
+            memcpy (self->merge_buf + *used, p, POSTING_SIZE);
+            *used += POSTING_SIZE;
+        }
+    return 0;
+}
+
+//  Merges terms of segments a and b into seg from its cursor on, up to
+//  the budget; finishes the merge when both are exhausted.
+static int
+s_merge_continue (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *seg,
+                  s_seg_t *a, s_seg_t *b)
+{
+    mem_store_t *store = self->store;
+    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
+    uint64_t *deleted, *seqs;
+    size_t n_deleted;
+    int rc = s_deleted_range (store, txn, agent, seg->info.first_id, seg->info.last_id, &deleted,
+                              &seqs, &n_deleted);
+    if (rc)
+        return rc;
+    MDB_cursor *cursor;
+    if ((rc = MEM_MDB (mdb_cursor_open (txn, dbi, &cursor)))) {
+        free (deleted);
+        free (seqs);
+        return rc;
+    }
+    size_t written = 0;
+    bool done = false;
+    while (!rc && written < MERGE_BUDGET) {
+        //  The smallest term left in a or b (they are deleted as they merge).
+        MDB_val ka, va, kb, vb;
+        uint8_t term[MEM_TERM_MAX];
+        size_t len = 0;
+        int ra = s_seg_next_term (cursor, agent, a->id, seg->info.cursor, seg->info.cursor_len,
+                                  &ka, &va);
+        uint8_t term_a[MEM_TERM_MAX];
+        size_t len_a = ra == 0 ? ka.mv_size - 8 : 0;
+        if (ra == 0)
+            memcpy (term_a, (uint8_t *) ka.mv_data + 8, len_a);
+        int rb = s_seg_next_term (cursor, agent, b->id, seg->info.cursor, seg->info.cursor_len,
+                                  &kb, &vb);
+        if ((ra && ra != MDB_NOTFOUND) || (rb && rb != MDB_NOTFOUND)) {
+            rc = MEM_MDB (ra && ra != MDB_NOTFOUND ? ra : rb);
+            break;
+        }
+        if (ra == MDB_NOTFOUND && rb == MDB_NOTFOUND) {
+            done = true;
+            break;
+        }
+        size_t len_b = rb == 0 ? kb.mv_size - 8 : 0;
+        int order = ra ? 1 : rb ? -1 : 0;
+        if (!ra && !rb) {
+            size_t m = len_a < len_b ? len_a : len_b;
+            order = memcmp (term_a, (uint8_t *) kb.mv_data + 8, m);
+            if (!order)
+                order = (int) len_a - (int) len_b;
+        }
+        if (order <= 0)
+            memcpy (term, term_a, len = len_a);
+        else
+            memcpy (term, (uint8_t *) kb.mv_data + 8, len = len_b);
+        //  Gather a's then b's postings (a's ids are all lower), copying
+        //  before any write moves the pages they point into.
+        size_t used = 0;
+        if (order <= 0) {
+            //  a's value was fetched before b's cursor moved: fetch again.
+            MDB_val key, val;
+            if ((rc = s_seg_next_term (cursor, agent, a->id, term, len, &key, &val)))
+                break;
+            rc = s_merge_append (self, &used, &val, deleted, n_deleted);
+        }
+        if (!rc && order >= 0) {
+            MDB_val key, val;
+            if ((rc = s_seg_next_term (cursor, agent, b->id, term, len, &key, &val)))
+                break;
+            rc = s_merge_append (self, &used, &val, deleted, n_deleted);
+        }
+        uint8_t k[SEG_KEY_MAX];
+        memcpy (k + 8, term, len);
+        MDB_val key = {8 + len, k};
+        if (!rc && used) {
+            s_seg_key (k, agent, seg->id);
+            MDB_val val = {used, self->merge_buf};
+            rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, 0));
+        }
+        if (!rc && order <= 0) {
+            s_seg_key (k, agent, a->id);
+            rc = MEM_MDB (mdb_del (txn, dbi, &key, NULL));
+        }
+        if (!rc && order >= 0) {
+            s_seg_key (k, agent, b->id);
+            rc = MEM_MDB (mdb_del (txn, dbi, &key, NULL));
+        }
+        written += used + 64;
+        memcpy (seg->info.cursor, term, len);
+        seg->info.cursor_len = (uint32_t) len;
+    }
+    mdb_cursor_close (cursor);
+    if (!rc && done) {
+        //  Both sources are empty: drop them, and the deletes this merge saw
+        //  from its first step (their postings are gone from every term);
+        //  later ones stay pending for the next merge.
+        uint8_t k[12];
+        MDB_dbi segments = mem_store_dbi (store, MEM_DB_SEGMENTS);
+        s_seg_key (k, agent, a->id);
+        MDB_val key = {8, k};
+        if (!(rc = MEM_MDB (mdb_del (txn, segments, &key, NULL)))) {
+            s_seg_key (k, agent, b->id);
+            rc = MEM_MDB (mdb_del (txn, segments, &key, NULL));
+        }
+        MDB_dbi deleted_dbi = mem_store_dbi (store, MEM_DB_DELETED);
+        size_t dropped = 0;
+        for (size_t i = 0; i < n_deleted && !rc; i++) {
+            if (seqs[i] > seg->info.delete_seq)
+                continue;
+            mem_put_u32be (k, agent);
+            mem_put_u64be (k + 4, deleted[i]);
+            key = (MDB_val){12, k};
+            rc = MEM_MDB (mdb_del (txn, deleted_dbi, &key, NULL));
+            dropped++;
+        }
+        if (!rc && dropped)
+            rc = s_stats_add (store, txn, agent, 0, 0, -(int64_t) dropped);
+        seg->info.merging = 0;
+        seg->info.docs -= dropped < seg->info.docs ? dropped : seg->info.docs;
+        seg->info.cursor_len = 0;
+    }
+    free (deleted);
+    free (seqs);
+    return rc ? rc : s_seg_put (store, txn, agent, seg);
+}
+
+//  One merge step for agent: continue a merge, or start one when the two
+//  newest segments are close in size. *more: work remains for this agent.
+static int
+s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *more)
+{
+    mem_store_t *store = self->store;
+    s_seg_t *segs;
+    unsigned n;
+    int rc = s_catalog_load (store, txn, agent, &segs, &n);
+    *more = false;
+    if (rc)
+        return rc;
+    s_seg_t *merging = NULL, *a = NULL, *b = NULL;
+    for (unsigned i = 0; i < n && !merging; i++)
+        if (segs[i].info.merging)
+            merging = &segs[i];
+    if (merging) {
+        for (unsigned i = 0; i < n; i++) {
+            if (segs[i].id == merging->info.a)
+                a = &segs[i];
+            if (segs[i].id == merging->info.b)
+                b = &segs[i];
+        }
+        if (!a || !b) {
+            mem_log_error ("index: segment %u of agent %u merges missing segments",
+                           merging->id, agent);
+            free (segs);
+            return MDB_CORRUPTED;
+        }
+    }
+    else if (n >= 2 && segs[n - 2].info.docs <= MERGE_FACTOR * segs[n - 1].info.docs) {
+        a = &segs[n - 2];
+        b = &segs[n - 1];
+        s_seg_t start = {(uint32_t) (mem_store_counter_get (txn, store, "next_segment") + 1),
+                         {a->info.first_id, b->info.last_id, a->info.docs + b->info.docs,
+                          mem_store_counter_get (txn, store, "delete_seq"), 1, a->id, b->id, 0,
+                          {0}}};
+        if ((rc = mem_store_counter_add (txn, store, "next_segment", 1))) {
+            free (segs);
+            return rc;
+        }
+        //  segs may move on growth; keep the new segment apart.
+        s_seg_t sa = *a, sb = *b;
+        rc = s_merge_continue (self, txn, agent, &start, &sa, &sb);
+        *more = true;   //  finished or not, the result may merge with its neighbour
+        free (segs);
+        return rc;
+    }
+    if (merging) {
+        s_seg_t m = *merging, sa = *a, sb = *b;
+        rc = s_merge_continue (self, txn, agent, &m, &sa, &sb);
+        *more = true;
+    }
+    free (segs);
     return rc;
+}
+
+bool
+mem_index_merge_pending (mem_index_writer_t *self)
+{
+    return self->n_dirty > 0;
+}
+
+int
+mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn)
+{
+    while (self->n_dirty) {
+        uint32_t agent = self->dirty[0];
+        bool more;
+        int rc = s_merge_agent (self, txn, agent, &more);
+        if (rc || !more) {
+            //  Done with this agent (or failed: the next flush retries it).
+            memmove (self->dirty, self->dirty + 1, (self->n_dirty - 1) * sizeof *self->dirty);
+            self->n_dirty--;
+        }
+        if (rc || more)
+            return rc;
+    }
+    return 0;
+}
+
+int
+mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn)
+{
+    //  Every agent with more than one segment is a candidate; the policy
+    //  decides cheaply whether it has work.
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (self->store, MEM_DB_SEGMENTS), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    uint32_t last = 0;
+    unsigned count = 0;
+    while ((rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        uint32_t agent = key.mv_size == 8 ? mem_get_u32be (key.mv_data) : 0;
+        count = agent == last ? count + 1 : 1;
+        last = agent;
+        if (count == 2)
+            s_mark_dirty (self, agent);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
 }
 
 //  --------------------------------------------------------------------------
@@ -381,104 +875,42 @@ s_termset_add (const char *term, size_t len, unsigned position, void *arg)
     t->count = 1;
 }
 
-int
-mem_index_remove (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
-                  const char *text, size_t len)
-{
-    //  A record may have many distinct terms: size the set from the text.
-    s_termset_t set = {0};
-    set.cap = (unsigned) (len / 2 + 1);
-    set.terms = malloc ((size_t) set.cap * sizeof *set.terms);
-    if (!set.terms)
-        return ENOMEM;
-    mem_tokenize (text, len, s_termset_add, &set);
-    //  s_termset_add is quadratic in distinct terms; records are bounded
-    //  (1 MiB) and forget is rare, so simplicity wins here.
-    int rc = 0;
-    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
-    for (unsigned i = 0; i < set.n && !rc; i++) {
-        uint8_t k[KEY_MAX], v[POSTING_SIZE];
-        mem_put_u32be (k, agent);
-        memcpy (k + 4, set.terms[i].term, set.terms[i].len);
-        s_posting_make (v, id, set.terms[i].count, set.total);
-        MDB_val key = {4 + (size_t) set.terms[i].len, k}, val = {POSTING_SIZE, v};
-        rc = MEM_MDB (mdb_del (txn, dbi, &key, &val));
-        if (rc == MDB_NOTFOUND) {
-            mem_log_warn ("record %llu: posting for '%.*s' was missing", (unsigned long long) id,
-                          (int) set.terms[i].len, set.terms[i].term);
-            rc = 0;
-        }
-    }
-    free (set.terms);
-    if (rc)
-        return rc;
-    unsigned dl = set.total > 0xFFFF ? 0xFFFF : set.total;
-    return s_stats_add (store, txn, agent, -1, -(int64_t) dl);
-}
-
 //  --------------------------------------------------------------------------
-//  Search: one cursor per query term, walked document at a time.
+//  Search: one iterator per query term over its runs (one per segment
+//  holding the term, in id order), walked document at a time.
 
 typedef struct {
-    MDB_cursor *cursor;
-    MDB_val key;
-    const uint8_t *page;     //  current run of postings (a page, or the single value)
-    size_t n, i;
+    const uint8_t *p;
+    size_t n;
+} s_run_t;
+
+typedef struct {
+    s_run_t *runs;           //  this term's runs, in id order
+    unsigned n_runs, r;      //  current run
+    size_t i;                //  current posting in the run
     uint64_t doc;            //  current record id; UINT64_MAX when exhausted
     double idf, weight, ub;  //  ub: the most this term can add to a score
-    uint8_t term[KEY_MAX];
+    uint8_t len;
+    char term[MEM_TERM_MAX];
 } s_plist_t;
 
-static inline void
-s_plist_load (s_plist_t *l, MDB_val *data)
+static inline const uint8_t *
+s_plist_at (const s_plist_t *l)
 {
-    l->page = data->mv_data;
-    l->n = data->mv_size / POSTING_SIZE;
-    l->i = 0;
-    l->doc = l->n ? s_posting_id (l->page) : UINT64_MAX;
-}
-
-//  Positions at the first posting of the term; returns its document frequency.
-static size_t
-s_plist_open (s_plist_t *l, MDB_txn *txn, MDB_dbi dbi, int *rc)
-{
-    l->doc = UINT64_MAX;
-    *rc = MEM_MDB (mdb_cursor_open (txn, dbi, &l->cursor));
-    if (*rc)
-        return 0;
-    MDB_val data;
-    int r = mdb_cursor_get (l->cursor, &l->key, &data, MDB_SET_KEY);
-    if (r == MDB_NOTFOUND)
-        return 0;
-    if (r) {
-        *rc = MEM_MDB (r);
-        return 0;
-    }
-    size_t count = 0;
-    mdb_cursor_count (l->cursor, &count);
-    if (count > 1) {
-        MDB_val page = {0, NULL};
-        if ((*rc = MEM_MDB (mdb_cursor_get (l->cursor, &l->key, &page, MDB_GET_MULTIPLE))))
-            return 0;
-        s_plist_load (l, &page);
-    }
-    else
-        s_plist_load (l, &data);   //  a single posting is not in a dup page
-    return (size_t) count;
+    return l->runs[l->r].p + l->i * POSTING_SIZE;
 }
 
 static inline void
 s_plist_next (s_plist_t *l)
 {
-    if (++l->i < l->n) {
-        l->doc = s_posting_id (l->page + l->i * POSTING_SIZE);
-        return;
+    if (++l->i >= l->runs[l->r].n) {
+        l->i = 0;
+        if (++l->r >= l->n_runs) {
+            l->doc = UINT64_MAX;
+            return;
+        }
     }
-    MDB_val data = {0, NULL};
-    if (mdb_cursor_get (l->cursor, &l->key, &data, MDB_NEXT_MULTIPLE) || !data.mv_data)
-        l->doc = UINT64_MAX;
-    else
-        s_plist_load (l, &data);
+    l->doc = s_posting_id (s_plist_at (l));
 }
 
 //  Moves to the first posting with id >= target.
@@ -487,41 +919,30 @@ s_plist_seek (s_plist_t *l, uint64_t target)
 {
     if (l->doc >= target)
         return;
-    if (s_posting_id (l->page + (l->n - 1) * POSTING_SIZE) < target) {
-        uint8_t probe[POSTING_SIZE] = {0};
-        mem_put_u64be (probe, target);
-        MDB_val data = {POSTING_SIZE, probe};
-        if (mdb_cursor_get (l->cursor, &l->key, &data, MDB_GET_BOTH_RANGE)) {
+    while (s_posting_id (l->runs[l->r].p + (l->runs[l->r].n - 1) * POSTING_SIZE) < target) {
+        l->i = 0;
+        if (++l->r >= l->n_runs) {
             l->doc = UINT64_MAX;
             return;
         }
-        MDB_val page = {0, NULL};
-        if (mdb_cursor_get (l->cursor, &l->key, &page, MDB_GET_MULTIPLE) || !page.mv_data) {
-            l->page = data.mv_data;   //  single value
-            l->n = 1;
-            l->i = 0;
-            l->doc = s_posting_id (l->page);
-            return;
-        }
-        s_plist_load (l, &page);
     }
-    //  Binary search within the page for the first id >= target.
-    size_t lo = l->i, hi = l->n - 1;
+    const uint8_t *p = l->runs[l->r].p;
+    size_t lo = l->i, hi = l->runs[l->r].n - 1;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (s_posting_id (l->page + mid * POSTING_SIZE) < target)
+        if (s_posting_id (p + mid * POSTING_SIZE) < target)
             lo = mid + 1;
         else
             hi = mid;
     }
     l->i = lo;
-    l->doc = s_posting_id (l->page + lo * POSTING_SIZE);
+    l->doc = s_posting_id (p + lo * POSTING_SIZE);
 }
 
 static inline double
 s_plist_score (const s_plist_t *l, double avgdl)
 {
-    const uint8_t *p = l->page + l->i * POSTING_SIZE;
+    const uint8_t *p = s_plist_at (l);
     double tf = s_posting_tf (p), dl = s_posting_dl (p);
     double norm = MEM_BM25_K1 * (1 - MEM_BM25_B + MEM_BM25_B * dl / avgdl);
     return l->weight * l->idf * tf * (MEM_BM25_K1 + 1) / (tf + norm);
@@ -578,55 +999,102 @@ s_ub_cmp (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  Opens a cursor per distinct query term found in the agent's index;
-//  returns how many, sorted by ascending upper bound.
-static unsigned
-s_open_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query, size_t len,
-              s_plist_t *lists, double *avgdl, int *rc)
+//  A query's open term iterators; runs is one allocation for them all.
+typedef struct {
+    s_plist_t lists[QUERY_TERMS];
+    unsigned n;
+    s_run_t *runs;
+    double avgdl;
+    mem_agent_stats_t stats;
+} s_query_t;
+
+//  Finds each distinct query term's runs in the agent's segments; keeps the
+//  terms that occur, sorted by ascending upper bound.
+static int
+s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text, size_t len,
+              s_query_t *q)
 {
+    q->n = 0;
+    q->runs = NULL;
     s_qterm_t qterms[QUERY_TERMS];
     s_termset_t set = {qterms, 0, QUERY_TERMS, 0, false};
-    mem_tokenize (query, len, s_termset_add, &set);
-    mem_agent_stats_t stats;
-    *rc = mem_index_stats (store, txn, agent, &stats);
-    if (*rc == MDB_NOTFOUND || (!*rc && stats.docs == 0)) {
-        *rc = 0;
+    mem_tokenize (text, len, s_termset_add, &set);
+    int rc = mem_index_stats (store, txn, agent, &q->stats);
+    if (rc == MDB_NOTFOUND || (!rc && q->stats.docs == 0) || set.n == 0)
         return 0;
+    if (rc)
+        return rc;
+    q->avgdl = (double) q->stats.total_len / (double) q->stats.docs;
+    if (q->avgdl <= 0)
+        q->avgdl = 1;
+    s_seg_t *segs;
+    unsigned n_segs;
+    if ((rc = s_catalog_load (store, txn, agent, &segs, &n_segs)) || n_segs == 0) {
+        free (segs);
+        return rc;
     }
-    if (*rc)
-        return 0;
-    *avgdl = (double) stats.total_len / (double) stats.docs;
-    if (*avgdl <= 0)
-        *avgdl = 1;
+    q->runs = malloc ((size_t) set.n * n_segs * sizeof *q->runs);
+    if (!q->runs) {
+        free (segs);
+        return ENOMEM;
+    }
     MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
-    unsigned n = 0;
-    for (unsigned i = 0; i < set.n; i++) {
-        s_plist_t *l = &lists[n];
-        mem_put_u32be (l->term, agent);
-        memcpy (l->term + 4, qterms[i].term, qterms[i].len);
-        l->key = (MDB_val){4 + (size_t) qterms[i].len, l->term};
-        size_t df = s_plist_open (l, txn, dbi, rc);
-        if (*rc) {
-            mdb_cursor_close (l->cursor);
-            break;
+    for (unsigned t = 0; t < set.n && !rc; t++) {
+        s_plist_t *l = &q->lists[q->n];
+        l->runs = q->runs + (size_t) t * n_segs;
+        l->n_runs = 0;
+        size_t df = 0;
+        uint8_t k[SEG_KEY_MAX];
+        memcpy (k + 8, qterms[t].term, qterms[t].len);
+        for (unsigned s = 0; s < n_segs; s++) {
+            s_seg_key (k, agent, segs[s].id);
+            MDB_val key = {8 + (size_t) qterms[t].len, k}, val;
+            int r = mdb_get (txn, dbi, &key, &val);
+            if (r == MDB_NOTFOUND)
+                continue;
+            if (r) {
+                rc = MEM_MDB (r);
+                break;
+            }
+            if (val.mv_size < POSTING_SIZE)
+                continue;
+            l->runs[l->n_runs++] = (s_run_t){val.mv_data, val.mv_size / POSTING_SIZE};
+            df += val.mv_size / POSTING_SIZE;
         }
-        if (df == 0) {
-            mdb_cursor_close (l->cursor);
+        if (l->n_runs == 0)
             continue;
-        }
-        double N = (double) stats.docs;
-        l->idf = log (1.0 + (N - (double) df + 0.5) / ((double) df + 0.5));
-        l->weight = qterms[i].count;
+        //  df may still count forgotten records awaiting a merge: keep N - df sane.
+        double N = (double) q->stats.docs, dfd = (double) df;
+        double rest = N - dfd + 0.5 > 0.5 ? N - dfd + 0.5 : 0.5;
+        l->idf = log (1.0 + rest / (dfd + 0.5));
+        l->weight = qterms[t].count;
         l->ub = l->weight * l->idf * (MEM_BM25_K1 + 1);
-        n++;
+        l->len = qterms[t].len;
+        memcpy (l->term, qterms[t].term, qterms[t].len);
+        l->r = 0;
+        l->i = 0;
+        l->doc = s_posting_id (l->runs[0].p);
+        q->n++;
     }
-    if (*rc) {
-        for (unsigned i = 0; i < n; i++)
-            mdb_cursor_close (lists[i].cursor);
-        return 0;
+    free (segs);
+    if (rc) {
+        free (q->runs);
+        q->runs = NULL;
+        q->n = 0;
+        return rc;
     }
-    qsort (lists, n, sizeof *lists, s_ub_cmp);
-    return n;
+    qsort (q->lists, q->n, sizeof *q->lists, s_ub_cmp);
+    return 0;
+}
+
+static bool
+s_is_deleted (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id)
+{
+    uint8_t k[12];
+    mem_put_u32be (k, agent);
+    mem_put_u64be (k + 4, id);
+    MDB_val key = {12, k}, val;
+    return mdb_get (txn, mem_store_dbi (store, MEM_DB_DELETED), &key, &val) == 0;
 }
 
 int
@@ -637,12 +1105,15 @@ mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *
     *n_hits = 0;
     if (k == 0)
         return 0;
-    s_plist_t lists[QUERY_TERMS];
-    double avgdl = 1;
-    int rc;
-    unsigned n = s_open_terms (store, txn, agent, query, len, lists, &avgdl, &rc);
-    if (rc || n == 0)
+    s_query_t q;
+    int rc = s_query_open (store, txn, agent, query, len, &q);
+    if (rc || q.n == 0) {
+        free (q.runs);
         return rc;
+    }
+    s_plist_t *lists = q.lists;
+    unsigned n = q.n;
+    bool deletes = q.stats.pending > 0;
 
     //  cum[i]: the most lists 0..i can add together. Lists below `essential`
     //  cannot lift a record into the top k on their own, so only the others
@@ -663,7 +1134,7 @@ mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *
         double score = 0;
         for (unsigned i = essential; i < n; i++)
             if (lists[i].doc == doc) {
-                score += s_plist_score (&lists[i], avgdl);
+                score += s_plist_score (&lists[i], q.avgdl);
                 s_plist_next (&lists[i]);
             }
         bool viable = true;
@@ -674,12 +1145,14 @@ mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *
             }
             s_plist_seek (&lists[i], doc);
             if (lists[i].doc == doc)
-                score += s_plist_score (&lists[i], avgdl);
+                score += s_plist_score (&lists[i], q.avgdl);
         }
         if (!viable)
             continue;
         mem_hit_t hit = {doc, score};
         if (heap_n == k && !s_hit_less (&hits[0], &hit))
+            continue;
+        if (deletes && s_is_deleted (store, txn, agent, doc))
             continue;
         if (filter && !filter (doc, filter_arg))
             continue;
@@ -690,8 +1163,7 @@ mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *
                 essential++;
         }
     }
-    for (unsigned i = 0; i < n; i++)
-        mdb_cursor_close (lists[i].cursor);
+    free (q.runs);
 
     //  Heap order → best first.
     for (unsigned end = heap_n; end > 1; end--) {
@@ -708,32 +1180,31 @@ int
 mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
                    size_t len, uint64_t id, char *buf, size_t size)
 {
-    s_plist_t lists[QUERY_TERMS];
-    double avgdl = 1;
-    int rc;
-    unsigned n = s_open_terms (store, txn, agent, query, len, lists, &avgdl, &rc);
-    if (rc)
+    s_query_t q;
+    int rc = s_query_open (store, txn, agent, query, len, &q);
+    if (rc) {
+        free (q.runs);
         return rc;
+    }
     size_t used = (size_t) snprintf (buf, size, "bm25");
     double total = 0;
     unsigned dl = 0;
-    for (unsigned i = n; i-- > 0;) {
-        s_plist_seek (&lists[i], id);
-        if (lists[i].doc != id)
+    for (unsigned i = q.n; i-- > 0;) {
+        s_plist_t *l = &q.lists[i];
+        s_plist_seek (l, id);
+        if (l->doc != id)
             continue;
-        const uint8_t *p = lists[i].page + lists[i].i * POSTING_SIZE;
-        double part = s_plist_score (&lists[i], avgdl);
+        const uint8_t *p = s_plist_at (l);
+        double part = s_plist_score (l, q.avgdl);
         total += part;
         dl = s_posting_dl (p);
         if (used < size)
             used += (size_t) snprintf (buf + used, size - used, " %.*s=%.3f(tf=%u idf=%.2f)",
-                                       (int) lists[i].key.mv_size - 4, lists[i].term + 4, part,
-                                       s_posting_tf (p), lists[i].idf);
+                                       (int) l->len, l->term, part, s_posting_tf (p), l->idf);
     }
     if (used < size)
-        snprintf (buf + used, size - used, " total=%.3f dl=%u avgdl=%.1f", total, dl, avgdl);
-    for (unsigned i = 0; i < n; i++)
-        mdb_cursor_close (lists[i].cursor);
+        snprintf (buf + used, size - used, " total=%.3f dl=%u avgdl=%.1f", total, dl, q.avgdl);
+    free (q.runs);
     return 0;
 }
 
@@ -750,9 +1221,12 @@ s_test_add (mem_store_t *store, mem_index_writer_t *writer, uint32_t agent, uint
 {
     MDB_txn *txn;
     assert (mem_store_write_begin (store, &txn) == 0);
-    for (size_t i = 0; i < n; i++)
-        assert (mem_index_writer_add (writer, agent, first_id + i, texts[i], strlen (texts[i]))
+    for (size_t i = 0; i < n; i++) {
+        unsigned dl;
+        assert (mem_index_writer_add (writer, agent, first_id + i, texts[i], strlen (texts[i]),
+                                      &dl)
                 == 0);
+    }
     assert (mem_index_writer_flush (writer, txn) == 0);
     assert (mem_store_write_commit (store, &txn) == 0);
 }
@@ -772,6 +1246,86 @@ s_brute_term (const char *term, size_t len, unsigned position, void *arg)
     for (unsigned i = 0; i < b->n; i++)
         if (strlen (b->terms[i]) == len && memcmp (b->terms[i], term, len) == 0)
             b->tf[i]++;
+}
+
+//  Compares mem_index_search with BM25 computed by scoring every record.
+static void
+s_test_against_brute_force (mem_store_t *store, uint32_t agent, char **texts, int n_docs)
+{
+    MDB_txn *txn;
+    unsigned n;
+    mem_agent_stats_t stats;
+    const char *queries[] = {"alpha lima", "kilo juliet india", "alpha bravo", "lima",
+                             "hotel golf alpha kilo", "charli charli delta"};
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_index_stats (store, txn, agent, &stats) == 0);
+    double avgdl = (double) stats.total_len / (double) stats.docs;
+    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
+        //  Brute force: score every record.
+        s_termset_t set = {NULL, 0, QUERY_TERMS, 0, false};
+        s_qterm_t qterms[QUERY_TERMS];
+        set.terms = qterms;
+        mem_tokenize (queries[q], strlen (queries[q]), s_termset_add, &set);
+        char term_text[QUERY_TERMS][MEM_TERM_MAX];
+        s_brute_t b = {{0}, set.n, {0}, 0};
+        unsigned df[QUERY_TERMS] = {0};
+        double *scores = calloc (n_docs, sizeof *scores);
+        for (unsigned t = 0; t < set.n; t++) {
+            memcpy (term_text[t], qterms[t].term, qterms[t].len);
+            term_text[t][qterms[t].len] = 0;
+            b.terms[t] = term_text[t];
+        }
+        s_brute_t per_doc[1];
+        for (int pass = 0; pass < 2; pass++)
+            for (int d = 0; d < n_docs; d++) {
+                per_doc[0] = b;
+                mem_tokenize (texts[d], strlen (texts[d]), s_brute_term, per_doc);
+                for (unsigned t = 0; t < set.n; t++) {
+                    if (pass == 0) {
+                        df[t] += per_doc[0].tf[t] > 0;
+                        continue;
+                    }
+                    if (!per_doc[0].tf[t])
+                        continue;
+                    double N = n_docs, idf = log (1.0 + (N - df[t] + 0.5) / (df[t] + 0.5));
+                    double tf = per_doc[0].tf[t];
+                    double norm = MEM_BM25_K1
+                                * (1 - MEM_BM25_B + MEM_BM25_B * per_doc[0].dl / avgdl);
+                    scores[d] += qterms[t].count * idf * tf * (MEM_BM25_K1 + 1) / (tf + norm);
+                }
+            }
+        mem_hit_t top[10];
+        assert (mem_index_search (store, txn, agent, queries[q], strlen (queries[q]), 10, NULL,
+                                  NULL, top, &n)
+                == 0);
+        assert (n == 10);
+        for (unsigned i = 0; i < n; i++) {
+            //  Each returned score is the record's true score, and nothing
+            //  outside the answer beats the last one returned.
+            int d = (int) (top[i].id - 1000);
+            assert (fabs (scores[d] - top[i].score) < 1e-9);
+            assert (i == 0 || top[i - 1].score >= top[i].score);
+        }
+        int better = 0;
+        for (int d = 0; d < n_docs; d++)
+            better += scores[d] > top[n - 1].score + 1e-9;
+        assert (better <= (int) n - 1);
+        free (scores);
+    }
+    mem_store_read_end (store, &txn);
+}
+
+static void
+s_test_merge_all (mem_store_t *store, mem_index_writer_t *writer)
+{
+    int steps = 0;
+    while (mem_index_merge_pending (writer)) {
+        MDB_txn *txn;
+        assert (mem_store_write_begin (store, &txn) == 0);
+        assert (mem_index_merge_step (writer, txn) == 0);
+        assert (mem_store_write_commit (store, &txn) == 0);
+        assert (++steps < 1000);
+    }
 }
 
 static bool
@@ -839,15 +1393,27 @@ mem_index_test (bool verbose)
     assert (strstr (explain, "cat=0.624(tf=2") && strstr (explain, "fish=0.447(tf=1"));
     mem_store_read_end (store, &txn);
 
-    //  Removing a record takes its postings and statistics with it.
+    //  Removing a record takes it out of statistics and search at once; its
+    //  postings wait for a merge, which then drops them.
     assert (mem_store_write_begin (store, &txn) == 0);
-    assert (mem_index_remove (store, txn, 1, 2, docs[1], strlen (docs[1])) == 0);
+    assert (mem_index_remove (store, txn, 1, 2, 3) == 0);
     assert (mem_store_write_commit (store, &txn) == 0);
     assert (mem_store_read_begin (store, &txn) == 0);
     assert (mem_index_stats (store, txn, 1, &stats) == 0);
-    assert (stats.docs == 2 && stats.total_len == 5);
+    assert (stats.docs == 2 && stats.total_len == 5 && stats.pending == 1);
     assert (mem_index_search (store, txn, 1, "cat", 3, 10, NULL, NULL, hits, &n) == 0);
     assert (n == 1 && hits[0].id == 1);
+    mem_store_read_end (store, &txn);
+    const char *more[] = {"cat bird", "owl"};
+    s_test_add (store, writer, 1, 10, more, 2);   //  a second segment: the pair merges
+    s_test_merge_all (store, writer);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    unsigned segments;
+    assert (mem_index_segment_count (store, txn, 1, &segments) == 0 && segments == 1);
+    assert (mem_index_stats (store, txn, 1, &stats) == 0);
+    assert (stats.docs == 4 && stats.pending == 0);
+    assert (mem_index_search (store, txn, 1, "cat", 3, 10, NULL, NULL, hits, &n) == 0);
+    assert (n == 2 && hits[0].id != 2 && hits[1].id != 2);
     mem_store_read_end (store, &txn);
 
     //  MaxScore pruning returns exactly what scoring every record would: a
@@ -874,64 +1440,18 @@ mem_index_test (bool verbose)
     }
     for (int d = 0; d < N_DOCS; d += 500)
         s_test_add (store, writer, AGENT, 1000 + (uint64_t) d, (const char **) texts + d, 500);
-    const char *queries[] = {"alpha lima", "kilo juliet india", "alpha bravo", "lima",
-                             "hotel golf alpha kilo", "charli charli delta"};
+    s_test_against_brute_force (store, AGENT, texts, N_DOCS);
     assert (mem_store_read_begin (store, &txn) == 0);
-    assert (mem_index_stats (store, txn, AGENT, &stats) == 0);
-    double avgdl = (double) stats.total_len / (double) stats.docs;
-    for (size_t q = 0; q < sizeof queries / sizeof *queries; q++) {
-        //  Brute force: score every record.
-        s_termset_t set = {NULL, 0, QUERY_TERMS, 0, false};
-        s_qterm_t qterms[QUERY_TERMS];
-        set.terms = qterms;
-        mem_tokenize (queries[q], strlen (queries[q]), s_termset_add, &set);
-        char term_text[QUERY_TERMS][MEM_TERM_MAX];
-        s_brute_t b = {{0}, set.n, {0}, 0};
-        unsigned df[QUERY_TERMS] = {0};
-        double *scores = calloc (N_DOCS, sizeof *scores);
-        for (unsigned t = 0; t < set.n; t++) {
-            memcpy (term_text[t], qterms[t].term, qterms[t].len);
-            term_text[t][qterms[t].len] = 0;
-            b.terms[t] = term_text[t];
-        }
-        s_brute_t per_doc[1];
-        for (int pass = 0; pass < 2; pass++)
-            for (int d = 0; d < N_DOCS; d++) {
-                per_doc[0] = b;
-                mem_tokenize (texts[d], strlen (texts[d]), s_brute_term, per_doc);
-                for (unsigned t = 0; t < set.n; t++) {
-                    if (pass == 0) {
-                        df[t] += per_doc[0].tf[t] > 0;
-                        continue;
-                    }
-                    if (!per_doc[0].tf[t])
-                        continue;
-                    double N = N_DOCS, idf = log (1.0 + (N - df[t] + 0.5) / (df[t] + 0.5));
-                    double tf = per_doc[0].tf[t];
-                    double norm = MEM_BM25_K1
-                                * (1 - MEM_BM25_B + MEM_BM25_B * per_doc[0].dl / avgdl);
-                    scores[d] += qterms[t].count * idf * tf * (MEM_BM25_K1 + 1) / (tf + norm);
-                }
-            }
-        mem_hit_t top[10];
-        assert (mem_index_search (store, txn, AGENT, queries[q], strlen (queries[q]), 10, NULL,
-                                  NULL, top, &n)
-                == 0);
-        assert (n == 10);
-        for (unsigned i = 0; i < n; i++) {
-            //  Each returned score is the record's true score, and nothing
-            //  outside the answer beats the last one returned.
-            int d = (int) (top[i].id - 1000);
-            assert (fabs (scores[d] - top[i].score) < 1e-9);
-            assert (i == 0 || top[i - 1].score >= top[i].score);
-        }
-        int better = 0;
-        for (int d = 0; d < N_DOCS; d++)
-            better += scores[d] > top[n - 1].score + 1e-9;
-        assert (better <= (int) n - 1);
-        free (scores);
-    }
+    assert (mem_index_segment_count (store, txn, AGENT, &segments) == 0);
+    unsigned before = segments;
     mem_store_read_end (store, &txn);
+    //  Merging the six flushes changes nothing a query sees.
+    s_test_merge_all (store, writer);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_index_segment_count (store, txn, AGENT, &segments) == 0);
+    assert (before == 6 && segments < before);
+    mem_store_read_end (store, &txn);
+    s_test_against_brute_force (store, AGENT, texts, N_DOCS);
     for (int d = 0; d < N_DOCS; d++)
         free (texts[d]);
     free (texts);

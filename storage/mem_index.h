@@ -2,16 +2,24 @@
     per-agent collection statistics, written in the same transaction as the
     records they index, so a cold start serves recall at once.
 
-    Postings: key = agent (u32 BE) + term, dupsort/dupfixed values of
-    12 bytes: record id (u64 BE, so values sort by id), tf (u16), dl (u16).
-    Only live records have postings: forgetting a record removes them, so
-    recall never sees a tombstone and the statistics count live records.
+    Layout: a log-structured index inside LMDB. Each flush of the writer
+    (one group commit) adds one immutable segment per agent: keys
+    agent (u32 BE) + segment (u32 BE) + term, each value the term's
+    postings in that segment, an array of 12-byte entries sorted by id:
+    record id (u64 BE), tf (u16), dl (u16). A commit therefore writes a
+    contiguous run of keys instead of touching one B-tree page per distinct
+    term, which is what made capture slow. Segments cover disjoint,
+    increasing id ranges; small neighbours are merged in bounded,
+    resumable steps (mem_index_merge_step) so an agent keeps only a
+    logarithmic number of them.
 
-    Writing goes through a writer that buffers a transaction's postings and
-    writes each term's new ids with one cursor put (ids only grow, so they
-    append); search is BM25 over document-at-a-time posting cursors with
-    MaxScore pruning: a record that cannot enter the top k is skipped
-    without being scored.
+    Forget is lazy for postings: the record's id goes into a deleted set,
+    statistics drop it at once, search skips it, and the next merge of its
+    segment drops its postings.
+
+    Search is BM25 over document-at-a-time iterators (each term's runs
+    across segments, in id order) with MaxScore pruning: a record that
+    cannot enter the top k is skipped without being scored.
 */
 #ifndef MEM_INDEX_H_INCLUDED
 #define MEM_INDEX_H_INCLUDED
@@ -23,8 +31,9 @@
 
 /* Per-agent collection statistics (live records only). */
 typedef struct {
-    uint64_t docs;
-    uint64_t total_len;
+    uint64_t docs;           /* live records */
+    uint64_t total_len;      /* sum of their lengths (terms) */
+    uint64_t pending;        /* forgotten records whose postings await a merge */
 } mem_agent_stats_t;
 
 typedef struct _mem_index_writer_t mem_index_writer_t;
@@ -33,21 +42,39 @@ mem_index_writer_t *mem_index_writer_new (mem_store_t *store);
 void mem_index_writer_destroy (mem_index_writer_t **self_p);
 
 /* Tokenizes a new record's text and buffers its postings. Ids must be
-   added in increasing order. Returns 0 or -1 (out of memory). */
+   added in increasing order. *doc_len gets the record's length in terms
+   (capped at 65535, as stored). Returns 0 or -1 (out of memory). */
 int mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id,
-                          const char *text, size_t len);
+                          const char *text, size_t len, unsigned *doc_len);
 
-/* Writes everything buffered into txn and empties the buffer.
-   Returns 0 or an LMDB code (MDB_MAP_FULL: grow and redo the txn). */
+/* Writes everything buffered into txn as one new segment per agent and
+   empties the buffer. Returns 0 or an LMDB code (MDB_MAP_FULL: grow and
+   redo the txn). */
 int mem_index_writer_flush (mem_index_writer_t *self, MDB_txn *txn);
 
 /* Drops the buffer (after an aborted txn). */
 void mem_index_writer_reset (mem_index_writer_t *self);
 
-/* Removes a live record's postings and statistics (forget). Flush the
-   writer first if it holds postings of this transaction. */
+/* Removes a live record from the index (forget): out of the statistics
+   and search at once, its postings dropped by the next merge. doc_len is
+   what mem_index_writer_add reported. Flush the writer first if it holds
+   this transaction's postings. */
 int mem_index_remove (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
-                      const char *text, size_t len);
+                      unsigned doc_len);
+
+/* True while some agent's segments need merging. */
+bool mem_index_merge_pending (mem_index_writer_t *self);
+
+/* Does one bounded step of segment merging inside txn (a few MiB of
+   postings at most), persisting where it stopped so a crash resumes.
+   Returns 0 or an LMDB code. */
+int mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn);
+
+/* After a restart: finds the agents whose segments need merging. */
+int mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn);
+
+/* Segments of an agent (for status and tests). */
+int mem_index_segment_count (mem_store_t *store, MDB_txn *txn, uint32_t agent, unsigned *count);
 
 int mem_index_stats (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_agent_stats_t *stats);
 

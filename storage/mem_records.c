@@ -193,9 +193,12 @@ mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index
     if ((rc = s_put_packed (store, txn, &rec)))
         return rc;
 
+    unsigned doc_len;
+    if (mem_index_writer_add (index, agent, *id, rec.text, text_len, &doc_len))
+        return ENOMEM;
     const char *session = rec.session_id ? rec.session_id : "";
     mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
-                          agent, (uint8_t) rec.kind, 0, 0};
+                          agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};
     if ((rc = s_put_docmeta (store, txn, *id, &meta)))
         return rc;
     if (index_hash) {
@@ -217,7 +220,7 @@ mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index
         if (rc)
             return rc;
     }
-    return mem_index_writer_add (index, agent, *id, rec.text, text_len) ? ENOMEM : 0;
+    return 0;
 }
 
 int
@@ -246,11 +249,10 @@ mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t i
     Memd__V1__Record *rec;
     if ((rc = s_get_any (store, txn, id, &rec)))
         return rc;
-    size_t text_len = strlen (rec->text);
     rec->tombstoned_at_ms = now_ms;
     meta.flags |= MEM_DOC_TOMBSTONED;
     if ((rc = s_put_packed (store, txn, rec)) || (rc = s_put_docmeta (store, txn, id, &meta))
-        || (rc = mem_index_remove (store, txn, agent, id, rec->text, text_len)))
+        || (rc = mem_index_remove (store, txn, agent, id, meta.doc_len)))
         goto done;
 
     //  Its dedupe hash (if it points here) and session entry go: only live

@@ -7,8 +7,10 @@
     the agent is the isolation boundary of every table.
 
     "Live" has one definition: a record whose tombstoned_at_ms is 0. Only
-    live records have postings, dedupe hashes and session entries, and the
-    live count is the sum of the index's per-agent document counts.
+    live records have dedupe hashes and session entries and count in the
+    index statistics (a forgotten record's postings linger until the index
+    merges them away, and search skips them); the live count is the sum of
+    the index's per-agent document counts.
 */
 #ifndef MEM_RECORDS_H_INCLUDED
 #define MEM_RECORDS_H_INCLUDED
@@ -24,7 +26,7 @@ typedef struct {
     uint32_t agent;
     uint8_t kind;
     uint8_t flags;           /* MEM_DOC_TOMBSTONED */
-    uint16_t reserved;
+    uint16_t doc_len;        /* terms indexed (capped at 65535), as in the postings */
 } mem_docmeta_t;
 
 /* 64-bit FNV-1a; used for content dedupe and session filters (verified

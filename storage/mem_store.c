@@ -30,7 +30,9 @@ static const struct {
     [MEM_DB_AGENTS] = {"agents", 0},
     [MEM_DB_HASHES] = {"hashes", 0},
     [MEM_DB_SESSIONS] = {"sessions", MDB_DUPSORT | MDB_DUPFIXED},
-    [MEM_DB_POSTINGS] = {"postings", MDB_DUPSORT | MDB_DUPFIXED},
+    [MEM_DB_POSTINGS] = {"postings", 0},
+    [MEM_DB_SEGMENTS] = {"segments", 0},
+    [MEM_DB_DELETED] = {"deleted", 0},
     [MEM_DB_TERMSTATS] = {"termstats", 0},
 };
 

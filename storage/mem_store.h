@@ -44,7 +44,9 @@ typedef enum {
     MEM_DB_AGENTS,      /* agent name → agent number (u32) */
     MEM_DB_HASHES,      /* agent (u32 BE) + content hash (u64 BE) → id: dedupe */
     MEM_DB_SESSIONS,    /* agent (u32 BE) + session → ids (dupsort, fixed u64 BE) */
-    MEM_DB_POSTINGS,    /* agent (u32 BE) + term → postings (dupsort, fixed 12 bytes) */
+    MEM_DB_POSTINGS,    /* agent (u32 BE) + segment (u32 BE) + term → postings array */
+    MEM_DB_SEGMENTS,    /* agent (u32 BE) + segment (u32 BE) → segment catalog entry */
+    MEM_DB_DELETED,     /* agent (u32 BE) + id (u64 BE) → (): forgotten, postings not yet merged away */
     MEM_DB_TERMSTATS,   /* agent (u32 BE) → mem_agent_stats_t: BM25 collection stats */
     MEM_DB_COUNT
 } mem_db_t;
