@@ -10,8 +10,8 @@
 
 #define POSTING_SIZE 12                  //  id (u64 BE), tf (u16), dl (u16)
 #define KEY_MAX      (4 + MEM_TERM_MAX)  //  agent (u32 BE) + term (the writer's term key)
-#define SEG_KEY_MAX  (8 + MEM_TERM_MAX)  //  agent (u32 BE) + segment (u32 BE) + term
-#define MERGE_FACTOR 3                   //  merge neighbours when the older is at most 3x the newer
+#define SEG_KEY_MAX  (4 + MEM_TERM_MAX)  //  segment (u32 BE) + term
+#define MERGE_WAYS   8                   //  segments merged at once: each of a size tier
 #define MERGE_BUDGET (4u << 20)          //  postings bytes one merge step may write
 #define QUERY_TERMS  64                  //  distinct query terms used; the rest are ignored
 
@@ -103,6 +103,7 @@ struct _mem_index_writer_t {
     size_t n_dirty, dirty_cap;
     uint8_t *merge_buf;      //  one term's merged postings
     size_t merge_cap;
+    size_t merge_budget;     //  postings bytes per merge step
     //  state of the record being added
     uint32_t cur_agent;
     uint64_t cur_id;
@@ -132,6 +133,7 @@ mem_index_writer_new (mem_store_t *store)
     if (!self)
         return NULL;
     self->store = store;
+    self->merge_budget = MERGE_BUDGET;
     self->capacity = 1 << 14;
     self->slots = calloc (self->capacity, sizeof *self->slots);
     self->used = malloc (self->capacity * sizeof *self->used);
@@ -285,14 +287,19 @@ mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id, con
 
 //  --------------------------------------------------------------------------
 //  Segment catalog: one entry per segment, keyed agent + segment number.
+//  Segment numbers are global and only grow, so a new segment's postings
+//  (keyed segment + term) always sort after every existing key.
+
+enum { SEG_READY, SEG_MERGING, SEG_DROPPING };
 
 typedef struct {
     uint64_t first_id, last_id;   //  id range the segment covers
     uint64_t docs;                //  records in it (for the merge policy)
     uint64_t delete_seq;          //  merging: deletes up to this one are dropped by it
-    uint32_t merging;             //  1 while being built from segments a and b
-    uint32_t a, b;
-    uint32_t cursor_len;          //  terms before the cursor are merged already
+    uint32_t state;               //  SEG_READY, or building from sources
+    uint32_t n_sources;
+    uint32_t sources[MERGE_WAYS]; //  oldest first
+    uint32_t cursor_len;          //  merging: terms up to cursor are merged (none if 0)
     uint8_t cursor[MEM_TERM_MAX];
 } s_seg_info_t;
 
@@ -302,17 +309,26 @@ typedef struct {
 } s_seg_t;
 
 static void
-s_seg_key (uint8_t *k, uint32_t agent, uint32_t segment)
+s_cat_key (uint8_t *k, uint32_t agent, uint32_t segment)
 {
     mem_put_u32be (k, agent);
     mem_put_u32be (k + 4, segment);
+}
+
+//  segment (u32 BE) + term: a postings key; returns its length.
+static size_t
+s_post_key (uint8_t *k, uint32_t segment, const void *term, size_t len)
+{
+    mem_put_u32be (k, segment);
+    memcpy (k + 4, term, len);
+    return 4 + len;
 }
 
 static int
 s_seg_put (mem_store_t *store, MDB_txn *txn, uint32_t agent, const s_seg_t *seg)
 {
     uint8_t k[8];
-    s_seg_key (k, agent, seg->id);
+    s_cat_key (k, agent, seg->id);
     MDB_val key = {8, k}, val = {sizeof seg->info, (void *) &seg->info};
     return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &key, &val, 0));
 }
@@ -326,7 +342,7 @@ s_seg_cmp (const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-//  Loads an agent's segments ordered by id range (a segment being merged
+//  Loads an agent's segments ordered by id range (a segment being built
 //  sorts right after its first source). *segs is malloc'ed; free it.
 static int
 s_catalog_load (mem_store_t *store, MDB_txn *txn, uint32_t agent, s_seg_t **segs, unsigned *n)
@@ -338,7 +354,7 @@ s_catalog_load (mem_store_t *store, MDB_txn *txn, uint32_t agent, s_seg_t **segs
     if (rc)
         return rc;
     uint8_t k[8];
-    s_seg_key (k, agent, 0);
+    s_cat_key (k, agent, 0);
     MDB_val key = {8, k}, val;
     size_t cap = 0;
     for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
@@ -377,6 +393,36 @@ mem_index_segment_count (mem_store_t *store, MDB_txn *txn, uint32_t agent, unsig
     int rc = s_catalog_load (store, txn, agent, &segs, count);
     free (segs);
     return rc;
+}
+
+static int
+s_term_cmp (const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp (a, b, alen < blen ? alen : blen);
+    return c ? c : (int) alen - (int) blen;
+}
+
+//  While a segment is built from sources, each term lives either in it
+//  (merged: up to its cursor, or all of it once the sources are being
+//  dropped) or in the sources, never both as far as readers can tell.
+//  Returns which segments of the catalog a reader uses for term.
+static void
+s_catalog_pick (const s_seg_t *segs, unsigned n, const uint8_t *term, size_t len, bool *use)
+{
+    for (unsigned i = 0; i < n; i++)
+        use[i] = true;
+    for (unsigned i = 0; i < n; i++) {
+        const s_seg_info_t *m = &segs[i].info;
+        if (m->state == SEG_READY)
+            continue;
+        bool merged = m->state == SEG_DROPPING
+                   || (m->cursor_len && s_term_cmp (term, len, m->cursor, m->cursor_len) <= 0);
+        use[i] = merged;
+        for (unsigned j = 0; j < n; j++)
+            for (unsigned s = 0; s < m->n_sources; s++)
+                if (segs[j].id == m->sources[s])
+                    use[j] = !merged;
+    }
 }
 
 static void
@@ -422,10 +468,29 @@ s_stats_add (mem_store_t *store, MDB_txn *txn, uint32_t agent, int64_t docs, int
     return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_TERMSTATS), &key, &val, 0));
 }
 
+static uint32_t
+s_next_segment (mem_store_t *store, MDB_txn *txn, int *rc)
+{
+    uint32_t segment = (uint32_t) (mem_store_counter_get (txn, store, "next_segment") + 1);
+    *rc = mem_store_counter_add (txn, store, "next_segment", 1);
+    return segment;
+}
+
+//  Puts a postings value: appended when the key is the largest so far
+//  (always for a flush; for a merge until a newer segment exists).
+static int
+s_post_put (MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsigned flags)
+{
+    int rc = mdb_put (txn, dbi, key, val, flags | MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put (txn, dbi, key, val, flags);
+    return MEM_MDB (rc);
+}
+
 //  --------------------------------------------------------------------------
 //  Flush: the buffered postings become one new segment per agent.
 
-//  Orders term slots by key so the segment is written in key order.
+//  Orders term slots by key (agent, term) so segments are written in order.
 static const uint8_t *s_sort_arena;
 static const s_term_t *s_sort_slots;
 static int
@@ -433,9 +498,15 @@ s_slot_cmp (const void *a, const void *b)
 {
     const s_term_t *x = &s_sort_slots[*(const uint32_t *) a];
     const s_term_t *y = &s_sort_slots[*(const uint32_t *) b];
-    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
-    int c = memcmp (s_sort_arena + x->key_off, s_sort_arena + y->key_off, n);
-    return c ? c : (int) x->key_len - (int) y->key_len;
+    return s_term_cmp (s_sort_arena + x->key_off, x->key_len, s_sort_arena + y->key_off,
+                       y->key_len);
+}
+
+static int
+s_delta_cmp (const void *a, const void *b)
+{
+    uint32_t x = ((const s_stats_delta_t *) a)->agent, y = ((const s_stats_delta_t *) b)->agent;
+    return x < y ? -1 : x > y;
 }
 
 int
@@ -447,42 +518,36 @@ mem_index_writer_flush (mem_index_writer_t *self, MDB_txn *txn)
     }
     mem_store_t *store = self->store;
     int rc = 0;
-    //  A segment number per agent touched.
-    for (size_t d = 0; d < self->n_deltas && !rc; d++) {
-        self->deltas[d].segment = (uint32_t) (mem_store_counter_get (txn, store, "next_segment") + 1);
-        rc = mem_store_counter_add (txn, store, "next_segment", 1);
-    }
+    //  New segments in agent order, so keys ascend through the whole flush.
+    qsort (self->deltas, self->n_deltas, sizeof *self->deltas, s_delta_cmp);
+    for (size_t d = 0; d < self->n_deltas && !rc; d++)
+        self->deltas[d].segment = s_next_segment (store, txn, &rc);
     //  qsort has no context argument in C11; the writer is used by one thread.
     s_sort_arena = self->arena;
     s_sort_slots = self->slots;
     qsort (self->used, self->n_used, sizeof *self->used, s_slot_cmp);
     MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
-    uint32_t agent = 0, segment = 0;
+    size_t d = 0;
     for (uint32_t u = 0; u < self->n_used && !rc; u++) {
         s_term_t *slot = &self->slots[self->used[u]];
         const uint8_t *term_key = self->arena + slot->key_off;
-        uint32_t slot_agent = mem_get_u32be (term_key);
-        if (u == 0 || slot_agent != agent) {
-            agent = slot_agent;
-            for (size_t d = 0; d < self->n_deltas; d++)
-                if (self->deltas[d].agent == agent)
-                    segment = self->deltas[d].segment;
-        }
+        uint32_t agent = mem_get_u32be (term_key);
+        while (self->deltas[d].agent != agent)
+            d++;
         uint8_t k[SEG_KEY_MAX];
-        s_seg_key (k, agent, segment);
-        memcpy (k + 8, term_key + 4, slot->key_len - 4);
-        MDB_val key = {slot->key_len + 4, k}, val = {(size_t) slot->count * POSTING_SIZE, NULL};
-        if ((rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, MDB_RESERVE))))
+        MDB_val key = {s_post_key (k, self->deltas[d].segment, term_key + 4, slot->key_len - 4), k};
+        MDB_val val = {(size_t) slot->count * POSTING_SIZE, NULL};
+        if ((rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, MDB_RESERVE | MDB_APPEND))))
             break;
         uint8_t *out = val.mv_data;
         for (uint32_t p = slot->first; p != UINT32_MAX;
              p = self->postings[p].next, out += POSTING_SIZE)
             memcpy (out, self->postings[p].value, POSTING_SIZE);
     }
-    for (size_t d = 0; d < self->n_deltas && !rc; d++) {
+    for (d = 0; d < self->n_deltas && !rc; d++) {
         s_stats_delta_t *delta = &self->deltas[d];
         s_seg_t seg = {delta->segment, {delta->first_id, delta->last_id, (uint64_t) delta->docs,
-                                        0, 0, 0, 0, 0, {0}}};
+                                        0, SEG_READY, 0, {0}, 0, {0}}};
         if (!(rc = s_seg_put (store, txn, delta->agent, &seg)))
             rc = s_stats_add (store, txn, delta->agent, delta->docs, delta->len, 0);
         s_mark_dirty (self, delta->agent);
@@ -515,7 +580,7 @@ mem_index_remove (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
 }
 
 //  Ids in the deleted set within [first, last] for agent, ascending, with
-//  their delete sequence numbers (seqs may be NULL).
+//  their delete sequence numbers.
 static int
 s_deleted_range (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t first, uint64_t last,
                  uint64_t **ids, uint64_t **seqs, size_t *n)
@@ -523,8 +588,7 @@ s_deleted_range (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t firs
     *ids = NULL;
     *seqs = NULL;
     *n = 0;
-    size_t seq_cap = 0;
-    size_t cap = 0;
+    size_t cap = 0, seq_cap = 0;
     MDB_cursor *cursor;
     int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_DELETED), &cursor));
     if (rc)
@@ -569,25 +633,7 @@ s_in_sorted (const uint64_t *ids, size_t n, uint64_t id)
     return lo < n && ids[lo] == id;
 }
 
-//  The first key of segment (agent, seg) at or after term (len bytes);
-//  *term_p points into the map, valid until the next write. 0 or MDB_NOTFOUND.
-static int
-s_seg_next_term (MDB_cursor *cursor, uint32_t agent, uint32_t seg, const uint8_t *term,
-                 size_t len, MDB_val *key, MDB_val *val)
-{
-    uint8_t k[SEG_KEY_MAX];
-    s_seg_key (k, agent, seg);
-    memcpy (k + 8, term, len);
-    *key = (MDB_val){8 + len, k};
-    int rc = mdb_cursor_get (cursor, key, val, MDB_SET_RANGE);
-    if (rc)
-        return rc;
-    if (key->mv_size < 8 || memcmp (key->mv_data, k, 8) != 0)
-        return MDB_NOTFOUND;
-    return 0;
-}
-
-//  Appends run's postings to the merge buffer, leaving out deleted ids.
+//  Appends a run of postings to the merge buffer, leaving out deleted ids.
 static int
 s_merge_append (mem_index_writer_t *self, size_t *used, const MDB_val *run, const uint64_t *deleted,
                 size_t n_deleted)
@@ -609,11 +655,48 @@ s_merge_append (mem_index_writer_t *self, size_t *used, const MDB_val *run, cons
     return 0;
 }
 
-//  Merges terms of segments a and b into seg from its cursor on, up to
-//  the budget; finishes the merge when both are exhausted.
+//  A source's cursor, positioned at its next unmerged term. The term is
+//  copied: a put may move bytes within a page this txn already dirtied.
+typedef struct {
+    MDB_cursor *cursor;
+    uint32_t segment;
+    uint8_t term[MEM_TERM_MAX];
+    size_t len;
+    bool done;
+} s_source_t;
+
 static int
-s_merge_continue (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *seg,
-                  s_seg_t *a, s_seg_t *b)
+s_source_check (s_source_t *src, int rc, const MDB_val *key)
+{
+    if (rc == 0 && (key->mv_size < 4 || key->mv_size - 4 > MEM_TERM_MAX
+                    || mem_get_u32be (key->mv_data) != src->segment))
+        rc = MDB_NOTFOUND;
+    src->done = rc != 0;
+    if (rc == 0) {
+        src->len = key->mv_size - 4;
+        memcpy (src->term, (uint8_t *) key->mv_data + 4, src->len);
+    }
+    return rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
+}
+
+//  Positions at the first term after `after` (or the first term at all).
+static int
+s_source_open (s_source_t *src, MDB_txn *txn, MDB_dbi dbi, const uint8_t *after, size_t len)
+{
+    int rc = MEM_MDB (mdb_cursor_open (txn, dbi, &src->cursor));
+    if (rc)
+        return rc;
+    uint8_t k[SEG_KEY_MAX + 1];
+    size_t klen = s_post_key (k, src->segment, after, len);
+    if (len)
+        k[klen++] = 0;   //  terms hold no NUL: this sorts right after `after`
+    MDB_val key = {klen, k}, val;
+    return s_source_check (src, mdb_cursor_get (src->cursor, &key, &val, MDB_SET_RANGE), &key);
+}
+
+//  Builds seg from its sources, term by term in order, up to the budget.
+static int
+s_merge_terms (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *seg)
 {
     mem_store_t *store = self->store;
     MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
@@ -621,122 +704,145 @@ s_merge_continue (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_
     size_t n_deleted;
     int rc = s_deleted_range (store, txn, agent, seg->info.first_id, seg->info.last_id, &deleted,
                               &seqs, &n_deleted);
+    free (seqs);
     if (rc)
         return rc;
-    MDB_cursor *cursor;
-    if ((rc = MEM_MDB (mdb_cursor_open (txn, dbi, &cursor)))) {
-        free (deleted);
-        free (seqs);
-        return rc;
+    s_source_t src[MERGE_WAYS] = {{0}};
+    unsigned n = seg->info.n_sources;
+    for (unsigned i = 0; i < n && !rc; i++) {
+        src[i].segment = seg->info.sources[i];
+        rc = s_source_open (&src[i], txn, dbi, seg->info.cursor, seg->info.cursor_len);
     }
     size_t written = 0;
-    bool done = false;
-    while (!rc && written < MERGE_BUDGET) {
-        //  The smallest term left in a or b (they are deleted as they merge).
-        MDB_val ka, va, kb, vb;
-        uint8_t term[MEM_TERM_MAX];
+    while (!rc && written < self->merge_budget) {
+        //  The smallest next term among the sources.
+        const uint8_t *term = NULL;
         size_t len = 0;
-        int ra = s_seg_next_term (cursor, agent, a->id, seg->info.cursor, seg->info.cursor_len,
-                                  &ka, &va);
-        uint8_t term_a[MEM_TERM_MAX];
-        size_t len_a = ra == 0 ? ka.mv_size - 8 : 0;
-        if (ra == 0)
-            memcpy (term_a, (uint8_t *) ka.mv_data + 8, len_a);
-        int rb = s_seg_next_term (cursor, agent, b->id, seg->info.cursor, seg->info.cursor_len,
-                                  &kb, &vb);
-        if ((ra && ra != MDB_NOTFOUND) || (rb && rb != MDB_NOTFOUND)) {
-            rc = MEM_MDB (ra && ra != MDB_NOTFOUND ? ra : rb);
+        for (unsigned i = 0; i < n; i++)
+            if (!src[i].done && (!term || s_term_cmp (src[i].term, src[i].len, term, len) < 0)) {
+                term = src[i].term;
+                len = src[i].len;
+            }
+        if (!term) {
+            seg->info.state = SEG_DROPPING;
             break;
         }
-        if (ra == MDB_NOTFOUND && rb == MDB_NOTFOUND) {
-            done = true;
-            break;
-        }
-        size_t len_b = rb == 0 ? kb.mv_size - 8 : 0;
-        int order = ra ? 1 : rb ? -1 : 0;
-        if (!ra && !rb) {
-            size_t m = len_a < len_b ? len_a : len_b;
-            order = memcmp (term_a, (uint8_t *) kb.mv_data + 8, m);
-            if (!order)
-                order = (int) len_a - (int) len_b;
-        }
-        if (order <= 0)
-            memcpy (term, term_a, len = len_a);
-        else
-            memcpy (term, (uint8_t *) kb.mv_data + 8, len = len_b);
-        //  Gather a's then b's postings (a's ids are all lower), copying
-        //  before any write moves the pages they point into.
+        uint8_t t[MEM_TERM_MAX];
+        memcpy (t, term, len);
+        //  Sources are oldest first, so their runs concatenate in id order.
         size_t used = 0;
-        if (order <= 0) {
-            //  a's value was fetched before b's cursor moved: fetch again.
+        for (unsigned i = 0; i < n && !rc; i++) {
+            if (src[i].done || s_term_cmp (src[i].term, src[i].len, t, len) != 0)
+                continue;
             MDB_val key, val;
-            if ((rc = s_seg_next_term (cursor, agent, a->id, term, len, &key, &val)))
-                break;
-            rc = s_merge_append (self, &used, &val, deleted, n_deleted);
+            rc = MEM_MDB (mdb_cursor_get (src[i].cursor, &key, &val, MDB_GET_CURRENT));
+            if (!rc)
+                rc = s_merge_append (self, &used, &val, deleted, n_deleted);
+            if (!rc)
+                rc = s_source_check (&src[i], mdb_cursor_get (src[i].cursor, &key, &val, MDB_NEXT),
+                                     &key);
         }
-        if (!rc && order >= 0) {
-            MDB_val key, val;
-            if ((rc = s_seg_next_term (cursor, agent, b->id, term, len, &key, &val)))
-                break;
-            rc = s_merge_append (self, &used, &val, deleted, n_deleted);
-        }
-        uint8_t k[SEG_KEY_MAX];
-        memcpy (k + 8, term, len);
-        MDB_val key = {8 + len, k};
         if (!rc && used) {
-            s_seg_key (k, agent, seg->id);
-            MDB_val val = {used, self->merge_buf};
-            rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, 0));
+            uint8_t k[SEG_KEY_MAX];
+            MDB_val key = {s_post_key (k, seg->id, t, len), k}, val = {used, self->merge_buf};
+            rc = s_post_put (txn, dbi, &key, &val, 0);
         }
-        if (!rc && order <= 0) {
-            s_seg_key (k, agent, a->id);
-            rc = MEM_MDB (mdb_del (txn, dbi, &key, NULL));
-        }
-        if (!rc && order >= 0) {
-            s_seg_key (k, agent, b->id);
-            rc = MEM_MDB (mdb_del (txn, dbi, &key, NULL));
-        }
-        written += used + 64;
-        memcpy (seg->info.cursor, term, len);
+        memcpy (seg->info.cursor, t, len);
         seg->info.cursor_len = (uint32_t) len;
+        written += used + 64;   //  a key costs something even when its value is small
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (src[i].cursor)
+            mdb_cursor_close (src[i].cursor);
+    free (deleted);
+    return rc;
+}
+
+//  Deletes the sources' postings, up to the budget; once they are gone,
+//  their catalog entries and the deletes this merge saw from its first
+//  step go too (later deletes stay pending for a later merge).
+static int
+s_merge_drop (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *seg)
+{
+    mem_store_t *store = self->store;
+    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, dbi, &cursor));
+    size_t budget = self->merge_budget / 64 + 1;   //  keys deleted in this step
+    bool empty = true;
+    for (unsigned i = 0; i < seg->info.n_sources && !rc; i++) {
+        uint8_t k[4];
+        mem_put_u32be (k, seg->info.sources[i]);
+        for (;;) {
+            MDB_val key = {4, k}, val;
+            int r = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+            if (r == MDB_NOTFOUND || (r == 0 && memcmp (key.mv_data, k, 4) != 0))
+                break;
+            if (r || budget-- == 0) {
+                rc = r ? MEM_MDB (r) : 0;
+                empty = false;
+                break;
+            }
+            if ((rc = MEM_MDB (mdb_cursor_del (cursor, 0))))
+                break;
+        }
+        if (!empty)
+            break;
     }
     mdb_cursor_close (cursor);
-    if (!rc && done) {
-        //  Both sources are empty: drop them, and the deletes this merge saw
-        //  from its first step (their postings are gone from every term);
-        //  later ones stay pending for the next merge.
-        uint8_t k[12];
-        MDB_dbi segments = mem_store_dbi (store, MEM_DB_SEGMENTS);
-        s_seg_key (k, agent, a->id);
+    if (rc || !empty)
+        return rc;
+
+    MDB_dbi segments = mem_store_dbi (store, MEM_DB_SEGMENTS);
+    for (unsigned i = 0; i < seg->info.n_sources && !rc; i++) {
+        uint8_t k[8];
+        s_cat_key (k, agent, seg->info.sources[i]);
         MDB_val key = {8, k};
-        if (!(rc = MEM_MDB (mdb_del (txn, segments, &key, NULL)))) {
-            s_seg_key (k, agent, b->id);
-            rc = MEM_MDB (mdb_del (txn, segments, &key, NULL));
-        }
-        MDB_dbi deleted_dbi = mem_store_dbi (store, MEM_DB_DELETED);
-        size_t dropped = 0;
-        for (size_t i = 0; i < n_deleted && !rc; i++) {
-            if (seqs[i] > seg->info.delete_seq)
-                continue;
-            mem_put_u32be (k, agent);
-            mem_put_u64be (k + 4, deleted[i]);
-            key = (MDB_val){12, k};
-            rc = MEM_MDB (mdb_del (txn, deleted_dbi, &key, NULL));
-            dropped++;
-        }
-        if (!rc && dropped)
-            rc = s_stats_add (store, txn, agent, 0, 0, -(int64_t) dropped);
-        seg->info.merging = 0;
-        seg->info.docs -= dropped < seg->info.docs ? dropped : seg->info.docs;
-        seg->info.cursor_len = 0;
+        rc = MEM_MDB (mdb_del (txn, segments, &key, NULL));
+    }
+    uint64_t *deleted, *seqs;
+    size_t n_deleted, dropped = 0;
+    if (!rc)
+        rc = s_deleted_range (store, txn, agent, seg->info.first_id, seg->info.last_id, &deleted,
+                              &seqs, &n_deleted);
+    if (rc)
+        return rc;
+    MDB_dbi deleted_dbi = mem_store_dbi (store, MEM_DB_DELETED);
+    for (size_t i = 0; i < n_deleted && !rc; i++) {
+        if (seqs[i] > seg->info.delete_seq)
+            continue;
+        uint8_t k[12];
+        mem_put_u32be (k, agent);
+        mem_put_u64be (k + 4, deleted[i]);
+        MDB_val key = {12, k};
+        rc = MEM_MDB (mdb_del (txn, deleted_dbi, &key, NULL));
+        dropped++;
     }
     free (deleted);
     free (seqs);
-    return rc ? rc : s_seg_put (store, txn, agent, seg);
+    if (!rc && dropped)
+        rc = s_stats_add (store, txn, agent, 0, 0, -(int64_t) dropped);
+    seg->info.state = SEG_READY;
+    seg->info.n_sources = 0;
+    seg->info.cursor_len = 0;
+    seg->info.docs -= dropped < seg->info.docs ? dropped : seg->info.docs;
+    return rc;
 }
 
-//  One merge step for agent: continue a merge, or start one when the two
-//  newest segments are close in size. *more: work remains for this agent.
+//  Size tier of a segment: merges combine MERGE_WAYS segments of one tier.
+static unsigned
+s_tier (uint64_t docs)
+{
+    unsigned tier = 0;
+    while (docs >= MERGE_WAYS) {
+        docs /= MERGE_WAYS;
+        tier++;
+    }
+    return tier;
+}
+
+//  One merge step for agent: continue the merge in progress, or start one
+//  when the newest MERGE_WAYS segments share a tier. *more: work remains.
 static int
 s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *more)
 {
@@ -747,49 +853,49 @@ s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *mor
     *more = false;
     if (rc)
         return rc;
-    s_seg_t *merging = NULL, *a = NULL, *b = NULL;
-    for (unsigned i = 0; i < n && !merging; i++)
-        if (segs[i].info.merging)
-            merging = &segs[i];
-    if (merging) {
-        for (unsigned i = 0; i < n; i++) {
-            if (segs[i].id == merging->info.a)
-                a = &segs[i];
-            if (segs[i].id == merging->info.b)
-                b = &segs[i];
+    s_seg_t seg = {0};
+    bool found = false;
+    for (unsigned i = 0; i < n && !found; i++)
+        if (segs[i].info.state != SEG_READY) {
+            seg = segs[i];
+            found = true;
         }
-        if (!a || !b) {
-            mem_log_error ("index: segment %u of agent %u merges missing segments",
-                           merging->id, agent);
-            free (segs);
-            return MDB_CORRUPTED;
+    if (!found && n >= MERGE_WAYS) {
+        unsigned tier = s_tier (segs[n - 1].info.docs), run = 0;
+        while (run < n && s_tier (segs[n - 1 - run].info.docs) == tier)
+            run++;
+        if (run >= MERGE_WAYS) {
+            const s_seg_t *first = &segs[n - MERGE_WAYS];
+            seg.id = s_next_segment (store, txn, &rc);
+            seg.info.first_id = first->info.first_id;
+            seg.info.last_id = segs[n - 1].info.last_id;
+            seg.info.delete_seq = mem_store_counter_get (txn, store, "delete_seq");
+            seg.info.state = SEG_MERGING;
+            seg.info.n_sources = MERGE_WAYS;
+            for (unsigned i = 0; i < MERGE_WAYS; i++) {
+                seg.info.sources[i] = segs[n - MERGE_WAYS + i].id;
+                seg.info.docs += segs[n - MERGE_WAYS + i].info.docs;
+            }
+            found = !rc;
         }
-    }
-    else if (n >= 2 && segs[n - 2].info.docs <= MERGE_FACTOR * segs[n - 1].info.docs) {
-        a = &segs[n - 2];
-        b = &segs[n - 1];
-        s_seg_t start = {(uint32_t) (mem_store_counter_get (txn, store, "next_segment") + 1),
-                         {a->info.first_id, b->info.last_id, a->info.docs + b->info.docs,
-                          mem_store_counter_get (txn, store, "delete_seq"), 1, a->id, b->id, 0,
-                          {0}}};
-        if ((rc = mem_store_counter_add (txn, store, "next_segment", 1))) {
-            free (segs);
-            return rc;
-        }
-        //  segs may move on growth; keep the new segment apart.
-        s_seg_t sa = *a, sb = *b;
-        rc = s_merge_continue (self, txn, agent, &start, &sa, &sb);
-        *more = true;   //  finished or not, the result may merge with its neighbour
-        free (segs);
-        return rc;
-    }
-    if (merging) {
-        s_seg_t m = *merging, sa = *a, sb = *b;
-        rc = s_merge_continue (self, txn, agent, &m, &sa, &sb);
-        *more = true;
     }
     free (segs);
+    if (!found)
+        return rc;
+    if (seg.info.state == SEG_MERGING)
+        rc = s_merge_terms (self, txn, agent, &seg);
+    else
+        rc = s_merge_drop (self, txn, agent, &seg);
+    if (!rc)
+        rc = s_seg_put (store, txn, agent, &seg);
+    *more = true;   //  done or not, the result may now merge with its tier
     return rc;
+}
+
+void
+mem_index_writer_set_merge_budget (mem_index_writer_t *self, size_t bytes)
+{
+    self->merge_budget = bytes;
 }
 
 bool
@@ -806,7 +912,7 @@ mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn)
         bool more;
         int rc = s_merge_agent (self, txn, agent, &more);
         if (rc || !more) {
-            //  Done with this agent (or failed: the next flush retries it).
+            //  Done with this agent (or failed: its next flush retries it).
             memmove (self->dirty, self->dirty + 1, (self->n_dirty - 1) * sizeof *self->dirty);
             self->n_dirty--;
         }
@@ -1039,16 +1145,18 @@ s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text
         return ENOMEM;
     }
     MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
+    bool use[n_segs];
     for (unsigned t = 0; t < set.n && !rc; t++) {
         s_plist_t *l = &q->lists[q->n];
         l->runs = q->runs + (size_t) t * n_segs;
         l->n_runs = 0;
         size_t df = 0;
-        uint8_t k[SEG_KEY_MAX];
-        memcpy (k + 8, qterms[t].term, qterms[t].len);
+        s_catalog_pick (segs, n_segs, (uint8_t *) qterms[t].term, qterms[t].len, use);
         for (unsigned s = 0; s < n_segs; s++) {
-            s_seg_key (k, agent, segs[s].id);
-            MDB_val key = {8 + (size_t) qterms[t].len, k}, val;
+            if (!use[s])
+                continue;
+            uint8_t k[SEG_KEY_MAX];
+            MDB_val key = {s_post_key (k, segs[s].id, qterms[t].term, qterms[t].len), k}, val;
             int r = mdb_get (txn, dbi, &key, &val);
             if (r == MDB_NOTFOUND)
                 continue;
@@ -1404,14 +1512,16 @@ mem_index_test (bool verbose)
     assert (mem_index_search (store, txn, 1, "cat", 3, 10, NULL, NULL, hits, &n) == 0);
     assert (n == 1 && hits[0].id == 1);
     mem_store_read_end (store, &txn);
-    const char *more[] = {"cat bird", "owl"};
-    s_test_add (store, writer, 1, 10, more, 2);   //  a second segment: the pair merges
+    //  Seven more small segments make eight of one tier: they merge into one.
+    const char *more[] = {"cat bird", "owl", "emu", "yak", "gnu", "elk", "ape"};
+    for (int i = 0; i < 7; i++)
+        s_test_add (store, writer, 1, 10 + (uint64_t) i, more + i, 1);
     s_test_merge_all (store, writer);
     assert (mem_store_read_begin (store, &txn) == 0);
     unsigned segments;
     assert (mem_index_segment_count (store, txn, 1, &segments) == 0 && segments == 1);
     assert (mem_index_stats (store, txn, 1, &stats) == 0);
-    assert (stats.docs == 4 && stats.pending == 0);
+    assert (stats.docs == 9 && stats.pending == 0);
     assert (mem_index_search (store, txn, 1, "cat", 3, 10, NULL, NULL, hits, &n) == 0);
     assert (n == 2 && hits[0].id != 2 && hits[1].id != 2);
     mem_store_read_end (store, &txn);
@@ -1438,20 +1548,57 @@ mem_index_test (bool verbose)
             strcat (texts[d], " ");
         }
     }
-    for (int d = 0; d < N_DOCS; d += 500)
-        s_test_add (store, writer, AGENT, 1000 + (uint64_t) d, (const char **) texts + d, 500);
+    for (int d = 0; d < N_DOCS; d += N_DOCS / 8)
+        s_test_add (store, writer, AGENT, 1000 + (uint64_t) d, (const char **) texts + d,
+                    N_DOCS / 8);
     s_test_against_brute_force (store, AGENT, texts, N_DOCS);
     assert (mem_store_read_begin (store, &txn) == 0);
     assert (mem_index_segment_count (store, txn, AGENT, &segments) == 0);
     unsigned before = segments;
     mem_store_read_end (store, &txn);
-    //  Merging the six flushes changes nothing a query sees.
-    s_test_merge_all (store, writer);
+    //  Merging the eight flushes changes nothing a query sees, at any step:
+    //  a budget of one byte stops every step after one term.
+    mem_index_writer_set_merge_budget (writer, 1);
+    int steps = 0;
+    while (mem_index_merge_pending (writer)) {
+        assert (mem_store_write_begin (store, &txn) == 0);
+        assert (mem_index_merge_step (writer, txn) == 0);
+        assert (mem_store_write_commit (store, &txn) == 0);
+        s_test_against_brute_force (store, AGENT, texts, N_DOCS);
+        assert (++steps < 200);
+    }
+    assert (steps > 12);   //  one step per term (12 words), then the drop
     assert (mem_store_read_begin (store, &txn) == 0);
     assert (mem_index_segment_count (store, txn, AGENT, &segments) == 0);
-    assert (before == 6 && segments < before);
+    assert (before == 8 && segments == 1);
     mem_store_read_end (store, &txn);
-    s_test_against_brute_force (store, AGENT, texts, N_DOCS);
+
+    //  A forget that lands in the middle of a merge is never undone by it:
+    //  the record stays out of search, and pending until a later merge.
+    enum { AGENT2 = 8 };
+    const char *small[] = {"alpha zulu", "bravo zulu", "charli zulu", "delta zulu",
+                           "echo zulu",  "golf zulu",  "hotel zulu",  "india zulu"};
+    for (int i = 0; i < 8; i++)
+        s_test_add (store, writer, AGENT2, 9000 + (uint64_t) i, small + i, 1);
+    assert (mem_store_write_begin (store, &txn) == 0);
+    assert (mem_index_merge_step (writer, txn) == 0);   //  merges "alpha" only
+    assert (mem_store_write_commit (store, &txn) == 0);
+    assert (mem_store_write_begin (store, &txn) == 0);
+    assert (mem_index_remove (store, txn, AGENT2, 9000, 2) == 0);   //  "alpha zulu"
+    assert (mem_store_write_commit (store, &txn) == 0);
+    s_test_merge_all (store, writer);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_index_segment_count (store, txn, AGENT2, &segments) == 0 && segments == 1);
+    assert (mem_index_stats (store, txn, AGENT2, &stats) == 0);
+    assert (stats.docs == 7 && stats.pending == 1);
+    assert (mem_index_search (store, txn, AGENT2, "alpha", 5, 10, NULL, NULL, hits, &n) == 0);
+    assert (n == 0);
+    assert (mem_index_search (store, txn, AGENT2, "zulu", 4, 10, NULL, NULL, hits, &n) == 0);
+    assert (n == 7);
+    for (unsigned i = 0; i < n; i++)
+        assert (hits[i].id != 9000);
+    mem_store_read_end (store, &txn);
+    mem_index_writer_set_merge_budget (writer, 4u << 20);
     for (int d = 0; d < N_DOCS; d++)
         free (texts[d]);
     free (texts);

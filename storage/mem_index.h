@@ -70,6 +70,10 @@ bool mem_index_merge_pending (mem_index_writer_t *self);
    Returns 0 or an LMDB code. */
 int mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn);
 
+/* Bytes of postings one merge step may write (default 4 MiB); tests use a
+   tiny budget to stop merges midway. */
+void mem_index_writer_set_merge_budget (mem_index_writer_t *self, size_t bytes);
+
 /* After a restart: finds the agents whose segments need merging. */
 int mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn);
 
