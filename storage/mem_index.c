@@ -9,6 +9,10 @@
 #include <string.h>
 
 #define POSTING_SIZE 12                  //  id (u64 BE), tf (u16), dl (u16)
+//  Each postings value starts with one header entry of the same size:
+//  the run's largest tf (u16) and smallest dl (u16), then 8 zero bytes.
+//  They bound what the run can score, so MaxScore prunes on real bounds.
+#define HEADER_SIZE  POSTING_SIZE
 #define KEY_MAX      (4 + MEM_TERM_MAX)  //  agent (u32 BE) + term (the writer's term key)
 #define SEG_KEY_MAX  (4 + MEM_TERM_MAX)  //  segment (u32 BE) + term
 #define MERGE_WAYS   8                   //  segments merged at once: each of a size tier
@@ -47,6 +51,28 @@ s_posting_dl (const uint8_t *p)
     uint16_t d;
     memcpy (&d, p + 10, 2);
     return d;
+}
+
+static inline void
+s_header_make (uint8_t *h, unsigned max_tf, unsigned min_dl)
+{
+    memset (h, 0, HEADER_SIZE);
+    uint16_t t = (uint16_t) max_tf, d = (uint16_t) min_dl;
+    memcpy (h, &t, 2);
+    memcpy (h + 2, &d, 2);
+}
+
+//  Largest tf and smallest dl over n postings.
+static void
+s_header_scan (const uint8_t *p, size_t n, unsigned *max_tf, unsigned *min_dl)
+{
+    for (size_t i = 0; i < n; i++, p += POSTING_SIZE) {
+        unsigned tf = s_posting_tf (p), dl = s_posting_dl (p);
+        if (tf > *max_tf)
+            *max_tf = tf;
+        if (dl < *min_dl)
+            *min_dl = dl;
+    }
 }
 
 static uint32_t
@@ -536,13 +562,17 @@ mem_index_writer_flush (mem_index_writer_t *self, MDB_txn *txn)
             d++;
         uint8_t k[SEG_KEY_MAX];
         MDB_val key = {s_post_key (k, self->deltas[d].segment, term_key + 4, slot->key_len - 4), k};
-        MDB_val val = {(size_t) slot->count * POSTING_SIZE, NULL};
+        MDB_val val = {HEADER_SIZE + (size_t) slot->count * POSTING_SIZE, NULL};
         if ((rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, MDB_RESERVE | MDB_APPEND))))
             break;
-        uint8_t *out = val.mv_data;
+        uint8_t *out = (uint8_t *) val.mv_data + HEADER_SIZE;
+        unsigned max_tf = 0, min_dl = 0xFFFF;
         for (uint32_t p = slot->first; p != UINT32_MAX;
-             p = self->postings[p].next, out += POSTING_SIZE)
+             p = self->postings[p].next, out += POSTING_SIZE) {
             memcpy (out, self->postings[p].value, POSTING_SIZE);
+            s_header_scan (out, 1, &max_tf, &min_dl);
+        }
+        s_header_make (val.mv_data, max_tf, min_dl);
     }
     for (d = 0; d < self->n_deltas && !rc; d++) {
         s_stats_delta_t *delta = &self->deltas[d];
@@ -633,18 +663,22 @@ s_in_sorted (const uint64_t *ids, size_t n, uint64_t id)
     return lo < n && ids[lo] == id;
 }
 
-//  Appends a run of postings to the merge buffer, leaving out deleted ids.
+//  Appends a stored value's postings to the merge buffer (after its
+//  header slot), leaving out deleted ids.
 static int
-s_merge_append (mem_index_writer_t *self, size_t *used, const MDB_val *run, const uint64_t *deleted,
-                size_t n_deleted)
+s_merge_append (mem_index_writer_t *self, size_t *used, const MDB_val *value,
+                const uint64_t *deleted, size_t n_deleted)
 {
-    if (!s_grow ((void **) &self->merge_buf, &self->merge_cap, *used + run->mv_size, 1))
+    if (value->mv_size < HEADER_SIZE)
+        return MDB_CORRUPTED;
+    MDB_val run = {value->mv_size - HEADER_SIZE, (uint8_t *) value->mv_data + HEADER_SIZE};
+    if (!s_grow ((void **) &self->merge_buf, &self->merge_cap, *used + run.mv_size, 1))
         return ENOMEM;
-    const uint8_t *p = run->mv_data;
-    size_t n = run->mv_size / POSTING_SIZE;
+    const uint8_t *p = run.mv_data;
+    size_t n = run.mv_size / POSTING_SIZE;
     if (!n_deleted) {
-        memcpy (self->merge_buf + *used, p, run->mv_size);
-        *used += run->mv_size;
+        memcpy (self->merge_buf + *used, p, run.mv_size);
+        *used += run.mv_size;
         return 0;
     }
     for (size_t i = 0; i < n; i++, p += POSTING_SIZE)
@@ -730,7 +764,9 @@ s_merge_terms (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *
         uint8_t t[MEM_TERM_MAX];
         memcpy (t, term, len);
         //  Sources are oldest first, so their runs concatenate in id order.
-        size_t used = 0;
+        size_t used = HEADER_SIZE;
+        if (!s_grow ((void **) &self->merge_buf, &self->merge_cap, HEADER_SIZE, 1))
+            rc = ENOMEM;
         for (unsigned i = 0; i < n && !rc; i++) {
             if (src[i].done || s_term_cmp (src[i].term, src[i].len, t, len) != 0)
                 continue;
@@ -742,7 +778,11 @@ s_merge_terms (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *
                 rc = s_source_check (&src[i], mdb_cursor_get (src[i].cursor, &key, &val, MDB_NEXT),
                                      &key);
         }
-        if (!rc && used) {
+        if (!rc && used > HEADER_SIZE) {
+            unsigned max_tf = 0, min_dl = 0xFFFF;
+            s_header_scan (self->merge_buf + HEADER_SIZE, (used - HEADER_SIZE) / POSTING_SIZE,
+                           &max_tf, &min_dl);
+            s_header_make (self->merge_buf, max_tf, min_dl);
             uint8_t k[SEG_KEY_MAX];
             MDB_val key = {s_post_key (k, seg->id, t, len), k}, val = {used, self->merge_buf};
             rc = s_post_put (txn, dbi, &key, &val, 0);
@@ -1151,6 +1191,7 @@ s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text
         l->runs = q->runs + (size_t) t * n_segs;
         l->n_runs = 0;
         size_t df = 0;
+        unsigned tf_bound = 0, dl_bound = 0xFFFF;
         s_catalog_pick (segs, n_segs, (uint8_t *) qterms[t].term, qterms[t].len, use);
         for (unsigned s = 0; s < n_segs; s++) {
             if (!use[s])
@@ -1164,10 +1205,19 @@ s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text
                 rc = MEM_MDB (r);
                 break;
             }
-            if (val.mv_size < POSTING_SIZE)
+            if (val.mv_size < HEADER_SIZE + POSTING_SIZE)
                 continue;
-            l->runs[l->n_runs++] = (s_run_t){val.mv_data, val.mv_size / POSTING_SIZE};
-            df += val.mv_size / POSTING_SIZE;
+            const uint8_t *h = val.mv_data;
+            uint16_t max_tf, min_dl;
+            memcpy (&max_tf, h, 2);
+            memcpy (&min_dl, h + 2, 2);
+            if (max_tf > tf_bound)
+                tf_bound = max_tf;
+            if (min_dl < dl_bound)
+                dl_bound = min_dl;
+            size_t n = (val.mv_size - HEADER_SIZE) / POSTING_SIZE;
+            l->runs[l->n_runs++] = (s_run_t){h + HEADER_SIZE, n};
+            df += n;
         }
         if (l->n_runs == 0)
             continue;
@@ -1176,7 +1226,10 @@ s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text
         double rest = N - dfd + 0.5 > 0.5 ? N - dfd + 0.5 : 0.5;
         l->idf = log (1.0 + rest / (dfd + 0.5));
         l->weight = qterms[t].count;
-        l->ub = l->weight * l->idf * (MEM_BM25_K1 + 1);
+        //  The best any posting of this term can score: highest tf, shortest record.
+        double tf = tf_bound, norm = MEM_BM25_K1 * (1 - MEM_BM25_B + MEM_BM25_B * dl_bound / q->avgdl);
+        //  (padded a hair so rounding can never prune a record that would win)
+        l->ub = l->weight * l->idf * tf * (MEM_BM25_K1 + 1) / (tf + norm) * (1 + 1e-9);
         l->len = qterms[t].len;
         memcpy (l->term, qterms[t].term, qterms[t].len);
         l->r = 0;
