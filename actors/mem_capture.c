@@ -75,7 +75,7 @@ s_item_fail (s_item_t *item, mem_code_t code, const char *fmt, ...)
 //  Applies one request inside txn. Returns an LMDB code that must abort the
 //  whole group (MAP_FULL, I/O), or 0 (the item's own outcome is in its reply).
 static int
-s_apply (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
+s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item, int64_t now)
 {
     mem_store_t *store = self->ctx->store;
     Memd__V1__Request *req = item->req;
@@ -88,8 +88,8 @@ s_apply (self_t *self, MDB_txn *txn, s_item_t *item, int64_t now)
             return ENOMEM;
         for (size_t i = 0; i < cap->n_records && !rc; i++) {
             bool dup = false;
-            rc = mem_records_capture (store, txn, self->index, cap->records[i], req->agent_id,
-                                      now, &item->ids[i], &dup);
+            rc = mem_records_capture (batch, cap->records[i], req->agent_id, now, &item->ids[i],
+                                      &dup);
             item->dups[i] = dup;
         }
         item->capture.ids = item->ids;
@@ -170,9 +170,13 @@ s_group_write (self_t *self)
         int rc = mem_store_write_begin (store, &txn);
         if (rc)
             return rc;
+        mem_capture_batch_t batch;
+        rc = mem_capture_batch_begin (&batch, store, txn, self->index);
         for (size_t i = 0; i < self->n_items && !rc; i++)
             if (self->items[i].req)
-                rc = s_apply (self, txn, &self->items[i], now);
+                rc = s_apply (self, txn, &batch, &self->items[i], now);
+        if (!rc)
+            rc = mem_capture_batch_finish (&batch);
         if (!rc)
             rc = mem_index_writer_flush (self->index, txn);
         if (rc) {

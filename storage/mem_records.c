@@ -59,13 +59,15 @@ s_session_key (uint8_t *k, uint32_t agent, const char *session)
     return 4 + len;
 }
 
+//  flags: MDB_APPEND for a new record (ids only grow), 0 to rewrite one.
 static int
-s_put_packed (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec)
+s_put_packed (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec, unsigned flags)
 {
     uint8_t k[8];
     s_id_key (k, rec->id);
     MDB_val key = {8, k}, val = {memd__v1__record__get_packed_size (rec), NULL};
-    int rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, &val, MDB_RESERVE));
+    int rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, &val,
+                               MDB_RESERVE | flags));
     if (rc)
         return rc;
     memd__v1__record__pack (rec, val.mv_data);
@@ -73,12 +75,13 @@ s_put_packed (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec)
 }
 
 static int
-s_put_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, const mem_docmeta_t *meta)
+s_put_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, const mem_docmeta_t *meta,
+               unsigned flags)
 {
     uint8_t k[8];
     s_id_key (k, id);
     MDB_val key = {8, k}, val = {sizeof *meta, (void *) meta};
-    return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, &val, 0));
+    return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, &val, flags));
 }
 
 //  Returns the record as stored, whatever its agent or state.
@@ -131,15 +134,44 @@ s_make_uid (uint8_t uid[16], int64_t now_ms)
 }
 
 int
-mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index,
-                     const Memd__V1__Record *in, const char *agent_name, int64_t now_ms,
-                     uint64_t *id, bool *duplicate)
+mem_capture_batch_begin (mem_capture_batch_t *batch, mem_store_t *store, MDB_txn *txn,
+                         mem_index_writer_t *index)
 {
+    batch->store = store;
+    batch->txn = txn;
+    batch->index = index;
+    batch->next_id = batch->first_id = mem_store_counter_get (txn, store, "next_id");
+    batch->agent = 0;
+    batch->agent_name[0] = 0;
+    return 0;
+}
+
+int
+mem_capture_batch_finish (mem_capture_batch_t *batch)
+{
+    if (batch->next_id == batch->first_id)
+        return 0;
+    return mem_store_counter_add (batch->txn, batch->store, "next_id",
+                                  (int64_t) (batch->next_id - batch->first_id));
+}
+
+int
+mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
+                     const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate)
+{
+    mem_store_t *store = batch->store;
+    MDB_txn *txn = batch->txn;
     const char *agent_id = in->agent_id && *in->agent_id ? in->agent_id : agent_name;
-    uint32_t agent;
-    int rc = mem_agents_lookup (store, txn, agent_id, true, &agent);
-    if (rc)
-        return rc;
+    uint32_t agent = batch->agent;
+    int rc = 0;
+    if (!*batch->agent_name || strcmp (batch->agent_name, agent_id) != 0) {
+        if ((rc = mem_agents_lookup (store, txn, agent_id, true, &agent)))
+            return rc;
+        batch->agent = agent;
+        snprintf (batch->agent_name, sizeof batch->agent_name, "%s", agent_id);
+        if (strcmp (batch->agent_name, agent_id) != 0)
+            batch->agent_name[0] = 0;   //  too long to cache: look it up each time
+    }
 
     //  Dedupe: the same text for the same agent returns the live record.
     size_t text_len = strlen (in->text);
@@ -168,9 +200,7 @@ mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index
     else if (rc != MDB_NOTFOUND)
         return rc;
 
-    *id = mem_store_counter_get (txn, store, "next_id") + 1;
-    if ((rc = mem_store_counter_add (txn, store, "next_id", 1)))
-        return rc;
+    *id = ++batch->next_id;
     *duplicate = false;
 
     Memd__V1__Record rec = *in;   //  shallow copy: strings stay the caller's
@@ -190,16 +220,16 @@ mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index
     rec.merged_into = 0;
     rec.recall_count = 0;
     rec.last_recalled_ms = 0;
-    if ((rc = s_put_packed (store, txn, &rec)))
+    if ((rc = s_put_packed (store, txn, &rec, MDB_APPEND)))
         return rc;
 
     unsigned doc_len;
-    if (mem_index_writer_add (index, agent, *id, rec.text, text_len, &doc_len))
+    if (mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
         return ENOMEM;
     const char *session = rec.session_id ? rec.session_id : "";
     mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
                           agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};
-    if ((rc = s_put_docmeta (store, txn, *id, &meta)))
+    if ((rc = s_put_docmeta (store, txn, *id, &meta, MDB_APPEND)))
         return rc;
     if (index_hash) {
         uint8_t idk[8];
@@ -251,7 +281,7 @@ mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t i
         return rc;
     rec->tombstoned_at_ms = now_ms;
     meta.flags |= MEM_DOC_TOMBSTONED;
-    if ((rc = s_put_packed (store, txn, rec)) || (rc = s_put_docmeta (store, txn, id, &meta))
+    if ((rc = s_put_packed (store, txn, rec, 0)) || (rc = s_put_docmeta (store, txn, id, &meta, 0))
         || (rc = mem_index_remove (store, txn, agent, id, meta.doc_len)))
         goto done;
 
@@ -361,7 +391,10 @@ s_test_capture (mem_store_t *store, mem_index_writer_t *writer, const char *agen
     rec.text = (char *) text;
     rec.session_id = (char *) session;
     uint64_t id;
-    assert (mem_records_capture (store, txn, writer, &rec, agent, 1000, &id, dup) == 0);
+    mem_capture_batch_t batch;
+    assert (mem_capture_batch_begin (&batch, store, txn, writer) == 0);
+    assert (mem_records_capture (&batch, &rec, agent, 1000, &id, dup) == 0);
+    assert (mem_capture_batch_finish (&batch) == 0);
     assert (mem_index_writer_flush (writer, txn) == 0);
     assert (mem_store_write_commit (store, &txn) == 0);
     return id;

@@ -38,12 +38,29 @@ uint64_t mem_hash64 (const char *s, size_t len);
 int mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool create,
                        uint32_t *agent);
 
+/* What the captures of one write transaction share, so that neither the
+   next id nor the agent costs a lookup per record. Begin it with the txn;
+   finish it before the commit. */
+typedef struct {
+    mem_store_t *store;
+    MDB_txn *txn;
+    mem_index_writer_t *index;
+    uint64_t next_id;        /* last id assigned */
+    uint64_t first_id;       /* next_id when the batch began */
+    uint32_t agent;          /* the last agent looked up … */
+    char agent_name[1025];   /* … and its name ("" = none) */
+} mem_capture_batch_t;
+
+int mem_capture_batch_begin (mem_capture_batch_t *batch, mem_store_t *store, MDB_txn *txn,
+                             mem_index_writer_t *index);
+int mem_capture_batch_finish (mem_capture_batch_t *batch);
+
 /* Stores one validated record for agent_name (the record's own agent_id
    wins if set). Returns an existing live record's id for the same text
-   (duplicate = true). Buffers postings in index: flush before commit. */
-int mem_records_capture (mem_store_t *store, MDB_txn *txn, mem_index_writer_t *index,
-                         const Memd__V1__Record *in, const char *agent_name, int64_t now_ms,
-                         uint64_t *id, bool *duplicate);
+   (duplicate = true). Buffers postings in the batch's index writer:
+   flush it before commit. */
+int mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
+                         const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate);
 
 /* The live record id of agent; MDB_NOTFOUND for unknown ids, other
    agents' records and tombstones. Free *out with

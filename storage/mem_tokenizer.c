@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #undef NDEBUG
@@ -104,24 +105,45 @@ typedef struct {
     unsigned emitted;
 } s_state_t;
 
+//  The stopwords in an open-addressing hash set, built once: checked for
+//  every word of every capture and query, so one probe beats a search.
+#define S_SET_SIZE 512          //  power of two, over twice the list
+static uint16_t s_set[S_SET_SIZE]; //  index + 1 into s_stopwords; 0 = empty
+static uint8_t s_set_len[S_STOPWORDS];
+static pthread_once_t s_set_once = PTHREAD_ONCE_INIT;
+
+static uint32_t
+s_word_hash (const char *word, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t) word[i]) * 16777619u;
+    return h;
+}
+
+static void
+s_set_build (void)
+{
+    for (size_t i = 0; i < S_STOPWORDS; i++) {
+        s_set_len[i] = (uint8_t) strlen (s_stopwords[i]);
+        uint32_t at = s_word_hash (s_stopwords[i], s_set_len[i]) & (S_SET_SIZE - 1);
+        while (s_set[at])
+            at = (at + 1) & (S_SET_SIZE - 1);
+        s_set[at] = (uint16_t) (i + 1);
+    }
+}
+
 bool
 mem_tokenizer_is_stopword (const char *word, size_t len)
 {
     if (len == 0 || len > S_STOPWORD_MAX)
         return false;
-    size_t lo = 0, hi = S_STOPWORDS;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const char *s = s_stopwords[mid];
-        int cmp = strncmp (word, s, len);
-        if (cmp == 0 && s[len] != '\0')
-            cmp = -1;           //  word is a proper prefix of s: sorts first
-        if (cmp == 0)
+    pthread_once (&s_set_once, s_set_build);
+    uint32_t at = s_word_hash (word, len) & (S_SET_SIZE - 1);
+    for (; s_set[at]; at = (at + 1) & (S_SET_SIZE - 1)) {
+        size_t i = s_set[at] - 1u;
+        if (s_set_len[i] == len && memcmp (s_stopwords[i], word, len) == 0)
             return true;
-        if (cmp < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
     }
     return false;
 }
