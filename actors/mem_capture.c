@@ -11,8 +11,10 @@
 
     Between groups it merges index segments (mem_index) in bounded steps,
     one transaction each: at least one step after every group so merging
-    keeps up under load, and then more while no request waits. With no
-    merge work left it blocks: an idle writer costs nothing.
+    keeps up under load, and then more while no request waits. Once the
+    writer has been quiet for QUIET_MS it also folds the small segments of
+    a burst together (its only timer, armed only while that work exists).
+    With no merge work left it blocks: an idle writer costs nothing.
 */
 #include "mem_actors.h"
 #include "mem_log.h"
@@ -20,6 +22,7 @@
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
+#define QUIET_MS           200     //  no writes for this long: compact the index
 
 typedef struct {
     zframe_t *identity;
@@ -41,10 +44,11 @@ typedef struct {
     mem_index_writer_t *index;
     s_item_t items[GROUP_MAX_REQUESTS];
     size_t n_items;
+    int64_t last_write_ms;         //  monotonic time of the last group
     bool terminated;
 } self_t;
 
-static void s_merge_some (self_t *self);
+static void s_merge_some (self_t *self, bool quiet);
 
 static void
 s_item_clear (s_item_t *item)
@@ -256,12 +260,13 @@ s_self_handle_frontend (self_t *self)
         mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
                        mdb_strerror (rc));
     s_group_reply (self, rc);
-    s_merge_some (self);
+    self->last_write_ms = mem_mono_ms ();
+    s_merge_some (self, false);
 }
 
 //  One merge step in its own transaction. Returns 0 or the LMDB code.
 static int
-s_merge_step (self_t *self)
+s_merge_step (self_t *self, bool idle, bool *worked)
 {
     mem_store_t *store = self->ctx->store;
     for (;;) {
@@ -269,7 +274,7 @@ s_merge_step (self_t *self)
         int rc = mem_store_write_begin (store, &txn);
         if (rc)
             return rc;
-        rc = mem_index_merge_step (self->index, txn);
+        rc = mem_index_merge_step (self->index, txn, idle, worked);
         if (rc)
             mem_store_write_abort (store, &txn);
         else
@@ -282,13 +287,15 @@ s_merge_step (self_t *self)
 }
 
 //  Merges while work remains and no request waits (at least one step).
+//  quiet: the writer has been idle for QUIET_MS, so compaction may run.
 static void
-s_merge_some (self_t *self)
+s_merge_some (self_t *self, bool quiet)
 {
-    for (int steps = 0; mem_index_merge_pending (self->index); steps++) {
+    bool worked = true;
+    for (int steps = 0; worked && mem_index_merge_pending (self->index); steps++) {
         if (steps > 0 && (zsock_events (self->frontend) & ZMQ_POLLIN))
             return;
-        int rc = s_merge_step (self);
+        int rc = s_merge_step (self, quiet, &worked);
         if (rc) {
             mem_log_error ("capture: index merge failed: %s", mdb_strerror (rc));
             return;
@@ -344,16 +351,24 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
         self->poller = zpoller_new (self->pipe, self->frontend, NULL);
-        s_merge_some (self);
+        s_merge_some (self, false);
     }
     while (started && !self->terminated) {
-        void *which = zpoller_wait (self->poller, -1);
+        //  The only deadline: compaction once writes have been quiet a while.
+        int timeout = -1;
+        if (mem_index_merge_pending (self->index)) {
+            int64_t due = self->last_write_ms + QUIET_MS - mem_mono_ms ();
+            timeout = due > 0 ? (int) due : 0;
+        }
+        void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_self_handle_pipe (self);
         else if (which == self->frontend)
             s_self_handle_frontend (self);
         else if (zpoller_terminated (self->poller))
             break;
+        else if (zpoller_expired (self->poller))
+            s_merge_some (self, true);
     }
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);

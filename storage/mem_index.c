@@ -15,7 +15,8 @@
 #define HEADER_SIZE  POSTING_SIZE
 #define KEY_MAX      (4 + MEM_TERM_MAX)  //  agent (u32 BE) + term (the writer's term key)
 #define SEG_KEY_MAX  (4 + MEM_TERM_MAX)  //  segment (u32 BE) + term
-#define MERGE_WAYS   8                   //  segments merged at once: each of a size tier
+#define MERGE_WAYS   8                   //  segments of one size tier merged at once
+#define MERGE_MAX    32                  //  most sources of one merge (idle tail compaction)
 #define MERGE_BUDGET (4u << 20)          //  postings bytes one merge step may write
 #define QUERY_TERMS  64                  //  distinct query terms used; the rest are ignored
 
@@ -324,7 +325,7 @@ typedef struct {
     uint64_t delete_seq;          //  merging: deletes up to this one are dropped by it
     uint32_t state;               //  SEG_READY, or building from sources
     uint32_t n_sources;
-    uint32_t sources[MERGE_WAYS]; //  oldest first
+    uint32_t sources[MERGE_MAX];  //  oldest first
     uint32_t cursor_len;          //  merging: terms up to cursor are merged (none if 0)
     uint8_t cursor[MEM_TERM_MAX];
 } s_seg_info_t;
@@ -741,7 +742,7 @@ s_merge_terms (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, s_seg_t *
     free (seqs);
     if (rc)
         return rc;
-    s_source_t src[MERGE_WAYS] = {{0}};
+    s_source_t src[MERGE_MAX] = {{0}};
     unsigned n = seg->info.n_sources;
     for (unsigned i = 0; i < n && !rc; i++) {
         src[i].segment = seg->info.sources[i];
@@ -881,10 +882,32 @@ s_tier (uint64_t docs)
     return tier;
 }
 
-//  One merge step for agent: continue the merge in progress, or start one
-//  when the newest MERGE_WAYS segments share a tier. *more: work remains.
+//  Sets up seg to be built from segs[from .. from+count), adjacent and oldest first.
 static int
-s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *more)
+s_merge_start (mem_store_t *store, MDB_txn *txn, const s_seg_t *segs, unsigned from,
+               unsigned count, s_seg_t *seg)
+{
+    int rc;
+    memset (seg, 0, sizeof *seg);
+    seg->id = s_next_segment (store, txn, &rc);
+    seg->info.first_id = segs[from].info.first_id;
+    seg->info.last_id = segs[from + count - 1].info.last_id;
+    seg->info.delete_seq = mem_store_counter_get (txn, store, "delete_seq");
+    seg->info.state = SEG_MERGING;
+    seg->info.n_sources = count;
+    for (unsigned i = 0; i < count; i++) {
+        seg->info.sources[i] = segs[from + i].id;
+        seg->info.docs += segs[from + i].info.docs;
+    }
+    return rc;
+}
+
+//  One merge step for agent: continue the merge in progress; or start one
+//  when the newest MERGE_WAYS segments share a tier; or, when the writer is
+//  idle, fold every segment below the largest tier into one, so a quiet
+//  store answers each query term from few segments. *more: work remains.
+static int
+s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool idle, bool *more)
 {
     mem_store_t *store = self->store;
     s_seg_t *segs;
@@ -900,22 +923,22 @@ s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *mor
             seg = segs[i];
             found = true;
         }
-    if (!found && n >= MERGE_WAYS) {
-        unsigned tier = s_tier (segs[n - 1].info.docs), run = 0;
+    if (!found && n >= 2) {
+        unsigned tier = s_tier (segs[n - 1].info.docs), run = 0, top = 0, tail = 0;
         while (run < n && s_tier (segs[n - 1 - run].info.docs) == tier)
             run++;
+        for (unsigned i = 0; i < n; i++)
+            if (s_tier (segs[i].info.docs) > top)
+                top = s_tier (segs[i].info.docs);
+        while (tail < n && s_tier (segs[n - 1 - tail].info.docs) < top)
+            tail++;
         if (run >= MERGE_WAYS) {
-            const s_seg_t *first = &segs[n - MERGE_WAYS];
-            seg.id = s_next_segment (store, txn, &rc);
-            seg.info.first_id = first->info.first_id;
-            seg.info.last_id = segs[n - 1].info.last_id;
-            seg.info.delete_seq = mem_store_counter_get (txn, store, "delete_seq");
-            seg.info.state = SEG_MERGING;
-            seg.info.n_sources = MERGE_WAYS;
-            for (unsigned i = 0; i < MERGE_WAYS; i++) {
-                seg.info.sources[i] = segs[n - MERGE_WAYS + i].id;
-                seg.info.docs += segs[n - MERGE_WAYS + i].info.docs;
-            }
+            rc = s_merge_start (store, txn, segs, n - MERGE_WAYS, MERGE_WAYS, &seg);
+            found = !rc;
+        }
+        else if (idle && tail >= 2) {
+            unsigned count = tail < MERGE_MAX ? tail : MERGE_MAX;
+            rc = s_merge_start (store, txn, segs, n - tail, count, &seg);
             found = !rc;
         }
     }
@@ -945,19 +968,25 @@ mem_index_merge_pending (mem_index_writer_t *self)
 }
 
 int
-mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn)
+mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn, bool idle, bool *worked)
 {
-    while (self->n_dirty) {
+    //  Each agent gets one look: work is done, or the agent is set aside
+    //  (dropped when idle found nothing either; kept for later otherwise).
+    *worked = false;
+    for (size_t tries = self->n_dirty; tries > 0 && self->n_dirty; tries--) {
         uint32_t agent = self->dirty[0];
         bool more;
-        int rc = s_merge_agent (self, txn, agent, &more);
-        if (rc || !more) {
-            //  Done with this agent (or failed: its next flush retries it).
-            memmove (self->dirty, self->dirty + 1, (self->n_dirty - 1) * sizeof *self->dirty);
-            self->n_dirty--;
+        int rc = s_merge_agent (self, txn, agent, idle, &more);
+        if (more && !rc) {
+            *worked = true;
+            return 0;
         }
-        if (rc || more)
-            return rc;
+        memmove (self->dirty, self->dirty + 1, (self->n_dirty - 1) * sizeof *self->dirty);
+        self->n_dirty--;
+        if (rc)
+            return rc;   //  its next flush marks it again
+        if (!idle)
+            self->dirty[self->n_dirty++] = agent;   //  back of the line, for an idle moment
     }
     return 0;
 }
@@ -1480,10 +1509,11 @@ static void
 s_test_merge_all (mem_store_t *store, mem_index_writer_t *writer)
 {
     int steps = 0;
+    bool worked;
     while (mem_index_merge_pending (writer)) {
         MDB_txn *txn;
         assert (mem_store_write_begin (store, &txn) == 0);
-        assert (mem_index_merge_step (writer, txn) == 0);
+        assert (mem_index_merge_step (writer, txn, true, &worked) == 0);
         assert (mem_store_write_commit (store, &txn) == 0);
         assert (++steps < 1000);
     }
@@ -1613,9 +1643,10 @@ mem_index_test (bool verbose)
     //  a budget of one byte stops every step after one term.
     mem_index_writer_set_merge_budget (writer, 1);
     int steps = 0;
+    bool worked;
     while (mem_index_merge_pending (writer)) {
         assert (mem_store_write_begin (store, &txn) == 0);
-        assert (mem_index_merge_step (writer, txn) == 0);
+        assert (mem_index_merge_step (writer, txn, true, &worked) == 0);
         assert (mem_store_write_commit (store, &txn) == 0);
         s_test_against_brute_force (store, AGENT, texts, N_DOCS);
         assert (++steps < 200);
@@ -1634,7 +1665,7 @@ mem_index_test (bool verbose)
     for (int i = 0; i < 8; i++)
         s_test_add (store, writer, AGENT2, 9000 + (uint64_t) i, small + i, 1);
     assert (mem_store_write_begin (store, &txn) == 0);
-    assert (mem_index_merge_step (writer, txn) == 0);   //  merges "alpha" only
+    assert (mem_index_merge_step (writer, txn, true, &worked) == 0);   //  merges "alpha" only
     assert (mem_store_write_commit (store, &txn) == 0);
     assert (mem_store_write_begin (store, &txn) == 0);
     assert (mem_index_remove (store, txn, AGENT2, 9000, 2) == 0);   //  "alpha zulu"

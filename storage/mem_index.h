@@ -62,13 +62,16 @@ void mem_index_writer_reset (mem_index_writer_t *self);
 int mem_index_remove (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                       unsigned doc_len);
 
-/* True while some agent's segments need merging. */
+/* True while some agent's segments may need merging. */
 bool mem_index_merge_pending (mem_index_writer_t *self);
 
 /* Does one bounded step of segment merging inside txn (a few MiB of
    postings at most), persisting where it stopped so a crash resumes.
+   idle: nothing waits for the writer, so the small segments of a burst
+   may be folded together too. *worked: whether there was anything to do
+   (when not idle, agents may stay pending with nothing to do yet).
    Returns 0 or an LMDB code. */
-int mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn);
+int mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn, bool idle, bool *worked);
 
 /* Bytes of postings one merge step may write (default 4 MiB); tests use a
    tiny budget to stop merges midway. */
