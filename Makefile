@@ -10,7 +10,7 @@ DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev
             lmdb-utils procps
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test bench clean format
+.PHONY: all deps build run test check-sanitize bench clean format
 
 all: build
 
@@ -36,6 +36,13 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (a report, or a leak at exit, fails the test that saw it).
+check-sanitize: deps
+	cmake -S . -B $(BUILD)-sanitize -DMEMD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	cmake --build $(BUILD)-sanitize -j $(JOBS)
+	cd $(BUILD)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 bench: build
 	./$(BUILD)/bench_spine $(ARGS)

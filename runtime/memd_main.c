@@ -1,7 +1,8 @@
 /*  memd — the memory daemon. Runs in the foreground, logs to stderr, stops
-    cleanly on SIGINT/SIGTERM (DESIGN §8).
+    cleanly on SIGINT/SIGTERM (DESIGN §8), and on SIGHUP: a closed terminal
+    drains and stops memd rather than killing it mid-write.
 
-    Signals: czmq's own handler is disabled; SIGINT and SIGTERM are blocked
+    Signals: czmq's own handler is disabled; the stop signals are blocked
     in every thread and main waits for them with sigwait, so shutdown is an
     orderly drain and nothing polls while memd is idle. */
 #include <czmq.h>
@@ -113,6 +114,7 @@ main (int argc, char *argv[])
     sigemptyset (&stop);
     sigaddset (&stop, SIGINT);
     sigaddset (&stop, SIGTERM);
+    sigaddset (&stop, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &stop, NULL);
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
@@ -128,7 +130,8 @@ main (int argc, char *argv[])
     }
     int sig = 0;
     sigwait (&stop, &sig);
-    mem_log_info ("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    mem_log_info ("%s: stopping",
+                  sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     mem_daemon_destroy (&daemon);
     mem_config_destroy (&config);
     zsys_shutdown ();

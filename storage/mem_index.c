@@ -543,6 +543,8 @@ mem_index_writer_flush (mem_index_writer_t *self, MDB_txn *txn)
         mem_index_writer_reset (self);
         return ENOMEM;
     }
+    if (self->n_deltas == 0)
+        return 0;   //  nothing buffered (a forget flushes before it reads)
     mem_store_t *store = self->store;
     int rc = 0;
     //  New segments in agent order, so keys ascend through the whole flush.

@@ -38,6 +38,15 @@ for f in "$T"/chunk.*; do "$MEMCTL" get $(cat "$f") >/dev/null 2>&1 || missing=1
 check "all $acked ids acked before SIGTERM are present" [ $missing -eq 0 -a "$acked" -gt 0 ]
 stop_memd
 
+# SIGHUP (a closed terminal) drains and stops like SIGTERM.
+start_memd
+kill -HUP "$MEMD_PID"
+rc=0; wait "$MEMD_PID" || rc=$?
+MEMD_PID=""
+check "SIGHUP stops memd cleanly (exit $rc)" [ $rc -eq 0 ]
+check "... and removes the socket file" [ ! -e "$RUN/memd.sock" ]
+check "... logging why" grep -q "SIGHUP: stopping" "$T/memd.log"
+
 # Settings: clear errors, exit 2, nothing started.
 long_run="/tmp/$(printf 'x%.0s' $(seq 1 120))"
 rc=0; MEMD_ENDPOINT= timeout 10 "$MEMD" --data-dir "$DATA" --run-dir "$long_run" >"$T/long.log" 2>&1 || rc=$?
