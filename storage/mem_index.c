@@ -926,19 +926,26 @@ s_merge_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool idle
             found = true;
         }
     if (!found && n >= 2) {
-        unsigned tier = s_tier (segs[n - 1].info.docs), run = 0, top = 0, tail = 0;
-        while (run < n && s_tier (segs[n - 1 - run].info.docs) == tier)
-            run++;
+        //  Any MERGE_WAYS adjacent segments of one tier, newest first: new
+        //  flushes keep arriving at the tail, so older tiers must not wait
+        //  for the tail to be theirs.
+        unsigned top = 0, tail = 0, end = n;
+        while (end >= MERGE_WAYS && !found) {
+            unsigned tier = s_tier (segs[end - 1].info.docs), run = 0;
+            while (run < end && s_tier (segs[end - 1 - run].info.docs) == tier)
+                run++;
+            if (run >= MERGE_WAYS) {
+                rc = s_merge_start (store, txn, segs, end - run, MERGE_WAYS, &seg);
+                found = !rc;
+            }
+            end -= run;
+        }
         for (unsigned i = 0; i < n; i++)
             if (s_tier (segs[i].info.docs) > top)
                 top = s_tier (segs[i].info.docs);
         while (tail < n && s_tier (segs[n - 1 - tail].info.docs) < top)
             tail++;
-        if (run >= MERGE_WAYS) {
-            rc = s_merge_start (store, txn, segs, n - MERGE_WAYS, MERGE_WAYS, &seg);
-            found = !rc;
-        }
-        else if (idle && tail >= 2) {
+        if (!found && !rc && idle && tail >= 2) {
             unsigned count = tail < MERGE_MAX ? tail : MERGE_MAX;
             rc = s_merge_start (store, txn, segs, n - tail, count, &seg);
             found = !rc;
@@ -1685,6 +1692,31 @@ mem_index_test (bool verbose)
         assert (hits[i].id != 9000);
     mem_store_read_end (store, &txn);
     mem_index_writer_set_merge_budget (writer, 4u << 20);
+
+    //  Regression: eight segments of one tier merge even while newer, smaller
+    //  flushes sit at the tail (the newest tier used to be the only one
+    //  considered, so under steady load older tiers piled up).
+    enum { AGENT3 = 9 };
+    const char *eight[8] = {"tier one", "tier two", "tier six", "tier ten",
+                            "tier red", "tier tan", "tier sky", "tier sea"};
+    for (int i = 0; i < 8; i++)
+        s_test_add (store, writer, AGENT3, 20000 + (uint64_t) i * 8, eight, 8);
+    const char *one[] = {"tail"};
+    s_test_add (store, writer, AGENT3, 20100, one, 1);
+    s_test_add (store, writer, AGENT3, 20101, one, 1);
+    for (int guard = 0; guard < 100; guard++) {
+        assert (mem_store_write_begin (store, &txn) == 0);
+        assert (mem_index_merge_step (writer, txn, false, &worked) == 0);
+        assert (mem_store_write_commit (store, &txn) == 0);
+        if (!worked)
+            break;
+    }
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mem_index_segment_count (store, txn, AGENT3, &segments) == 0);
+    assert (segments == 3);   //  the merged eight, and the two small ones
+    assert (mem_index_search (store, txn, AGENT3, "tier", 4, 10, NULL, NULL, hits, &n) == 0);
+    assert (n == 10);   //  the best 10 of the 64 matches, all still found after the merge
+    mem_store_read_end (store, &txn);
     for (int d = 0; d < N_DOCS; d++)
         free (texts[d]);
     free (texts);
