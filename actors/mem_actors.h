@@ -11,10 +11,26 @@
 
 #include <czmq.h>
 #include "mem_codec.h"
+#include "mem_config.h"
 #include "mem_store.h"
 
-#define MEM_INPROC_CAPTURE "inproc://memd-capture"
-#define MEM_INPROC_RECALL  "inproc://memd-recall"
+#define MEM_INPROC_CAPTURE     "inproc://memd-capture"
+#define MEM_INPROC_RECALL      "inproc://memd-recall"
+#define MEM_INPROC_REAPER      "inproc://memd-reaper"
+#define MEM_INPROC_REAPER_WAKE "inproc://memd-reaper-wake"
+
+/* The job queue's settings (jobs/… in mem_config). */
+typedef struct {
+    int64_t lease_ms;            /* default lease time */
+    uint32_t max_attempts;       /* default attempts before a dead letter */
+    int64_t backoff_ms;          /* first retry delay */
+    int64_t backoff_max_ms;
+    uint64_t history;            /* DONE jobs kept per kind */
+    size_t queue;                /* job requests queued for the reaper */
+    size_t max_waiting;          /* parked Lease requests */
+    mem_job_limit_t limits[64];  /* per-kind concurrency */
+    size_t n_limits;
+} mem_jobs_config_t;
 
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
@@ -26,6 +42,7 @@ typedef struct {
     size_t capture_queue;        /* capture requests queued before RESOURCE_EXHAUSTED */
     size_t recall_queue;         /* recall requests waiting for a free worker */
     int64_t started_ms;          /* wall clock, for uptime */
+    mem_jobs_config_t jobs;
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
@@ -39,6 +56,21 @@ zactor_t *mem_actor_start (zactor_fn *fn, mem_context_t *ctx, char *err, size_t 
 void mem_frontend_actor (zsock_t *pipe, void *args);
 void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
+void mem_reaper_actor (zsock_t *pipe, void *args);
+
+/* The concurrency limit of a job kind (0 = none). */
+uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);
+
+/* The reaper's wake-up line, for any actor that enqueues jobs in its own
+   transactions (the transactional outbox): create the waker in the thread
+   that uses it, and after the commit call mem_reaper_wake. A wake never
+   blocks and never fails the caller; one that cannot be queued finds
+   another queued and unread, which is enough (the reaper reads the store
+   after taking its wakes). */
+zsock_t *mem_reaper_waker_new (void);
+void mem_reaper_wake (zsock_t *waker);
+
+void mem_reaper_test (bool verbose);
 
 /* Maps an LMDB or errno code from storage to a protocol status. */
 mem_code_t mem_code_from_store (int rc);

@@ -2,12 +2,13 @@
 
     Binds the API ROUTER last, after the actors behind it are up. Every
     request is framed-checked, decoded and validated here; bad ones get an
-    error reply at once. Ping and Status are answered here from the store
-    and /proc, so the control plane never waits on a busy actor. Captures
-    and forgets go to the capture actor (the one writer); recalls and gets
-    go to the recall pool, balanced by readiness: a worker gets a request
-    only when it said it is free, and requests wait here (bounded) when
-    every worker is busy.
+    error reply at once. Ping, Status and JobStats are answered here from
+    the store and /proc, so the control plane never waits on a busy actor.
+    Captures and forgets go to the capture actor (the one record writer);
+    job operations to the reaper (which parks long-poll Leases itself, so
+    nothing waits here); recalls and gets go to the recall pool, balanced
+    by readiness: a worker gets a request only when it said it is free, and
+    requests wait here (bounded) when every worker is busy.
 
     Pipe commands: $TERM; DRAIN (stop taking data-plane work, answer
     "DRAINED" once every forwarded request has been answered).
@@ -15,12 +16,14 @@
 #include "mem_actors.h"
 #include "mem_log.h"
 #include "mem_proc.h"
+#include "mem_jobs.h"
 #include "mem_records.h"
 
 typedef struct {
     zsock_t *pipe;
     zsock_t *api;             //  ROUTER, public
     zsock_t *capture;         //  PAIR to the capture actor
+    zsock_t *reaper;          //  PAIR to the reaper (job queue)
     zsock_t *recall;          //  ROUTER the recall workers connect to
     zpoller_t *poller;
     mem_context_t *ctx;
@@ -28,6 +31,7 @@ typedef struct {
     zlist_t *waiting;         //  zmsg_t * [identity][bytes] for the recall pool
     size_t in_flight;         //  forwarded, not yet answered
     uint64_t requests, rejected;
+    uint32_t jobs_waiting;    //  Lease requests parked in the reaper (its last snapshot)
     bool draining;
     bool terminated;
 } self_t;
@@ -41,6 +45,7 @@ s_self_destroy (self_t **self_p)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->api);
     zsock_destroy (&self->capture);
+    zsock_destroy (&self->reaper);
     zsock_destroy (&self->recall);
     if (self->idle_workers) {
         zframe_t *frame;
@@ -83,6 +88,105 @@ s_reject (self_t *self, zframe_t **identity_p, uint64_t request_id, mem_code_t c
     s_reply (self, identity_p, &reply);
 }
 
+//  The job queue's numbers, with the arrays the message points into.
+typedef struct {
+    Memd__V1__JobStatsResult result;
+    Memd__V1__JobKindStats *kinds;
+    Memd__V1__JobKindStats **ptrs;
+    mem_job_kind_stats_t *raw;
+} s_job_stats_t;
+
+static void
+s_job_stats_free (s_job_stats_t *st)
+{
+    free (st->kinds);
+    free (st->ptrs);
+    free (st->raw);
+}
+
+//  Reads the job numbers from the store in txn (never waits on the reaper).
+static int
+s_job_stats (self_t *self, MDB_txn *txn, s_job_stats_t *st)
+{
+    memset (st, 0, sizeof *st);
+    memd__v1__job_stats_result__init (&st->result);
+    int64_t now = mem_now_ms (), expiry = 0;
+    size_t n = 0;
+    int rc = mem_jobs_stats (self->ctx->store, txn, now, &st->raw, &n);
+    if (!rc)
+        rc = mem_jobs_next_expiry (self->ctx->store, txn, &expiry);
+    if (rc)
+        return rc;
+    st->kinds = calloc (n ? n : 1, sizeof *st->kinds);
+    st->ptrs = calloc (n ? n : 1, sizeof *st->ptrs);
+    if (!st->kinds || !st->ptrs)
+        return ENOMEM;
+    Memd__V1__JobStatsResult *r = &st->result;
+    int64_t next = expiry;
+    for (size_t i = 0; i < n; i++) {
+        const mem_job_kind_stats_t *raw = &st->raw[i];
+        Memd__V1__JobKindStats *k = &st->kinds[i];
+        memd__v1__job_kind_stats__init (k);
+        k->kind = (char *) raw->kind;
+        //  "queued": every job waiting to run, whatever it waits for.
+        k->queued = raw->count[MEMD__V1__JOB_STATE__JOB_QUEUED]
+                  + raw->count[MEMD__V1__JOB_STATE__JOB_FAILED]
+                  + raw->count[MEMD__V1__JOB_STATE__JOB_BLOCKED];
+        k->leased = raw->count[MEMD__V1__JOB_STATE__JOB_LEASED];
+        k->dead = raw->count[MEMD__V1__JOB_STATE__JOB_DEAD];
+        k->retrying = raw->count[MEMD__V1__JOB_STATE__JOB_FAILED];
+        k->blocked = raw->count[MEMD__V1__JOB_STATE__JOB_BLOCKED];
+        k->done = raw->count[MEMD__V1__JOB_STATE__JOB_DONE];
+        k->oldest_due_age_ms = raw->oldest_due_ms ? now - raw->oldest_due_ms : 0;
+        k->next_due_at_ms = raw->next_due_ms;
+        k->limit = mem_reaper_kind_limit (&self->ctx->jobs, raw->kind);
+        st->ptrs[i] = k;
+        r->queued += k->queued;
+        r->leased += k->leased;
+        r->dead += k->dead;
+        r->retrying += k->retrying;
+        r->blocked += k->blocked;
+        r->done += k->done;
+        if (k->oldest_due_age_ms > r->oldest_due_age_ms)
+            r->oldest_due_age_ms = k->oldest_due_age_ms;
+        if (raw->next_due_ms && (!next || raw->next_due_ms < next))
+            next = raw->next_due_ms;
+    }
+    r->next_deadline_ms = next;
+    r->kinds = st->ptrs;
+    r->n_kinds = n;
+    r->waiting_workers = self->jobs_waiting;
+    return 0;
+}
+
+static zframe_t *
+s_job_stats_reply (self_t *self, const Memd__V1__Request *req)
+{
+    MDB_txn *txn;
+    s_job_stats_t st;
+    memset (&st, 0, sizeof st);
+    int rc = mem_store_read_begin (self->ctx->store, &txn);
+    if (rc == 0) {
+        rc = s_job_stats (self, txn, &st);
+        mem_store_read_end (self->ctx->store, &txn);
+    }
+    zframe_t *frame;
+    if (rc)
+        frame = mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
+                                       "cannot read job stats: %s", mdb_strerror (rc));
+    else {
+        Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+        Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
+        reply.request_id = req->request_id;
+        reply.status = &status;
+        reply.result_case = MEMD__V1__REPLY__RESULT_JOB_STATS;
+        reply.job_stats = &st.result;
+        frame = mem_codec_pack (&reply.base);
+    }
+    s_job_stats_free (&st);
+    return frame;
+}
+
 //  Status from the store (a read never waits on the writer) and /proc.
 static zframe_t *
 s_status_reply (self_t *self, const Memd__V1__Request *req)
@@ -101,14 +205,21 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     transition.reason = "started";
     result.last_transition = &transition;
     MDB_txn *txn;
+    s_job_stats_t jobs;
+    memset (&jobs, 0, sizeof jobs);
     int rc = mem_store_read_begin (ctx->store, &txn);
     if (rc == 0) {
         rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
+        if (!rc)
+            rc = s_job_stats (self, txn, &jobs);
         mem_store_read_end (ctx->store, &txn);
     }
-    if (rc)
+    if (rc) {
+        s_job_stats_free (&jobs);
         return mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
-                                      "cannot read record counts: %s", mdb_strerror (rc));
+                                      "cannot read record and job counts: %s", mdb_strerror (rc));
+    }
+    result.jobs = &jobs.result;
     mem_proc_usage_t usage;
     mem_proc_usage (&usage);
     result.rss_bytes = usage.rss_bytes;
@@ -127,7 +238,9 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     reply.status = &status;
     reply.result_case = MEMD__V1__REPLY__RESULT_STATUS_RESULT;
     reply.status_result = &result;
-    return mem_codec_pack (&reply.base);
+    zframe_t *frame = mem_codec_pack (&reply.base);
+    s_job_stats_free (&jobs);
+    return frame;
 }
 
 static zframe_t *
@@ -158,6 +271,16 @@ s_dispatch_recall (self_t *self)
     }
 }
 
+//  The operations the reaper serves (JobStats is answered here).
+static bool
+s_is_job_op (int op)
+{
+    return op == MEMD__V1__REQUEST__OP_JOB_ENQUEUE || op == MEMD__V1__REQUEST__OP_JOB_LEASE
+        || op == MEMD__V1__REQUEST__OP_JOB_COMPLETE || op == MEMD__V1__REQUEST__OP_JOB_FAIL
+        || op == MEMD__V1__REQUEST__OP_JOB_EXTEND || op == MEMD__V1__REQUEST__OP_JOB_RETRY
+        || op == MEMD__V1__REQUEST__OP_JOB_PURGE || op == MEMD__V1__REQUEST__OP_JOB_LIST;
+}
+
 static void
 s_self_handle_api (self_t *self)
 {
@@ -178,6 +301,14 @@ s_self_handle_api (self_t *self)
         return;
     }
     zframe_t *payload = zmsg_last (msg);
+    if (zframe_size (payload) > self->ctx->limits.max_message_bytes) {
+        char why[128];
+        snprintf (why, sizeof why, "request of %zu bytes is over the limit of %zu bytes",
+                  zframe_size (payload), self->ctx->limits.max_message_bytes);
+        zmsg_destroy (&msg);
+        s_reject (self, &identity, 0, MEM_TOO_LARGE, why);
+        return;
+    }
     Memd__V1__Request *req
         = mem_codec_request_decode (zframe_data (payload), zframe_size (payload));
     if (!req) {
@@ -201,6 +332,9 @@ s_self_handle_api (self_t *self)
         break;
     case MEMD__V1__REQUEST__OP_STATUS:
         reply = s_status_reply (self, req);
+        break;
+    case MEMD__V1__REQUEST__OP_JOB_STATS:
+        reply = s_job_stats_reply (self, req);
         break;
     default:
         break;
@@ -226,19 +360,22 @@ s_self_handle_api (self_t *self)
     zmsg_append (out, &bytes);
     bool to_writer = req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
                   || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+    bool to_reaper = s_is_job_op (req->op_case);
     uint64_t request_id = req->request_id;
     memd__v1__request__free_unpacked (req, NULL);
-    if (to_writer) {
-        //  Never block the control plane on a full capture queue: refuse.
-        if (zsock_events (self->capture) & ZMQ_POLLOUT) {
-            zmsg_send (&out, self->capture);
+    if (to_writer || to_reaper) {
+        //  Never block the control plane on a full queue: refuse.
+        zsock_t *actor = to_writer ? self->capture : self->reaper;
+        if (zsock_events (actor) & ZMQ_POLLOUT) {
+            zmsg_send (&out, actor);
             self->in_flight++;
             return;
         }
         identity = zmsg_pop (out);
         zmsg_destroy (&out);
         s_reject (self, &identity, request_id, MEM_RESOURCE_EXHAUSTED,
-                  "capture queue is full; retry later");
+                  to_writer ? "capture queue is full; retry later"
+                            : "job queue requests are backed up; retry later");
         return;
     }
     if (zlist_size (self->waiting) >= self->ctx->recall_queue) {
@@ -279,6 +416,24 @@ s_self_handle_capture (self_t *self)
         s_relay (self, msg);
 }
 
+//  From the reaper: [identity][reply], or one frame with the number of
+//  parked Lease requests (for status).
+static void
+s_self_handle_reaper (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->reaper);
+    if (!msg)
+        return;
+    if (zmsg_size (msg) == 1) {
+        zframe_t *frame = zmsg_first (msg);
+        if (zframe_size (frame) == sizeof self->jobs_waiting)
+            memcpy (&self->jobs_waiting, zframe_data (frame), sizeof self->jobs_waiting);
+        zmsg_destroy (&msg);
+        return;
+    }
+    s_relay (self, msg);
+}
+
 //  From a recall worker: [worker]["READY"] or [worker][identity][reply].
 static void
 s_self_handle_recall (self_t *self)
@@ -300,23 +455,30 @@ s_self_start (self_t *self, char *err, size_t err_size)
 {
     mem_context_t *ctx = self->ctx;
     self->capture = zsock_new (ZMQ_PAIR);
+    self->reaper = zsock_new (ZMQ_PAIR);
     self->recall = zsock_new (ZMQ_ROUTER);
     self->api = zsock_new (ZMQ_ROUTER);
-    if (!self->capture || !self->recall || !self->api) {
+    if (!self->capture || !self->reaper || !self->recall || !self->api) {
         snprintf (err, err_size, "cannot create sockets: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
     zsock_set_sndhwm (self->capture, (int) ctx->capture_queue);
     zsock_set_rcvhwm (self->capture, 0);
+    zsock_set_sndhwm (self->reaper, (int) ctx->jobs.queue);
+    zsock_set_rcvhwm (self->reaper, 0);
     zsock_set_sndhwm (self->recall, 0);
     zsock_set_rcvhwm (self->recall, 0);
     if (zsock_connect (self->capture, MEM_INPROC_CAPTURE)
+        || zsock_connect (self->reaper, MEM_INPROC_REAPER)
         || zsock_bind (self->recall, MEM_INPROC_RECALL) < 0) {
         snprintf (err, err_size, "cannot reach the actors: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
     //  The public socket, bound last: nothing is accepted before it can be served.
-    zsock_set_maxmsgsize (self->api, (int64_t) ctx->limits.max_message_bytes);
+    //  Requests over the limit get a TOO_LARGE reply; only past four times
+    //  the limit does ZeroMQ cut the connection, so no client can make
+    //  memd buffer without bound.
+    zsock_set_maxmsgsize (self->api, (int64_t) ctx->limits.max_message_bytes * 4);
     zsock_set_sndhwm (self->api, 100000);
     zsock_set_rcvhwm (self->api, 100000);
     zsock_set_linger (self->api, 1000);   //  let the last acks out at shutdown
@@ -324,7 +486,8 @@ s_self_start (self_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "cannot bind %s: %s", ctx->endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
-    self->poller = zpoller_new (self->pipe, self->api, self->capture, self->recall, NULL);
+    self->poller
+        = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall, NULL);
     self->idle_workers = zlist_new ();
     self->waiting = zlist_new ();
     return 0;
@@ -369,6 +532,8 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_api (self);
         else if (which == self->capture)
             s_self_handle_capture (self);
+        else if (which == self->reaper)
+            s_self_handle_reaper (self);
         else if (which == self->recall)
             s_self_handle_recall (self);
         else if (zpoller_terminated (self->poller))

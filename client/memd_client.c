@@ -577,3 +577,194 @@ memd_client_forget (memd_client_t *self, const char *agent, const uint64_t *ids,
     memd_client_reply_free (&reply);
     return rc;
 }
+
+//  --------------------------------------------------------------------------
+//  The job queue
+
+int
+memd_client_job_enqueue (memd_client_t *self, const Memd__V1__JobEnqueue *job, uint64_t *id,
+                         bool *duplicate)
+{
+    assert (self);
+    assert (job);
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_ENQUEUE;
+    req.job_enqueue = (Memd__V1__JobEnqueue *) job;   //  packing does not modify it
+    Memd__V1__Reply *reply = s_expect (self, memd_client_call (self, &req, false),
+                                       MEMD__V1__REPLY__RESULT_JOB_ENQUEUE, "Enqueue");
+    if (!reply)
+        return -1;
+    if (id)
+        *id = reply->job_enqueue->id;
+    if (duplicate)
+        *duplicate = reply->job_enqueue->duplicate;
+    memd_client_reply_free (&reply);
+    return 0;
+}
+
+Memd__V1__Reply *
+memd_client_job_lease (memd_client_t *self, const Memd__V1__JobLease *lease)
+{
+    assert (self);
+    assert (lease);
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_LEASE;
+    req.job_lease = (Memd__V1__JobLease *) lease;
+    //  memd holds a long-poll for up to wait_ms: wait that long on top.
+    int timeout = self->timeout_ms;
+    int64_t extended = (int64_t) timeout + (lease->wait_ms > 0 ? lease->wait_ms : 0);
+    self->timeout_ms = extended > INT32_MAX ? INT32_MAX : (int) extended;
+    Memd__V1__Reply *reply = memd_client_call (self, &req, false);
+    self->timeout_ms = timeout;
+    return s_expect (self, reply, MEMD__V1__REPLY__RESULT_JOB_LEASE, "Lease");
+}
+
+//  Complete, Fail and Extend share their reply: the job after the change.
+static int
+s_job_call (memd_client_t *self, Memd__V1__Request *req, const char *op, Memd__V1__Reply **out)
+{
+    if (out)
+        *out = NULL;
+    Memd__V1__Reply *reply
+        = s_expect (self, memd_client_call (self, req, false), MEMD__V1__REPLY__RESULT_JOB, op);
+    if (!reply)
+        return -1;
+    if (out)
+        *out = reply;
+    else
+        memd_client_reply_free (&reply);
+    return 0;
+}
+
+int
+memd_client_job_complete (memd_client_t *self, uint64_t id, uint64_t fence,
+                          Memd__V1__Reply **job_out)
+{
+    assert (self);
+    Memd__V1__JobComplete complete = MEMD__V1__JOB_COMPLETE__INIT;
+    complete.id = id;
+    complete.fence = fence;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_COMPLETE;
+    req.job_complete = &complete;
+    return s_job_call (self, &req, "Complete", job_out);
+}
+
+int
+memd_client_job_fail (memd_client_t *self, uint64_t id, uint64_t fence, bool fatal,
+                      const char *error, int64_t retry_after_ms, Memd__V1__Reply **job_out)
+{
+    assert (self);
+    Memd__V1__JobFail fail = MEMD__V1__JOB_FAIL__INIT;
+    fail.id = id;
+    fail.fence = fence;
+    fail.fatal = fatal;
+    if (error)
+        fail.error = (char *) error;
+    fail.retry_after_ms = retry_after_ms;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_FAIL;
+    req.job_fail = &fail;
+    return s_job_call (self, &req, "Fail", job_out);
+}
+
+int
+memd_client_job_extend (memd_client_t *self, uint64_t id, uint64_t fence, int64_t lease_ms,
+                        Memd__V1__Reply **job_out)
+{
+    assert (self);
+    Memd__V1__JobExtend extend = MEMD__V1__JOB_EXTEND__INIT;
+    extend.id = id;
+    extend.fence = fence;
+    extend.lease_ms = lease_ms;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_EXTEND;
+    req.job_extend = &extend;
+    return s_job_call (self, &req, "Extend", job_out);
+}
+
+//  Retry or Purge; all dead letters (n == 0) take as many steps as memd asks.
+static int
+s_job_bulk (memd_client_t *self, bool retry, const uint64_t *ids, size_t n, const char *kind,
+            uint64_t *count)
+{
+    assert (self);
+    assert (ids || n == 0);
+    if (count)
+        *count = 0;
+    Memd__V1__JobRetry r = MEMD__V1__JOB_RETRY__INIT;
+    Memd__V1__JobPurge p = MEMD__V1__JOB_PURGE__INIT;
+    r.ids = p.ids = (uint64_t *) ids;
+    r.n_ids = p.n_ids = n;
+    if (kind)
+        r.kind = p.kind = (char *) kind;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = retry ? MEMD__V1__REQUEST__OP_JOB_RETRY : MEMD__V1__REQUEST__OP_JOB_PURGE;
+    if (retry)
+        req.job_retry = &r;
+    else
+        req.job_purge = &p;
+    int expected = retry ? MEMD__V1__REPLY__RESULT_JOB_RETRY : MEMD__V1__REPLY__RESULT_JOB_PURGE;
+    while (true) {
+        Memd__V1__Reply *reply = memd_client_call (self, &req, true);
+        if (!reply)
+            return -1;
+        if ((int) reply->result_case != expected) {
+            int failed = self->code != MEMD__V1__CODE__OK;
+            memd_client_reply_free (&reply);
+            if (!failed)
+                s_set_error (self, MEMD__V1__CODE__INTERNAL,
+                             "memd's reply to %s carries no result", retry ? "Retry" : "Purge");
+            return -1;
+        }
+        uint64_t done = retry ? reply->job_retry->retried : reply->job_purge->purged;
+        bool more = retry ? reply->job_retry->more : reply->job_purge->more;
+        if (count)
+            *count += done;
+        memd_client_reply_free (&reply);
+        if (self->code != MEMD__V1__CODE__OK)
+            return -1;
+        //  Stop when memd has no more, or a step made no progress (every
+        //  remaining dead letter refused a retry).
+        if (n || !more || done == 0)
+            return 0;
+    }
+}
+
+int
+memd_client_job_retry (memd_client_t *self, const uint64_t *ids, size_t n, const char *kind,
+                       uint64_t *count)
+{
+    return s_job_bulk (self, true, ids, n, kind, count);
+}
+
+int
+memd_client_job_purge (memd_client_t *self, const uint64_t *ids, size_t n, const char *kind,
+                       uint64_t *count)
+{
+    return s_job_bulk (self, false, ids, n, kind, count);
+}
+
+Memd__V1__Reply *
+memd_client_job_list (memd_client_t *self, const Memd__V1__JobList *query)
+{
+    assert (self);
+    assert (query);
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_LIST;
+    req.job_list = (Memd__V1__JobList *) query;
+    return s_expect (self, memd_client_call (self, &req, false),
+                     MEMD__V1__REPLY__RESULT_JOB_LIST, "JobList");
+}
+
+Memd__V1__Reply *
+memd_client_job_stats (memd_client_t *self)
+{
+    assert (self);
+    Memd__V1__JobStatsRequest stats = MEMD__V1__JOB_STATS_REQUEST__INIT;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_JOB_STATS;
+    req.job_stats = &stats;
+    return s_expect (self, memd_client_call (self, &req, false),
+                     MEMD__V1__REPLY__RESULT_JOB_STATS, "JobStats");
+}

@@ -100,6 +100,54 @@ Memd__V1__Reply *memd_client_get (memd_client_t *self, const char *agent, const 
 int memd_client_forget (memd_client_t *self, const char *agent, const uint64_t *ids, size_t n,
                         const char *session, uint64_t *forgotten);
 
+/* ---- The job queue (jobs are not agent-scoped) ----------------------------
+   A worker in any language does what these calls do:
+
+       loop:
+           reply = Lease (kinds, wait)       parked by memd until a job is due
+           for each job: do the work, Extend (id, fence) while it runs,
+               then Complete (id, fence) or Fail (id, fence, fatal?, error)
+
+   A Complete/Fail/Extend with a stale fence (the lease expired and the job
+   went to someone else) fails with PERMISSION_DENIED: drop the result. */
+
+/* Queues a job (kind and payload required; other fields optional; see
+   memd.proto JobEnqueue). *id gets its id, or the id of the unfinished job
+   with the same dedupe key (then *duplicate, which may be NULL, is true). */
+int memd_client_job_enqueue (memd_client_t *self, const Memd__V1__JobEnqueue *job, uint64_t *id,
+                             bool *duplicate);
+
+/* Leases jobs (result: reply->job_lease->jobs, maybe none). With
+   lease->wait_ms > 0 memd holds the call until a job is due or the wait
+   ends; this call's timeout is the client's timeout plus wait_ms. */
+Memd__V1__Reply *memd_client_job_lease (memd_client_t *self, const Memd__V1__JobLease *lease);
+
+/* Finishes or heartbeats a leased job; *job_out (may be NULL) gets a reply
+   holding the job after the change (reply->job->job), to free with
+   memd_client_reply_free. */
+int memd_client_job_complete (memd_client_t *self, uint64_t id, uint64_t fence,
+                              Memd__V1__Reply **job_out);
+int memd_client_job_fail (memd_client_t *self, uint64_t id, uint64_t fence, bool fatal,
+                          const char *error, int64_t retry_after_ms, Memd__V1__Reply **job_out);
+/* lease_ms 0: memd's default lease time, counted from now. */
+int memd_client_job_extend (memd_client_t *self, uint64_t id, uint64_t fence, int64_t lease_ms,
+                            Memd__V1__Reply **job_out);
+
+/* Dead letters: back to the queue (retry), or away (purge). n == 0 means
+   every dead letter (of kind, if not NULL), in steps: the call loops until
+   done. *count (may be NULL) gets how many. Ids that are not dead letters
+   fail the call with NOT_FOUND after the others are done. */
+int memd_client_job_retry (memd_client_t *self, const uint64_t *ids, size_t n, const char *kind,
+                           uint64_t *count);
+int memd_client_job_purge (memd_client_t *self, const uint64_t *ids, size_t n, const char *kind,
+                           uint64_t *count);
+
+/* Jobs by state/kind, paged by id (result: reply->job_list). */
+Memd__V1__Reply *memd_client_job_list (memd_client_t *self, const Memd__V1__JobList *query);
+
+/* Queue numbers (result: reply->job_stats). */
+Memd__V1__Reply *memd_client_job_stats (memd_client_t *self);
+
 #ifdef __cplusplus
 }
 #endif

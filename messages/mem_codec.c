@@ -19,6 +19,28 @@ mem_limits_default (mem_limits_t *limits)
     limits->max_ids = 10000;
     limits->max_k = 1000;
     limits->max_query_bytes = 64u << 10;
+    limits->max_payload_bytes = 1u << 20;
+    limits->max_lease_jobs = 1000;
+    limits->max_lease_ms = 24LL * 3600 * 1000;
+    limits->max_wait_ms = 10LL * 60 * 1000;
+    limits->max_delay_ms = 366LL * 24 * 3600 * 1000;
+    limits->max_list = 10000;
+}
+
+bool
+mem_codec_job_kind_valid (const char *name)
+{
+    if (!name || !*name)
+        return false;
+    size_t len = 0;
+    for (const char *p = name; *p; p++, len++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+               || c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok || len >= MEM_JOB_KIND_MAX)
+            return false;
+    }
+    return true;
 }
 
 const char *
@@ -171,6 +193,175 @@ s_validate_record (const Memd__V1__Record *rec, size_t index, const char *req_ag
     return MEM_OK;
 }
 
+//  A job kind: present, short, and from a small alphabet (it is a key and
+//  appears in the jobs/limits setting).
+static mem_code_t
+s_check_kind (const char *what, const char *kind, char *err, size_t err_size)
+{
+    if (!kind || !*kind) {
+        snprintf (err, err_size, "%s is empty", what);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (!mem_codec_job_kind_valid (kind)) {
+        snprintf (err, err_size, "%s '%.80s%s' is not 1-%d characters of A-Z a-z 0-9 _ . : -",
+                  what, kind, strlen (kind) > 80 ? "..." : "", MEM_JOB_KIND_MAX);
+        return strlen (kind) > MEM_JOB_KIND_MAX ? MEM_TOO_LARGE : MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+#define CHECK_KIND(what, kind)                                                         \
+    do {                                                                               \
+        mem_code_t rc_ = s_check_kind ((what), (kind), err, err_size);                 \
+        if (rc_ != MEM_OK)                                                             \
+            return rc_;                                                                \
+    } while (0)
+
+#define CHECK_RANGE(what, value, max)                                                  \
+    do {                                                                               \
+        if ((value) < 0 || (value) > (max)) {                                          \
+            snprintf (err, err_size, "%s = %lld is outside 0..%lld", (what),           \
+                      (long long) (value), (long long) (max));                         \
+            return MEM_INVALID_ARGUMENT;                                               \
+        }                                                                              \
+    } while (0)
+
+//  Ids for Retry and Purge: bounded, none zero.
+static mem_code_t
+s_check_job_ids (const char *op, const uint64_t *ids, size_t n, const char *kind,
+                 const mem_limits_t *limits, char *err, size_t err_size)
+{
+    if (n > limits->max_ids) {
+        snprintf (err, err_size, "%s of %zu ids is over the limit of %zu", op, n,
+                  limits->max_ids);
+        return MEM_TOO_LARGE;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == 0) {
+            snprintf (err, err_size, "%s: job id 0 does not exist (ids start at 1)", op);
+            return MEM_INVALID_ARGUMENT;
+        }
+    if (kind && *kind)
+        return s_check_kind ("kind", kind, err, err_size);
+    return MEM_OK;
+}
+
+//  The job operations (DESIGN §4 Job).
+static mem_code_t
+s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
+                size_t err_size)
+{
+    switch (req->op_case) {
+    case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: {
+        const Memd__V1__JobEnqueue *e = req->job_enqueue;
+        CHECK_KIND ("kind", e->kind);
+        if (e->payload.len > limits->max_payload_bytes) {
+            snprintf (err, err_size, "payload is %zu bytes, over the limit of %zu",
+                      e->payload.len, limits->max_payload_bytes);
+            return MEM_TOO_LARGE;
+        }
+        CHECK_STRING ("dedupe_key", e->dedupe_key, MEM_JOB_DEDUPE_MAX);
+        CHECK_RANGE ("delay_ms", e->delay_ms, limits->max_delay_ms);
+        if (e->max_attempts > 1000) {
+            snprintf (err, err_size, "max_attempts = %u is over the limit of 1000",
+                      e->max_attempts);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (e->n_depends_on > MEM_JOB_DEPENDS_MAX) {
+            snprintf (err, err_size, "%zu dependencies, over the limit of %d",
+                      e->n_depends_on, MEM_JOB_DEPENDS_MAX);
+            return MEM_TOO_LARGE;
+        }
+        for (size_t i = 0; i < e->n_depends_on; i++)
+            if (e->depends_on[i] == 0) {
+                snprintf (err, err_size, "depends_on: job id 0 does not exist (ids start at 1)");
+                return MEM_INVALID_ARGUMENT;
+            }
+        return MEM_OK;
+    }
+    case MEMD__V1__REQUEST__OP_JOB_LEASE: {
+        const Memd__V1__JobLease *l = req->job_lease;
+        if (l->n_kinds == 0) {
+            snprintf (err, err_size, "lease needs at least one kind");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (l->n_kinds > MEM_JOB_KINDS_MAX) {
+            snprintf (err, err_size, "lease of %zu kinds is over the limit of %d", l->n_kinds,
+                      MEM_JOB_KINDS_MAX);
+            return MEM_TOO_LARGE;
+        }
+        for (size_t i = 0; i < l->n_kinds; i++)
+            CHECK_KIND ("kind", l->kinds[i]);
+        if (l->max_jobs > limits->max_lease_jobs) {
+            snprintf (err, err_size, "max_jobs = %u is over the limit of %zu", l->max_jobs,
+                      limits->max_lease_jobs);
+            return MEM_INVALID_ARGUMENT;
+        }
+        CHECK_RANGE ("lease_ms", l->lease_ms, limits->max_lease_ms);
+        CHECK_RANGE ("wait_ms", l->wait_ms, limits->max_wait_ms);
+        CHECK_STRING ("worker", l->worker, limits->max_string_bytes);
+        return MEM_OK;
+    }
+    case MEMD__V1__REQUEST__OP_JOB_COMPLETE:
+        if (req->job_complete->id == 0) {
+            snprintf (err, err_size, "complete needs a job id");
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    case MEMD__V1__REQUEST__OP_JOB_FAIL: {
+        const Memd__V1__JobFail *f = req->job_fail;
+        if (f->id == 0) {
+            snprintf (err, err_size, "fail needs a job id");
+            return MEM_INVALID_ARGUMENT;
+        }
+        CHECK_STRING ("error", f->error, MEM_JOB_ERROR_MAX);
+        CHECK_RANGE ("retry_after_ms", f->retry_after_ms, limits->max_delay_ms);
+        return MEM_OK;
+    }
+    case MEMD__V1__REQUEST__OP_JOB_EXTEND:
+        if (req->job_extend->id == 0) {
+            snprintf (err, err_size, "extend needs a job id");
+            return MEM_INVALID_ARGUMENT;
+        }
+        CHECK_RANGE ("lease_ms", req->job_extend->lease_ms, limits->max_lease_ms);
+        return MEM_OK;
+    case MEMD__V1__REQUEST__OP_JOB_RETRY:
+        return s_check_job_ids ("retry", req->job_retry->ids, req->job_retry->n_ids,
+                                req->job_retry->kind, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_JOB_PURGE:
+        return s_check_job_ids ("purge", req->job_purge->ids, req->job_purge->n_ids,
+                                req->job_purge->kind, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_JOB_LIST: {
+        const Memd__V1__JobList *l = req->job_list;
+        if (l->state < MEMD__V1__JOB_STATE__JOB_STATE_UNSPECIFIED
+            || l->state > MEMD__V1__JOB_STATE__JOB_BLOCKED) {
+            snprintf (err, err_size, "unknown job state %d", l->state);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (l->kind && *l->kind)
+            CHECK_KIND ("kind", l->kind);
+        if (l->limit > limits->max_list) {
+            snprintf (err, err_size, "limit = %u is over the limit of %zu", l->limit,
+                      limits->max_list);
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    default:   //  JobStats has no fields
+        return MEM_OK;
+    }
+}
+
+//  True for the operations on records, which are scoped by agent.
+static bool
+s_is_record_op (const Memd__V1__Request *req)
+{
+    return req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
+        || req->op_case == MEMD__V1__REQUEST__OP_RECALL
+        || req->op_case == MEMD__V1__REQUEST__OP_GET
+        || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+}
+
 mem_code_t
 mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
                             size_t err_size)
@@ -181,7 +372,7 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         //  unknown fields are ignored. Only the future could break this.
     }
     CHECK_STRING ("agent_id", req->agent_id, limits->max_string_bytes);
-    bool need_agent = mem_codec_is_data_plane (req);
+    bool need_agent = s_is_record_op (req);
     if (need_agent && req->op_case != MEMD__V1__REQUEST__OP_CAPTURE
         && (!req->agent_id || !*req->agent_id)) {
         snprintf (err, err_size, "agent_id is required");
@@ -264,6 +455,16 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         }
         return MEM_OK;
     }
+    case MEMD__V1__REQUEST__OP_JOB_ENQUEUE:
+    case MEMD__V1__REQUEST__OP_JOB_LEASE:
+    case MEMD__V1__REQUEST__OP_JOB_COMPLETE:
+    case MEMD__V1__REQUEST__OP_JOB_FAIL:
+    case MEMD__V1__REQUEST__OP_JOB_EXTEND:
+    case MEMD__V1__REQUEST__OP_JOB_RETRY:
+    case MEMD__V1__REQUEST__OP_JOB_PURGE:
+    case MEMD__V1__REQUEST__OP_JOB_LIST:
+    case MEMD__V1__REQUEST__OP_JOB_STATS:
+        return s_validate_job (req, limits, err, err_size);
     default:
         snprintf (err, err_size, "unknown operation %d", (int) req->op_case);
         return MEM_INVALID_ARGUMENT;
@@ -273,8 +474,12 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
 bool
 mem_codec_is_data_plane (const Memd__V1__Request *req)
 {
+    //  Looking at the queue (list, stats) is the operator's control plane:
+    //  a monitoring script must not keep memd awake.
     return req->op_case != MEMD__V1__REQUEST__OP_PING
         && req->op_case != MEMD__V1__REQUEST__OP_STATUS
+        && req->op_case != MEMD__V1__REQUEST__OP_JOB_LIST
+        && req->op_case != MEMD__V1__REQUEST__OP_JOB_STATS
         && req->op_case != MEMD__V1__REQUEST__OP__NOT_SET;
 }
 
@@ -402,6 +607,46 @@ mem_codec_test (bool verbose)
     assert (mem_codec_request_validate (&freq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     forget.session_id = "s";
     assert (mem_codec_request_validate (&freq, &limits, err, sizeof err) == MEM_OK);
+
+    //  Jobs: no agent needed; kind, payload size and ranges are checked;
+    //  listing is control plane, leasing data plane.
+    Memd__V1__JobEnqueue enq = MEMD__V1__JOB_ENQUEUE__INIT;
+    Memd__V1__Request jreq = MEMD__V1__REQUEST__INIT;
+    jreq.op_case = MEMD__V1__REQUEST__OP_JOB_ENQUEUE;
+    jreq.job_enqueue = &enq;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "kind is empty"));
+    enq.kind = "llm summary";
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    enq.kind = "llm";
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_OK);
+    assert (mem_codec_is_data_plane (&jreq));
+    enq.payload.len = limits.max_payload_bytes + 1;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    assert (strstr (err, "payload"));
+    enq.payload.len = 0;
+    enq.delay_ms = -1;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    enq.delay_ms = 0;
+    Memd__V1__JobLease lease = MEMD__V1__JOB_LEASE__INIT;
+    jreq.op_case = MEMD__V1__REQUEST__OP_JOB_LEASE;
+    jreq.job_lease = &lease;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    char *kinds[] = {"llm", ""};
+    lease.kinds = kinds;
+    lease.n_kinds = 2;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    lease.n_kinds = 1;
+    lease.wait_ms = limits.max_wait_ms + 1;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    lease.wait_ms = 1000;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_OK);
+    Memd__V1__JobList list = MEMD__V1__JOB_LIST__INIT;
+    jreq.op_case = MEMD__V1__REQUEST__OP_JOB_LIST;
+    jreq.job_list = &list;
+    assert (!mem_codec_is_data_plane (&jreq));
+    list.state = 42;
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
 
     //  The error reply decodes with its code and message.
     zframe_t *frame = mem_codec_error_reply (7, MEM_NOT_FOUND, "record %d", 3);

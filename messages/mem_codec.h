@@ -36,7 +36,22 @@ typedef struct {
     size_t max_ids;             /* ids in one Get/Forget; default 10,000 */
     size_t max_k;               /* Recall k; default 1,000 */
     size_t max_query_bytes;     /* Recall query; default 64 KiB */
+    size_t max_payload_bytes;   /* one job's payload; default 1 MiB */
+    size_t max_lease_jobs;      /* jobs in one Lease; default 1,000 */
+    int64_t max_lease_ms;       /* lease time; default 24 h */
+    int64_t max_wait_ms;        /* Lease long-poll wait; default 10 min */
+    int64_t max_delay_ms;       /* Enqueue delay, Fail retry_after; default 366 days */
+    size_t max_list;            /* jobs in one JobList; default 10,000 */
 } mem_limits_t;
+
+#define MEM_JOB_KIND_MAX    64      /* bytes in a job kind: [A-Za-z0-9_.:-] */
+#define MEM_JOB_DEDUPE_MAX  256     /* bytes in a dedupe key */
+#define MEM_JOB_DEPENDS_MAX 256     /* depends_on entries */
+#define MEM_JOB_KINDS_MAX   64      /* kinds in one Lease */
+#define MEM_JOB_ERROR_MAX   65536   /* bytes of a Fail error (memd keeps the first 4 KiB) */
+
+/* True if name is a valid job kind: 1-64 bytes of [A-Za-z0-9_.:-]. */
+bool mem_codec_job_kind_valid (const char *name);
 
 /* Fills limits with the defaults above. */
 void mem_limits_default (mem_limits_t *limits);
@@ -52,7 +67,7 @@ bool mem_utf8_valid (const char *s, size_t len);
 Memd__V1__Request *mem_codec_request_decode (const void *data, size_t size);
 
 /* Checks a decoded request against the limits: operation present, agent
-   present for data-plane ops, strings UTF-8 and bounded, batches bounded,
+   present for record ops (jobs are not agent-scoped), strings UTF-8 and bounded, batches bounded,
    text non-empty. Returns MEM_OK, or a code with a message in err. */
 mem_code_t mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *limits,
                                        char *err, size_t err_size);

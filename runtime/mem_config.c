@@ -2,9 +2,10 @@
 #include <czmq.h>
 #include "mem_config.h"
 #include "memd_client.h"
+#include "mem_codec.h"
 #include <errno.h>
 
-typedef enum { S_STRING, S_INT, S_ENUM } s_type_t;
+typedef enum { S_STRING, S_INT, S_ENUM, S_LIMITS } s_type_t;
 
 typedef struct {
     const char *key;
@@ -41,6 +42,27 @@ static const s_setting_t s_settings[] = {
      "recall worker threads; 0 = one per core"},
     {"recall/queue", S_INT, "10000", 1, 1000000, NULL,
      "recall requests waiting for a free worker before new ones get RESOURCE_EXHAUSTED"},
+    {"jobs/lease_ms", S_INT, "30000", 1, 86400000, NULL,
+     "lease time of a job when the Lease or Extend request does not say; a worker that "
+     "neither completes nor extends in time loses the job (a failed attempt)"},
+    {"jobs/max_attempts", S_INT, "5", 1, 1000, NULL,
+     "attempts of a job (leases) before it becomes a dead letter, when Enqueue does not say"},
+    {"jobs/backoff_ms", S_INT, "1000", 1, 86400000, NULL,
+     "delay before the first retry of a failed job; doubles per attempt, with jitter "
+     "(a random delay between half and all of it)"},
+    {"jobs/backoff_max_ms", S_INT, "300000", 1, 86400000, NULL,
+     "longest delay between retries"},
+    {"jobs/limits", S_LIMITS, "none", 0, 0, NULL,
+     "per-kind concurrency: most jobs of a kind leased at once, as \"kind=N,kind=N\" "
+     "(e.g. \"llm=1,embed=4\"); kinds not listed have no limit"},
+    {"jobs/history", S_INT, "1000", 0, 100000000, NULL,
+     "done jobs kept per kind (without their payload) for listing; the oldest go first"},
+    {"jobs/max_payload_bytes", S_INT, "1048576", 0, 1 << 24, NULL,
+     "largest job payload accepted, in bytes"},
+    {"jobs/queue", S_INT, "10000", 1, 1000000, NULL,
+     "job requests queued for the reaper before new ones get RESOURCE_EXHAUSTED"},
+    {"jobs/max_waiting", S_INT, "10000", 1, 1000000, NULL,
+     "Lease requests parked at once (long-poll) before new ones get RESOURCE_EXHAUSTED"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
 };
 #define S_COUNT (sizeof s_settings / sizeof s_settings[0])
@@ -103,11 +125,83 @@ s_validate (const s_setting_t *s, const char *value, char *err, size_t err_size)
         snprintf (err, err_size, "%s: '%s' is not one of %s", s->key, value, s->choices);
         return -1;
     }
+    else if (s->type == S_LIMITS) {
+        mem_job_limit_t limits[64];
+        char why[256];
+        if (mem_config_parse_limits (value, limits, 64, why, sizeof why) < 0) {
+            snprintf (err, err_size, "%s: %s", s->key, why);
+            return -1;
+        }
+    }
     else if (!*value) {
         snprintf (err, err_size, "%s: empty value", s->key);
         return -1;
     }
     return 0;
+}
+
+int
+mem_config_parse_limits (const char *text, mem_job_limit_t *out, size_t max, char *err,
+                         size_t err_size)
+{
+    while (*text == ' ')
+        text++;
+    if (!*text || streq (text, "none"))
+        return 0;
+    size_t n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *end = strchr (p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        char item[128];
+        if (len >= sizeof item) {
+            snprintf (err, err_size, "'%.*s…' is too long", 40, p);
+            return -1;
+        }
+        memcpy (item, p, len);
+        item[len] = 0;
+        char *start = item, *stop = item + len;
+        while (*start == ' ')
+            start++;
+        while (stop > start && stop[-1] == ' ')
+            *--stop = 0;
+        char *eq = strchr (start, '=');
+        char *digits_end = NULL;
+        long long limit = -1;
+        if (eq) {
+            *eq = 0;
+            char *number = eq + 1;
+            while (*number == ' ')
+                number++;
+            char *kind_end = eq;
+            while (kind_end > start && kind_end[-1] == ' ')
+                *--kind_end = 0;
+            errno = 0;
+            limit = *number ? strtoll (number, &digits_end, 10) : -1;
+            if (errno || (digits_end && *digits_end))
+                limit = -1;
+        }
+        if (!eq || !mem_codec_job_kind_valid (start) || limit < 1 || limit > 1000000) {
+            snprintf (err, err_size,
+                      "'%s' is not kind=N (a kind of A-Z a-z 0-9 _ . : - and N from 1 to "
+                      "1000000); write e.g. \"llm=1,embed=4\"",
+                      len ? start : "(empty)");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (streq (out[i].kind, start)) {
+                snprintf (err, err_size, "kind '%s' is listed twice", start);
+                return -1;
+            }
+        if (n == max) {
+            snprintf (err, err_size, "more than %zu kinds", max);
+            return -1;
+        }
+        memcpy (out[n].kind, start, strlen (start) + 1);   //  valid kinds fit (64 bytes)
+        out[n++].limit = (uint32_t) limit;
+        p = end ? end + 1 : p + len;
+    }
+    return (int) n;
 }
 
 int
@@ -288,6 +382,23 @@ mem_config_test (bool verbose)
     assert (strstr (err, "store/colour"));
     unlink (path);
     assert (mem_config_load_file (config, "/nonexistent/memd.cfg", err, sizeof err) == -1);
+
+    //  jobs/limits: kind=N pairs, checked when set.
+    mem_job_limit_t limits[8];
+    assert (mem_config_parse_limits ("none", limits, 8, err, sizeof err) == 0);
+    assert (mem_config_parse_limits (" llm = 1 , embed=4", limits, 8, err, sizeof err) == 2);
+    assert (streq (limits[0].kind, "llm") && limits[0].limit == 1);
+    assert (streq (limits[1].kind, "embed") && limits[1].limit == 4);
+    assert (mem_config_parse_limits ("llm=0", limits, 8, err, sizeof err) == -1);
+    assert (mem_config_parse_limits ("llm=1,llm=2", limits, 8, err, sizeof err) == -1);
+    assert (mem_config_parse_limits ("llm", limits, 8, err, sizeof err) == -1);
+    assert (mem_config_parse_limits ("l m=1", limits, 8, err, sizeof err) == -1);
+    assert (mem_config_parse_limits ("a=1,", limits, 8, err, sizeof err) == 1);
+    assert (mem_config_parse_limits ("a=1,,b=2", limits, 8, err, sizeof err) == -1);
+    assert (mem_config_set (config, "jobs/limits=llm=x", NULL, err, sizeof err) == -1);
+    assert (strstr (err, "jobs/limits"));
+    assert (mem_config_set (config, "jobs/limits=llm=1", NULL, err, sizeof err) == 0);
+    assert (streq (mem_config_get (config, "jobs/limits"), "llm=1"));
     mem_config_destroy (&config);
     assert (config == NULL);
     if (verbose)

@@ -34,6 +34,18 @@ int mem_config_set (mem_config_t *self, const char *key, const char *value, char
 const char *mem_config_get (mem_config_t *self, const char *key);
 int64_t mem_config_int (mem_config_t *self, const char *key);
 
+/* One entry of jobs/limits: at most `limit` jobs of `kind` leased at once. */
+typedef struct {
+    char kind[65];
+    uint32_t limit;
+} mem_job_limit_t;
+
+/* Parses a jobs/limits value, "kind=N[,kind=N]…" (spaces allowed around
+   items; "" or "none" for no limits), into out (room for max). Returns the
+   count, or -1 with a message in err. */
+int mem_config_parse_limits (const char *text, mem_job_limit_t *out, size_t max, char *err,
+                             size_t err_size);
+
 /* Prints every key, its default and what it does. */
 void mem_config_print_help (FILE *out);
 

@@ -1,4 +1,8 @@
-/*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h. */
+/*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
+
+    Start: store, reaper, capture, recall pool, frontend (binds the API).
+    Stop: the reaper answers its parked leases, the frontend drains what is
+    in flight, then every actor stops in reverse order of start. */
 #include "mem_daemon.h"
 #include "mem_actors.h"
 #include "mem_log.h"
@@ -13,6 +17,7 @@ struct _mem_daemon_t {
     char *data_dir;
     char *endpoint;
     int endpoint_lock;
+    zactor_t *reaper;
     zactor_t *capture;
     zactor_t *recall[MAX_RECALL_WORKERS];
     unsigned n_recall;
@@ -46,7 +51,22 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     ctx->limits.max_message_bytes = (size_t) mem_config_int (config, "api/max_message_bytes");
     ctx->limits.max_batch = (size_t) mem_config_int (config, "capture/max_batch");
     ctx->limits.max_text_bytes = (size_t) mem_config_int (config, "capture/max_text_bytes");
+    ctx->limits.max_payload_bytes = (size_t) mem_config_int (config, "jobs/max_payload_bytes");
     ctx->capture_queue = (size_t) mem_config_int (config, "capture/queue");
+    mem_jobs_config_t *jobs = &ctx->jobs;
+    jobs->lease_ms = mem_config_int (config, "jobs/lease_ms");
+    jobs->max_attempts = (uint32_t) mem_config_int (config, "jobs/max_attempts");
+    jobs->backoff_ms = mem_config_int (config, "jobs/backoff_ms");
+    jobs->backoff_max_ms = mem_config_int (config, "jobs/backoff_max_ms");
+    jobs->history = (uint64_t) mem_config_int (config, "jobs/history");
+    jobs->queue = (size_t) mem_config_int (config, "jobs/queue");
+    jobs->max_waiting = (size_t) mem_config_int (config, "jobs/max_waiting");
+    int n_limits = mem_config_parse_limits (mem_config_get (config, "jobs/limits"), jobs->limits,
+                                            sizeof jobs->limits / sizeof jobs->limits[0], err,
+                                            err_size);
+    if (n_limits < 0)
+        goto failed;
+    jobs->n_limits = (size_t) n_limits;
     ctx->recall_queue = (size_t) mem_config_int (config, "recall/queue");
     long workers = (long) mem_config_int (config, "recall/workers");
     if (workers == 0)
@@ -69,7 +89,10 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     if (!ctx->store)
         goto failed;
 
-    //  Writer and readers first; the frontend binds the API last.
+    //  The job queue (its wake line must exist before anyone enqueues), the
+    //  writer and readers; the frontend binds the API last.
+    if (!(self->reaper = mem_actor_start (mem_reaper_actor, ctx, err, err_size)))
+        goto failed;
     if (!(self->capture = mem_actor_start (mem_capture_actor, ctx, err, err_size)))
         goto failed;
     for (; self->n_recall < ctx->recall_workers; self->n_recall++)
@@ -102,8 +125,18 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     mem_daemon_t *self = *self_p;
     if (!self)
         return;
+    if (self->reaper && self->frontend) {
+        //  Parked Lease requests are answered now (UNAVAILABLE): they would
+        //  otherwise hold the drain below for their whole wait.
+        zstr_send (self->reaper, "DRAIN");
+        zsock_set_rcvtimeo (zactor_sock (self->reaper), DRAIN_TIMEOUT_MS);
+        char *reply = zstr_recv (self->reaper);
+        if (!reply || !streq (reply, "DRAINED"))
+            mem_log_warn ("shutdown: the reaper did not answer DRAIN");
+        zstr_free (&reply);
+    }
     if (self->frontend) {
-        //  Let the writer finish and acknowledge what it has taken.
+        //  Let the writers finish and acknowledge what they have taken.
         zstr_send (self->frontend, "DRAIN");
         zsock_set_rcvtimeo (zactor_sock (self->frontend), DRAIN_TIMEOUT_MS);
         char *reply = zstr_recv (self->frontend);
@@ -115,6 +148,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
+    zactor_destroy (&self->reaper);
     mem_store_destroy (&self->ctx.store);
     if (self->endpoint_lock >= 0) {
         unlink (self->endpoint + 6);   //  the socket file, if the listener left it

@@ -1,6 +1,6 @@
 /*  mem_daemon — memd as a whole: opens the store, starts the actors in
-    order (writer, readers, then the frontend, which binds the API last),
-    and stops them in reverse after draining in-flight requests. */
+    order (job queue, writer, readers, then the frontend, which binds the
+    API last), and stops them in reverse after draining in-flight requests. */
 #ifndef MEM_DAEMON_H_INCLUDED
 #define MEM_DAEMON_H_INCLUDED
 

@@ -34,12 +34,20 @@ static const struct {
     [MEM_DB_SEGMENTS] = {"segments", 0},
     [MEM_DB_DELETED] = {"deleted", 0},
     [MEM_DB_TERMSTATS] = {"termstats", 0},
+    [MEM_DB_JOBS] = {"jobs", 0},
+    [MEM_DB_JOB_DUE] = {"job_due", 0},
+    [MEM_DB_JOB_LEASES] = {"job_leases", 0},
+    [MEM_DB_JOB_STATES] = {"job_states", 0},
+    [MEM_DB_JOB_DEPS] = {"job_deps", 0},
+    [MEM_DB_JOB_DEDUPE] = {"job_dedupe", 0},
+    [MEM_DB_JOB_KINDS] = {"job_kinds", 0},
 };
 
 int
 mem_store_check (int rc, const char *call, const char *file, int line)
 {
-    if (rc != 0 && rc != MDB_NOTFOUND)
+    //  Not found is an answer, and a full map is handled by growing it.
+    if (rc != 0 && rc != MDB_NOTFOUND && rc != MDB_MAP_FULL)
         mem_log_error ("%s:%d: %s: %s", file, line, call, mdb_strerror (rc));
     return rc;
 }

@@ -48,12 +48,20 @@ typedef enum {
     MEM_DB_SEGMENTS,    /* agent (u32 BE) + segment (u32 BE) → segment catalog entry */
     MEM_DB_DELETED,     /* agent (u32 BE) + id (u64 BE) → (): forgotten, postings not yet merged away */
     MEM_DB_TERMSTATS,   /* agent (u32 BE) → mem_agent_stats_t: BM25 collection stats */
+    MEM_DB_JOBS,        /* job id (u64 BE) → packed memd.v1.Job (mem_jobs) */
+    MEM_DB_JOB_DUE,     /* kind (u32 BE) + due ms (u64 BE) + id (u64 BE) → (): QUEUED, FAILED */
+    MEM_DB_JOB_LEASES,  /* lease expiry ms (u64 BE) + id (u64 BE) → (): LEASED */
+    MEM_DB_JOB_STATES,  /* state (u8) + kind (u32 BE) + id (u64 BE) → (): every job */
+    MEM_DB_JOB_DEPS,    /* dependency id (u64 BE) + waiting job id (u64 BE) → () */
+    MEM_DB_JOB_DEDUPE,  /* kind (u32 BE) + dedupe key → id (u64 BE) of the unfinished job */
+    MEM_DB_JOB_KINDS,   /* kind name → mem_job_kind_t: number and counts by state */
     MEM_DB_COUNT
 } mem_db_t;
 
 typedef struct _mem_store_t mem_store_t;
 
-/* Logs a failed LMDB call (anything but MDB_NOTFOUND) and yields its code. */
+/* Logs a failed LMDB call (anything but MDB_NOTFOUND and MDB_MAP_FULL,
+   which callers handle) and yields its code. */
 #define MEM_MDB(call) mem_store_check ((call), #call, __FILE__, __LINE__)
 int mem_store_check (int rc, const char *call, const char *file, int line);
 

@@ -2,9 +2,11 @@
         memd_selftest [-v] [--test NAME]...
     Each ctest entry runs one class so a failure names it. */
 #include <czmq.h>
+#include "mem_actors.h"
 #include "mem_codec.h"
 #include "mem_config.h"
 #include "mem_index.h"
+#include "mem_jobs.h"
 #include "mem_records.h"
 #include "mem_stem.h"
 #include "mem_store.h"
@@ -17,7 +19,8 @@ static const struct {
     {"mem_stem", mem_stem_test},       {"mem_tokenizer", mem_tokenizer_test},
     {"mem_codec", mem_codec_test},     {"mem_config", mem_config_test},
     {"mem_store", mem_store_test},     {"mem_index", mem_index_test},
-    {"mem_records", mem_records_test},
+    {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
+    {"mem_reaper", mem_reaper_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

@@ -175,11 +175,10 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "records",
                          json_pack ("{s:o, s:o}", "live", memctl_json_u64 (st->records_live),
                                     "tombstoned", memctl_json_u64 (st->records_tombstoned)));
-    //  The job queue and the graph do not exist yet, so StatusResult has no
-    //  fields for them: null says "no such subsystem", where zeros would
-    //  claim an empty queue and an empty graph. Fill these in when the
-    //  protocol carries them.
-    json_object_set_new (doc, "jobs", json_null ());
+    //  The graph does not exist yet: null says "no such subsystem", where
+    //  zeros would claim an empty graph. The same for jobs from a memd that
+    //  predates the job queue.
+    json_object_set_new (doc, "jobs", st->jobs ? memctl_json_job_stats (st->jobs) : json_null ());
     json_object_set_new (doc, "graph", json_null ());
     json_object_set_new (doc, "resources",
                          json_pack ("{s:o, s:i, s:i}", "rss_bytes",
@@ -192,6 +191,91 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));
     json_object_set_new (doc, "map_bytes", memctl_json_u64 (st->map_bytes));
+    return doc;
+}
+
+static const char *s_state_names[] = {"any",  "queued", "leased", "done",
+                                      "failed", "dead",   "blocked"};
+#define STATE_COUNT ((int) (sizeof s_state_names / sizeof s_state_names[0]))
+
+const char *
+memctl_job_state_name (int state)
+{
+    return state > 0 && state < STATE_COUNT ? s_state_names[state] : s_state_names[0];
+}
+
+int
+memctl_job_state_parse (const char *name)
+{
+    for (int state = 1; state < STATE_COUNT; state++)
+        if (strcasecmp (name, s_state_names[state]) == 0)
+            return state;
+    if (strcasecmp (name, "retrying") == 0)
+        return MEMD__V1__JOB_STATE__JOB_FAILED;
+    return -1;
+}
+
+json_t *
+memctl_json_job (const Memd__V1__Job *job)
+{
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "id", memctl_json_u64 (job->id));
+    json_object_set_new (doc, "kind", memctl_json_string (job->kind));
+    json_object_set_new (doc, "state", json_string (memctl_job_state_name (job->state)));
+    json_object_set_new (doc, "fence", memctl_json_u64 (job->fence));
+    //  Payloads are bytes; shown as text (invalid UTF-8 becomes U+FFFD).
+    char *payload = (char *) malloc (job->payload.len + 1);
+    if (payload) {
+        if (job->payload.len)
+            memcpy (payload, job->payload.data, job->payload.len);
+        payload[job->payload.len] = 0;
+        json_t *text = json_stringn (payload, job->payload.len);
+        json_object_set_new (doc, "payload", text ? text : memctl_json_string (payload));
+        free (payload);
+    }
+    json_object_set_new (doc, "attempts", json_integer (job->attempts));
+    json_object_set_new (doc, "max_attempts", json_integer (job->max_attempts));
+    json_object_set_new (doc, "dedupe_key", memctl_json_string (job->dedupe_key));
+    json_object_set_new (doc, "next_run_at_ms", json_integer (job->next_run_at_ms));
+    json_object_set_new (doc, "lease_owner", memctl_json_string (job->lease_owner));
+    json_object_set_new (doc, "lease_expires_at_ms", json_integer (job->lease_expires_at_ms));
+    json_object_set_new (doc, "last_error", memctl_json_string (job->last_error));
+    json_object_set_new (doc, "depends_on", memctl_json_ids (job->depends_on, job->n_depends_on));
+    json_object_set_new (doc, "created_at_ms", json_integer (job->created_at_ms));
+    json_object_set_new (doc, "updated_at_ms", json_integer (job->updated_at_ms));
+    return doc;
+}
+
+json_t *
+memctl_json_job_stats (const Memd__V1__JobStatsResult *st)
+{
+    json_t *kinds = json_array ();
+    for (size_t i = 0; i < st->n_kinds; i++) {
+        const Memd__V1__JobKindStats *k = st->kinds[i];
+        json_t *kind = json_object ();
+        json_object_set_new (kind, "kind", memctl_json_string (k->kind));
+        json_object_set_new (kind, "queued", memctl_json_u64 (k->queued));
+        json_object_set_new (kind, "leased", memctl_json_u64 (k->leased));
+        json_object_set_new (kind, "dead", memctl_json_u64 (k->dead));
+        json_object_set_new (kind, "retrying", memctl_json_u64 (k->retrying));
+        json_object_set_new (kind, "blocked", memctl_json_u64 (k->blocked));
+        json_object_set_new (kind, "done", memctl_json_u64 (k->done));
+        json_object_set_new (kind, "oldest_due_age_ms", json_integer (k->oldest_due_age_ms));
+        json_object_set_new (kind, "next_due_at_ms", json_integer (k->next_due_at_ms));
+        json_object_set_new (kind, "limit", json_integer (k->limit));
+        json_array_append_new (kinds, kind);
+    }
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "queued", memctl_json_u64 (st->queued));
+    json_object_set_new (doc, "leased", memctl_json_u64 (st->leased));
+    json_object_set_new (doc, "dead", memctl_json_u64 (st->dead));
+    json_object_set_new (doc, "retrying", memctl_json_u64 (st->retrying));
+    json_object_set_new (doc, "blocked", memctl_json_u64 (st->blocked));
+    json_object_set_new (doc, "done", memctl_json_u64 (st->done));
+    json_object_set_new (doc, "oldest_due_age_ms", json_integer (st->oldest_due_age_ms));
+    json_object_set_new (doc, "next_deadline_ms", json_integer (st->next_deadline_ms));
+    json_object_set_new (doc, "waiting_workers", json_integer (st->waiting_workers));
+    json_object_set_new (doc, "kinds", kinds);
     return doc;
 }
 

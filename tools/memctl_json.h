@@ -53,6 +53,20 @@ json_t *memctl_json_hit (const Memd__V1__Hit *hit);
 /* The status document of DESIGN §8. */
 json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 
+/* "queued", "leased", … for a job state; "any" for 0 and unknown values. */
+const char *memctl_job_state_name (int state);
+
+/* Job state from its name, case-insensitive; -1 if unknown. */
+int memctl_job_state_parse (const char *name);
+
+/* {"id","kind","state","fence","payload","attempts", …} (DESIGN §8 plus
+   the other Job fields). */
+json_t *memctl_json_job (const Memd__V1__Job *job);
+
+/* {"queued","leased","dead","retrying","blocked","done","oldest_due_age_ms",
+   "next_deadline_ms","waiting_workers","kinds":[{"kind",…}]} */
+json_t *memctl_json_job_stats (const Memd__V1__JobStatsResult *stats);
+
 /* [id, …] */
 json_t *memctl_json_ids (const uint64_t *ids, size_t n);
 
