@@ -14,6 +14,7 @@ mem_limits_default (mem_limits_t *limits)
     limits->max_batch = 10000;
     limits->max_text_bytes = 1u << 20;
     limits->max_string_bytes = 1024;
+    limits->max_id_bytes = 256;
     limits->max_tags = 64;
     limits->max_metadata = 64;
     limits->max_ids = 10000;
@@ -140,9 +141,9 @@ s_validate_record (const Memd__V1__Record *rec, size_t index, const char *req_ag
         return MEM_INVALID_ARGUMENT;
     }
     snprintf (what, sizeof what, "record %zu: agent_id", index);
-    CHECK_STRING (what, rec->agent_id, limits->max_string_bytes);
+    CHECK_STRING (what, rec->agent_id, limits->max_id_bytes);
     snprintf (what, sizeof what, "record %zu: session_id", index);
-    CHECK_STRING (what, rec->session_id, limits->max_string_bytes);
+    CHECK_STRING (what, rec->session_id, limits->max_id_bytes);
     snprintf (what, sizeof what, "record %zu: text", index);
     CHECK_STRING (what, rec->text, limits->max_text_bytes);
     if (!rec->text || !*rec->text) {
@@ -371,7 +372,7 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         //  A newer client may still speak a subset we know: serve it, as
         //  unknown fields are ignored. Only the future could break this.
     }
-    CHECK_STRING ("agent_id", req->agent_id, limits->max_string_bytes);
+    CHECK_STRING ("agent_id", req->agent_id, limits->max_id_bytes);
     bool need_agent = s_is_record_op (req);
     if (need_agent && req->op_case != MEMD__V1__REQUEST__OP_CAPTURE
         && (!req->agent_id || !*req->agent_id)) {
@@ -407,7 +408,7 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
     case MEMD__V1__REQUEST__OP_RECALL: {
         const Memd__V1__Recall *r = req->recall;
         CHECK_STRING ("query", r->query, limits->max_query_bytes);
-        CHECK_STRING ("session_id", r->session_id, limits->max_string_bytes);
+        CHECK_STRING ("session_id", r->session_id, limits->max_id_bytes);
         if (r->k > limits->max_k) {
             snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
             return MEM_INVALID_ARGUMENT;
@@ -442,7 +443,7 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         return MEM_OK;
     case MEMD__V1__REQUEST__OP_FORGET: {
         const Memd__V1__Forget *f = req->forget;
-        CHECK_STRING ("session_id", f->session_id, limits->max_string_bytes);
+        CHECK_STRING ("session_id", f->session_id, limits->max_id_bytes);
         bool by_session = f->session_id && *f->session_id;
         if ((f->n_ids == 0) == !by_session) {
             snprintf (err, err_size, "forget needs ids or a session_id (not both)");
@@ -585,6 +586,22 @@ mem_codec_test (bool verbose)
     assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     rec.agent_id = "b";                 //  the record's own agent is enough
     assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    //  Ids are LMDB key parts: 256 bytes pass, 257 do not (a 600-byte
+    //  session once failed a whole group commit with MDB_BAD_VALSIZE).
+    char id[258];
+    memset (id, 's', 257);
+    id[257] = 0;
+    rec.session_id = id;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    assert (strstr (err, "session_id"));
+    id[256] = 0;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    rec.agent_id = id;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    id[256] = 'a';
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    rec.agent_id = "b";
+    rec.session_id = NULL;
     limits.max_batch = 0;
     assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
     mem_limits_default (&limits);

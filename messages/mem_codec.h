@@ -30,7 +30,9 @@ typedef struct {
     size_t max_message_bytes;   /* whole request; default 16 MiB */
     size_t max_batch;           /* records in one Capture; default 10,000 */
     size_t max_text_bytes;      /* one record's text; default 1 MiB */
-    size_t max_string_bytes;    /* agent, session, tag, metadata key/value; default 1 KiB */
+    size_t max_string_bytes;    /* tag, metadata key/value, worker; default 1 KiB */
+    size_t max_id_bytes;        /* agent and session ids (parts of LMDB keys, which are
+                                   at most 511 bytes); default 256 */
     size_t max_tags;            /* per record; default 64 */
     size_t max_metadata;        /* entries per record; default 64 */
     size_t max_ids;             /* ids in one Get/Forget; default 10,000 */

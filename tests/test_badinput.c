@@ -186,6 +186,35 @@ main (int argc, char *argv[])
     noagent->agent_id = "";
     s_expect ("no agent", s_send_request (noagent), MEM_INVALID_ARGUMENT, "agent_id");
 
+    //  Ids longer than 256 bytes (they are LMDB key parts) are refused; ids of
+    //  exactly 256 bytes are stored and found again.
+    char long_id[302];
+    memset (long_id, 'x', 301);
+    long_id[301] = 0;
+    rec.session_id = long_id;
+    s_expect ("session id over 256 bytes", s_send_request (s_capture_request (&cap, recs, 1)),
+              MEM_TOO_LARGE, "session_id");
+    rec.session_id = NULL;
+    Memd__V1__Request *long_agent = s_capture_request (&cap, recs, 1);
+    long_agent->agent_id = long_id;
+    s_expect ("agent id over 256 bytes", s_send_request (long_agent), MEM_TOO_LARGE, "agent_id");
+    long_id[256] = 0;
+    memd_client_t *client = memd_client_new (s_endpoint, 3000);
+    uint64_t long_ok;
+    CHECK (memd_client_capture_text (client, long_id, long_id, "a record with 256-byte ids",
+                                     &long_ok)
+               == 0,
+           "256-byte agent and session ids: %s", memd_client_error (client));
+    Memd__V1__Recall by_session = MEMD__V1__RECALL__INIT;
+    by_session.query = "record";
+    by_session.session_id = long_id;
+    Memd__V1__Reply *found = memd_client_recall (client, long_id, &by_session);
+    CHECK (found && found->recall->n_hits == 1 && found->recall->hits[0]->record->id == long_ok,
+           "the record with 256-byte ids is not recalled by its session");
+    memd_client_reply_free (&found);
+    memd_client_destroy (&client);
+    printf ("ok  256-byte agent and session ids      -> stored and recalled\n");
+
     //  A batch over the batch limit (default 10,000 records).
     size_t big = 10001;
     Memd__V1__Record **many = malloc (big * sizeof *many);
