@@ -161,39 +161,33 @@ s_group_reset (self_t *self)
     }
 }
 
+//  The group's writes, inside one transaction (redone from scratch after
+//  a map growth).
+static int
+s_group_work (MDB_txn *txn, void *arg)
+{
+    self_t *self = arg;
+    s_group_reset (self);
+    mem_index_writer_reset (self->index);
+    int64_t now = mem_now_ms ();
+    mem_capture_batch_t batch;
+    int rc = mem_capture_batch_begin (&batch, self->ctx->store, txn, self->index);
+    for (size_t i = 0; i < self->n_items && !rc; i++)
+        if (self->items[i].req)
+            rc = s_apply (self, txn, &batch, &self->items[i], now);
+    if (!rc)
+        rc = mem_capture_batch_finish (&batch);
+    if (!rc)
+        rc = mem_index_writer_flush (self->index, txn);
+    return rc;
+}
+
 //  Writes the whole group in one transaction; returns 0 or the LMDB code
 //  that failed it.
 static int
 s_group_write (self_t *self)
 {
-    mem_store_t *store = self->ctx->store;
-    for (;;) {
-        s_group_reset (self);
-        int64_t now = mem_now_ms ();
-        MDB_txn *txn;
-        int rc = mem_store_write_begin (store, &txn);
-        if (rc)
-            return rc;
-        mem_capture_batch_t batch;
-        rc = mem_capture_batch_begin (&batch, store, txn, self->index);
-        for (size_t i = 0; i < self->n_items && !rc; i++)
-            if (self->items[i].req)
-                rc = s_apply (self, txn, &batch, &self->items[i], now);
-        if (!rc)
-            rc = mem_capture_batch_finish (&batch);
-        if (!rc)
-            rc = mem_index_writer_flush (self->index, txn);
-        if (rc) {
-            mem_store_write_abort (store, &txn);
-            mem_index_writer_reset (self->index);
-        }
-        else
-            rc = mem_store_write_commit (store, &txn);
-        if (rc != MDB_MAP_FULL)
-            return rc;
-        if ((rc = mem_store_grow (store)))
-            return rc;
-    }
+    return mem_store_write (self->ctx->store, s_group_work, self);
 }
 
 static void
@@ -264,26 +258,26 @@ s_self_handle_frontend (self_t *self)
     s_merge_some (self, false);
 }
 
+typedef struct {
+    self_t *self;
+    bool idle, worked;
+} s_merge_arg_t;
+
+static int
+s_merge_work (MDB_txn *txn, void *arg)
+{
+    s_merge_arg_t *m = arg;
+    return mem_index_merge_step (m->self->index, txn, m->idle, &m->worked);
+}
+
 //  One merge step in its own transaction. Returns 0 or the LMDB code.
 static int
 s_merge_step (self_t *self, bool idle, bool *worked)
 {
-    mem_store_t *store = self->ctx->store;
-    for (;;) {
-        MDB_txn *txn;
-        int rc = mem_store_write_begin (store, &txn);
-        if (rc)
-            return rc;
-        rc = mem_index_merge_step (self->index, txn, idle, worked);
-        if (rc)
-            mem_store_write_abort (store, &txn);
-        else
-            rc = mem_store_write_commit (store, &txn);
-        if (rc != MDB_MAP_FULL)
-            return rc;
-        if ((rc = mem_store_grow (store)))
-            return rc;
-    }
+    s_merge_arg_t m = {self, idle, false};
+    int rc = mem_store_write (self->ctx->store, s_merge_work, &m);
+    *worked = m.worked;
+    return rc;
 }
 
 //  Merges while work remains and no request waits (at least one step).

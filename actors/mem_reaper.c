@@ -467,43 +467,48 @@ s_dispatch (self_t *self, MDB_txn *txn, int64_t now)
     return rc;
 }
 
-//  One write transaction: the group's requests (if any), expired leases
-//  (if expire), and the dispatch; redone on a full map. Returns 0 or the
-//  code that failed it. *more: expired leases remain.
+typedef struct {
+    self_t *self;
+    bool expire, more;
+} s_write_arg_t;
+
+//  The group's requests (if any), expired leases (if expire) and the
+//  dispatch, inside one transaction (redone from scratch after a growth).
+static int
+s_write_work (MDB_txn *txn, void *arg)
+{
+    s_write_arg_t *w = arg;
+    self_t *self = w->self;
+    mem_store_t *store = self->ctx->store;
+    w->more = false;
+    for (size_t i = 0; i < self->n_items; i++)
+        s_item_reset (&self->items[i]);
+    s_forget_served (self);
+    int64_t now = mem_now_ms ();
+    int rc = 0;
+    for (size_t i = 0; i < self->n_items && !rc; i++)
+        if (self->items[i].req)
+            rc = s_apply (self, txn, &self->items[i], now);
+    if (!rc && w->expire) {
+        size_t n;
+        rc = mem_jobs_expire (store, txn, now, EXPIRE_STEP, &self->policy, &n, &w->more);
+        if (!rc && n)
+            mem_log_debug ("reaper: %zu expired lease(s)", n);
+    }
+    if (!rc)
+        rc = s_dispatch (self, txn, now);
+    return rc;
+}
+
+//  One write transaction for the group, expiry and dispatch. Returns 0 or
+//  the code that failed it. *more: expired leases remain.
 static int
 s_write (self_t *self, bool expire, bool *more)
 {
-    mem_store_t *store = self->ctx->store;
-    *more = false;
-    for (;;) {
-        for (size_t i = 0; i < self->n_items; i++)
-            s_item_reset (&self->items[i]);
-        s_forget_served (self);
-        int64_t now = mem_now_ms ();
-        MDB_txn *txn;
-        int rc = mem_store_write_begin (store, &txn);
-        if (rc)
-            return rc;
-        for (size_t i = 0; i < self->n_items && !rc; i++)
-            if (self->items[i].req)
-                rc = s_apply (self, txn, &self->items[i], now);
-        if (!rc && expire) {
-            size_t n;
-            rc = mem_jobs_expire (store, txn, now, EXPIRE_STEP, &self->policy, &n, more);
-            if (!rc && n)
-                mem_log_debug ("reaper: %zu expired lease(s)", n);
-        }
-        if (!rc)
-            rc = s_dispatch (self, txn, now);
-        if (rc)
-            mem_store_write_abort (store, &txn);
-        else
-            rc = mem_store_write_commit (store, &txn);
-        if (rc != MDB_MAP_FULL)
-            return rc;
-        if ((rc = mem_store_grow (store)))
-            return rc;
-    }
+    s_write_arg_t w = {self, expire, false};
+    int rc = mem_store_write (self->ctx->store, s_write_work, &w);
+    *more = w.more;
+    return rc;
 }
 
 //  The reply to one request of a committed group.

@@ -357,6 +357,26 @@ mem_store_write_abort (mem_store_t *self, MDB_txn **txn_p)
 }
 
 int
+mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg)
+{
+    for (;;) {
+        MDB_txn *txn;
+        int rc = mem_store_write_begin (self, &txn);
+        if (rc)
+            return rc;
+        rc = work (txn, arg);
+        if (rc)
+            mem_store_write_abort (self, &txn);
+        else
+            rc = mem_store_write_commit (self, &txn);
+        if (rc != MDB_MAP_FULL)
+            return rc;
+        if ((rc = mem_store_grow (self)))
+            return rc;
+    }
+}
+
+int
 mem_store_grow (mem_store_t *self)
 {
     pthread_rwlock_wrlock (&self->resize);

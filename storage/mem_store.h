@@ -97,6 +97,14 @@ int mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p);
 int mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p);
 void mem_store_write_abort (mem_store_t *self, MDB_txn **txn_p);
 
+/* Runs work (txn, arg) in a write transaction and commits it. When the
+   map is full, the transaction is dropped, the map grown and work run
+   again from the start, so work must begin by resetting whatever an
+   earlier attempt built. Returns 0 or the code that failed: work's own
+   (the txn is then aborted) or the commit's. */
+typedef int(mem_store_work_fn) (MDB_txn *txn, void *arg);
+int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
+
 /* Doubles the map (after MDB_MAP_FULL, with the writer's txn aborted).
    Waits for open read transactions to end. Returns 0 or an LMDB code. */
 int mem_store_grow (mem_store_t *self);
