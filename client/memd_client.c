@@ -54,9 +54,12 @@ int
 memd_default_endpoint (char *buf, size_t size)
 {
     const char *env = getenv ("MEMD_ENDPOINT");
+    const char *run_dir_env = getenv ("MEMD_RUN_DIR");
     int len;
     if (env && *env)
         len = snprintf (buf, size, "%s", env);
+    else if (run_dir_env && *run_dir_env)
+        len = snprintf (buf, size, "ipc://%s/memd.sock", run_dir_env);
     else {
         char run_dir[4096];
         if (memd_default_run_dir (run_dir, sizeof run_dir))

@@ -34,7 +34,8 @@ extern "C" {
 
 typedef struct _memd_client_t memd_client_t;
 
-/* Writes memd's default API endpoint into buf: $MEMD_ENDPOINT if set, else
+/* Writes memd's default API endpoint into buf, as memd itself derives it:
+   $MEMD_ENDPOINT if set, else ipc://$MEMD_RUN_DIR/memd.sock, else
    ipc://$XDG_RUNTIME_DIR/memd/memd.sock, else ipc:///tmp/memd-$UID/memd.sock.
    Returns 0, or -1 if it does not fit. */
 int memd_default_endpoint (char *buf, size_t size);

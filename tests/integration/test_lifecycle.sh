@@ -13,6 +13,8 @@ rc=0; timeout 10 "$MEMD" --data-dir "$T/data2" --run-dir "$RUN" >"$T/third.log" 
 check "a second memd on the same endpoint is refused (exit $rc)" [ $rc -ne 0 ]
 check "... with a clear message" grep -q "endpoint .* is in use by another memd" "$T/third.log"
 check "the first memd still serves" "$MEMCTL" ping
+check "memctl finds memd through MEMD_RUN_DIR alone" \
+    env MEMD_ENDPOINT= MEMD_RUN_DIR="$RUN" "$MEMCTL" --timeout 2000 ping
 
 kill9_memd
 check "kill -9 leaves the socket file behind" [ -S "$RUN/memd.sock" ]
