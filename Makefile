@@ -8,15 +8,22 @@ CMAKE_ARGS ?=
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
             lmdb-utils procps
+# Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
+FUZZ_PKGS = clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test check-sanitize bench clean format
+.PHONY: all deps fuzz-deps build run test check-sanitize fuzz bench clean format
 
 all: build
 
 # Install only what is missing (dpkg-query is fast; apt-get only when needed).
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# PKGS is the list to check: DEB_PKGS for deps, plus FUZZ_PKGS for fuzz-deps.
+deps: PKGS = $(DEB_PKGS)
+fuzz-deps: PKGS = $(DEB_PKGS) $(FUZZ_PKGS)
+deps fuzz-deps:
+	@missing=""; for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -43,6 +50,24 @@ check-sanitize: deps
 	cmake -S . -B $(BUILD)-sanitize -DMEMD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
 	cd $(BUILD)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# libFuzzer targets (tests/fuzz; docs/fuzzing.md) built with clang under ASan + UBSan in
+# $(BUILD)-fuzz, each run for FUZZ_SECONDS on a scratch copy of its seed corpus (the
+# committed corpus is never written). A crash, leak or sanitizer report fails the
+# target and leaves the input in $(BUILD)-fuzz/artifacts/.
+fuzz: fuzz-deps
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DMEMD_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@set -e; mkdir -p $(BUILD)-fuzz/artifacts; for t in $(FUZZ_TARGETS); do \
+	    rm -rf $(BUILD)-fuzz/corpus/$$t; mkdir -p $(BUILD)-fuzz/corpus/$$t; \
+	    cp tests/fuzz/corpus/$$t/* $(BUILD)-fuzz/corpus/$$t/; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+	    ./$(BUILD)-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)-fuzz/artifacts/$$t- $(FUZZ_ARGS) \
+	        $(BUILD)-fuzz/corpus/$$t > $(BUILD)-fuzz/$$t.log 2>&1 \
+	        || { tail -n 60 $(BUILD)-fuzz/$$t.log; echo "fuzz: $$t FAILED"; exit 1; }; \
+	    grep -aE "^(#[0-9]+ +DONE|stat::number_of_executed_units|Done )" $(BUILD)-fuzz/$$t.log; \
+	done
 
 bench: build
 	./$(BUILD)/bench_spine $(ARGS)
