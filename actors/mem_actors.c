@@ -58,3 +58,36 @@ mem_code_from_store (int rc)
         return MEM_INTERNAL;
     }
 }
+
+zsock_t *
+mem_events_new (void)
+{
+    zsock_t *events = zsock_new (ZMQ_PUSH);
+    if (!events)
+        return NULL;
+    zsock_set_sndhwm (events, 10000);
+    zsock_set_linger (events, 0);
+    zsock_set_sndtimeo (events, 0);   //  never wait: a full queue drops the event
+    if (zsock_connect (events, MEM_INPROC_EVENTS)) {
+        zsock_destroy (&events);
+        return NULL;
+    }
+    return events;
+}
+
+void
+mem_events_send (zsock_t *events, Memd__V1__Event *event)
+{
+    if (!events)
+        return;
+    //  [topic][Event]: the frontend publishes it as it is, without decoding.
+    event->at_ms = mem_now_ms ();
+    zframe_t *frame = mem_codec_pack (&event->base);
+    if (!frame)
+        return;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, event->topic);
+    zmsg_append (msg, &frame);
+    if (zmsg_send (&msg, events) != 0)
+        zmsg_destroy (&msg);
+}

@@ -12,12 +12,16 @@
 #include <czmq.h>
 #include "mem_codec.h"
 #include "mem_config.h"
+#include "mem_consolidate.h"
 #include "mem_store.h"
 
 #define MEM_INPROC_CAPTURE     "inproc://memd-capture"
 #define MEM_INPROC_RECALL      "inproc://memd-recall"
 #define MEM_INPROC_REAPER      "inproc://memd-reaper"
 #define MEM_INPROC_REAPER_WAKE "inproc://memd-reaper-wake"
+#define MEM_INPROC_LIFECYCLE   "inproc://memd-lifecycle"     /* frontend ↔ lifecycle */
+#define MEM_INPROC_CONSOLIDATE "inproc://memd-consolidate"   /* lifecycle ↔ capture (steps) */
+#define MEM_INPROC_EVENTS      "inproc://memd-events"        /* actors → frontend's PUB */
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -32,6 +36,13 @@ typedef struct {
     size_t n_limits;
 } mem_jobs_config_t;
 
+/* The sleep cycle's settings (lifecycle/… in mem_config). */
+typedef struct {
+    int64_t drowsy_after_ms;
+    int64_t sleep_after_ms;
+    mem_consolidate_config_t consolidate;
+} mem_lifecycle_config_t;
+
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
     mem_store_t *store;
@@ -43,6 +54,8 @@ typedef struct {
     size_t recall_queue;         /* recall requests waiting for a free worker */
     int64_t started_ms;          /* wall clock, for uptime */
     mem_jobs_config_t jobs;
+    mem_lifecycle_config_t lifecycle;
+    const char *events_endpoint; /* PUB for events; NULL = none */
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
@@ -57,6 +70,7 @@ void mem_frontend_actor (zsock_t *pipe, void *args);
 void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
+void mem_lifecycle_actor (zsock_t *pipe, void *args);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);
@@ -71,6 +85,14 @@ zsock_t *mem_reaper_waker_new (void);
 void mem_reaper_wake (zsock_t *waker);
 
 void mem_reaper_test (bool verbose);
+
+/* Events (DESIGN §6): any actor creates its own publisher line (in the
+   thread that uses it) and sends an Event; the frontend publishes it on
+   the PUB endpoint under its topic. Best effort (lesson 9): an event that
+   cannot be queued at once is dropped, never waited for, and never fails
+   the write it reports. */
+zsock_t *mem_events_new (void);
+void mem_events_send (zsock_t *events, Memd__V1__Event *event);
 
 /* Maps an LMDB or errno code from storage to a protocol status. */
 mem_code_t mem_code_from_store (int rc);

@@ -15,10 +15,18 @@
     writer has been quiet for QUIET_MS it also folds the small segments of
     a burst together (its only timer, armed only while that work exists).
     With no merge work left it blocks: an idle writer costs nothing.
+
+    It also runs the sleep cycle's consolidation steps (mem_consolidate),
+    one per STEP from the lifecycle actor, between groups: the writer is
+    the one place where a digest can be indexed and segments rewritten.
+    Client requests come first: the frontend socket is polled before the
+    lifecycle's. After each commit it publishes `captured` and `forgotten`
+    events (best effort).
 */
 #include "mem_actors.h"
 #include "mem_log.h"
 #include "mem_records.h"
+#include "mem_consolidate.h"
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
@@ -39,6 +47,10 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;             //  PAIR
+    zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
+    zsock_t *events;               //  PUSH to the events stream
+    zsock_t *waker;                //  the reaper's wake line (summarize jobs)
+    mem_consolidate_t *consolidate;
     zpoller_t *poller;
     mem_context_t *ctx;
     mem_index_writer_t *index;
@@ -190,6 +202,64 @@ s_group_write (self_t *self)
     return mem_store_write (self->ctx->store, s_group_work, self);
 }
 
+//  `captured` and `forgotten` events for what the group committed.
+static void
+s_group_events (self_t *self)
+{
+    for (size_t i = 0; i < self->n_items; i++) {
+        s_item_t *item = &self->items[i];
+        Memd__V1__Request *req = item->req;
+        if (!req || (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE && item->status.code != MEM_OK))
+            continue;   //  a forget with missing ids still forgot the others
+        Memd__V1__RecordsEvent body = MEMD__V1__RECORDS_EVENT__INIT;
+        Memd__V1__Event event = MEMD__V1__EVENT__INIT;
+        body.agent_id = req->agent_id;
+        uint64_t *fresh = NULL;
+        if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
+            fresh = malloc ((item->capture.n_ids + 1) * sizeof *fresh);
+            if (!fresh)
+                continue;
+            for (size_t j = 0; j < item->capture.n_ids; j++)
+                if (!item->dups[j])
+                    fresh[body.n_ids++] = item->ids[j];
+            if (!body.n_ids) {
+                free (fresh);
+                continue;
+            }
+            body.ids = fresh;
+            body.count = body.n_ids;
+            event.topic = "captured";
+            event.body_case = MEMD__V1__EVENT__BODY_CAPTURED;
+            event.captured = &body;
+        }
+        else {
+            if (!item->forget.forgotten)
+                continue;
+            if (!req->forget->session_id || !*req->forget->session_id) {
+                //  The ids asked for, less the missing ones (both in request order).
+                fresh = malloc ((req->forget->n_ids + 1) * sizeof *fresh);
+                if (!fresh)
+                    continue;
+                for (size_t j = 0, m = 0; j < req->forget->n_ids; j++) {
+                    if (m < item->forget.n_missing && item->forget.missing[m] == req->forget->ids[j])
+                        m++;
+                    else
+                        fresh[body.n_ids++] = req->forget->ids[j];
+                }
+                body.ids = fresh;
+            }
+            else
+                body.session_id = req->forget->session_id;
+            body.count = item->forget.forgotten;
+            event.topic = "forgotten";
+            event.body_case = MEMD__V1__EVENT__BODY_FORGOTTEN;
+            event.forgotten = &body;
+        }
+        mem_events_send (self->events, &event);
+        free (fresh);
+    }
+}
+
 static void
 s_group_reply (self_t *self, int rc)
 {
@@ -253,6 +323,8 @@ s_self_handle_frontend (self_t *self)
     if (rc)
         mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
                        mdb_strerror (rc));
+    else
+        s_group_events (self);
     s_group_reply (self, rc);
     self->last_write_ms = mem_mono_ms ();
     s_merge_some (self, false);
@@ -297,6 +369,41 @@ s_merge_some (self_t *self, bool quiet)
     }
 }
 
+typedef struct {
+    self_t *self;
+    mem_step_result_t result;
+} s_step_arg_t;
+
+static int
+s_step_work (MDB_txn *txn, void *arg)
+{
+    s_step_arg_t *step = arg;
+    mem_index_writer_reset (step->self->index);   //  redone from scratch after a map growth
+    return mem_consolidate_step (step->self->consolidate, txn, mem_now_ms (), &step->result);
+}
+
+//  STEP from the lifecycle actor: one consolidation step, in its own
+//  transaction; answers ["STEP", phase, done, error].
+static void
+s_self_handle_lifecycle (self_t *self)
+{
+    char *command = zstr_recv (self->lifecycle);
+    if (!command)
+        return;
+    s_step_arg_t step = {self, {0}};
+    int rc = mem_store_write (self->ctx->store, s_step_work, &step);
+    if (rc)
+        mem_index_writer_reset (self->index);
+    else if (step.result.jobs)
+        mem_reaper_wake (self->waker);
+    if (!rc && step.result.started)
+        mem_log_debug ("capture: consolidation cycle started");
+    zstr_sendx (self->lifecycle, "STEP", mem_phase_name (step.result.phase),
+                !rc && step.result.done ? "1" : "0", rc ? mdb_strerror (rc) : "", NULL);
+    zstr_free (&command);
+    self->last_write_ms = mem_mono_ms ();
+}
+
 static void
 s_self_handle_pipe (self_t *self)
 {
@@ -321,15 +428,24 @@ mem_capture_actor (zsock_t *pipe, void *args)
     const char *err = "capture: no START";
     if (command && streq (command, "START")) {
         self->index = mem_index_writer_new (self->ctx->store);
+        self->consolidate = self->index ? mem_consolidate_new (self->ctx->store, self->index,
+                                                               &self->ctx->lifecycle.consolidate)
+                                        : NULL;
+        self->lifecycle = zsock_new (ZMQ_PAIR);
+        self->events = mem_events_new ();
+        self->waker = mem_reaper_waker_new ();
         self->frontend = zsock_new (ZMQ_PAIR);
         if (self->frontend) {
             zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
             zsock_set_sndhwm (self->frontend, 0);
         }
-        if (!self->index || !self->frontend)
+        if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
+            || !self->events || !self->waker)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
+        else if (zsock_bind (self->lifecycle, MEM_INPROC_CONSOLIDATE) < 0)
+            err = "capture: cannot bind " MEM_INPROC_CONSOLIDATE;
         else
             started = true;
         //  Merges interrupted by a stop or a crash resume from the store.
@@ -344,7 +460,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
-        self->poller = zpoller_new (self->pipe, self->frontend, NULL);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, NULL);
         s_merge_some (self, false);
     }
     while (started && !self->terminated) {
@@ -359,6 +475,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
             s_self_handle_pipe (self);
         else if (which == self->frontend)
             s_self_handle_frontend (self);
+        else if (which == self->lifecycle)
+            s_self_handle_lifecycle (self);
         else if (zpoller_terminated (self->poller))
             break;
         else if (zpoller_expired (self->poller))
@@ -366,6 +484,10 @@ mem_capture_actor (zsock_t *pipe, void *args)
     }
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
+    zsock_destroy (&self->lifecycle);
+    zsock_destroy (&self->events);
+    zsock_destroy (&self->waker);
+    mem_consolidate_destroy (&self->consolidate);
     mem_index_writer_destroy (&self->index);
     free (self);
 }

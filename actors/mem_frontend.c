@@ -10,6 +10,21 @@
     by readiness: a worker gets a request only when it said it is free, and
     requests wait here (bounded) when every worker is busy.
 
+    Sleep and Wake go to the lifecycle actor; Verify to the recall pool.
+
+    The frontend is the lifecycle's only source: it reports real activity
+    (data-plane requests; never Ping, Status or an idle connection), at
+    most once per coalescing window (a quarter of drowsy_after, at most
+    1 s) with a trailing report for what the window held, and work in
+    flight: a capture backlog (piggybacked on the activity report, with a
+    "BUSY capture 0" when it ends) and leased jobs (from the reaper's
+    snapshots). Its only timer is that trailing report, armed only while
+    requests flow.
+
+    It owns the events PUB endpoint: actors push [topic][Event] to an
+    inproc PULL and it publishes them as they are; the lifecycle's STATE
+    messages become `state` events.
+
     Pipe commands: $TERM; DRAIN (stop taking data-plane work, answer
     "DRAINED" once every forwarded request has been answered).
 */
@@ -18,6 +33,7 @@
 #include "mem_proc.h"
 #include "mem_jobs.h"
 #include "mem_records.h"
+#include "mem_consolidate.h"
 
 typedef struct {
     zsock_t *pipe;
@@ -25,6 +41,9 @@ typedef struct {
     zsock_t *capture;         //  PAIR to the capture actor
     zsock_t *reaper;          //  PAIR to the reaper (job queue)
     zsock_t *recall;          //  ROUTER the recall workers connect to
+    zsock_t *lifecycle;       //  PAIR to the lifecycle actor
+    zsock_t *events_in;       //  PULL: events from every actor
+    zsock_t *events;          //  PUB, public (NULL: no events endpoint)
     zpoller_t *poller;
     mem_context_t *ctx;
     zlist_t *idle_workers;    //  zframe_t * worker identities, ready for work
@@ -32,6 +51,18 @@ typedef struct {
     size_t in_flight;         //  forwarded, not yet answered
     uint64_t requests, rejected;
     uint32_t jobs_waiting;    //  Lease requests parked in the reaper (its last snapshot)
+    uint32_t jobs_leased;     //  1 if any job is leased (its last snapshot)
+    //  Lifecycle: its last STATE and PROGRESS, and activity accounting.
+    char state[16], from[16], to[16], reason[128];
+    int64_t transition_ms;
+    uint64_t steps;
+    char step_error[256];
+    size_t writes_in_flight;  //  captures and forgets with the writer
+    bool busy_told;           //  the lifecycle was told the writer is busy
+    bool activity_pending;    //  data-plane requests not yet reported
+    const char *activity_what;
+    int64_t activity_told_ms; //  monotonic
+    int64_t coalesce_ms;
     bool draining;
     bool terminated;
 } self_t;
@@ -47,6 +78,9 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->capture);
     zsock_destroy (&self->reaper);
     zsock_destroy (&self->recall);
+    zsock_destroy (&self->lifecycle);
+    zsock_destroy (&self->events_in);
+    zsock_destroy (&self->events);
     if (self->idle_workers) {
         zframe_t *frame;
         while ((frame = zlist_pop (self->idle_workers)))
@@ -196,23 +230,40 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     Memd__V1__Transition transition = MEMD__V1__TRANSITION__INIT;
     result.version = MEMD_VERSION;
     result.pid = (uint32_t) getpid ();
-    //  The sleep cycle is not built yet: memd is always awake, and says so.
-    result.state = "WAKE";
+    result.state = self->state;
     result.uptime_ms = mem_now_ms () - ctx->started_ms;
-    transition.from_state = "";
-    transition.to_state = "WAKE";
-    transition.at_ms = ctx->started_ms;
-    transition.reason = "started";
+    transition.from_state = self->from;
+    transition.to_state = self->to;
+    transition.at_ms = self->transition_ms;
+    transition.reason = self->reason;
     result.last_transition = &transition;
+    result.events_endpoint = ctx->events_endpoint ? (char *) ctx->events_endpoint : "";
     MDB_txn *txn;
     s_job_stats_t jobs;
     memset (&jobs, 0, sizeof jobs);
+    mem_consolidate_state_t cs;
     int rc = mem_store_read_begin (ctx->store, &txn);
     if (rc == 0) {
         rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
         if (!rc)
             rc = s_job_stats (self, txn, &jobs);
+        if (!rc)
+            rc = mem_consolidate_state (ctx->store, txn, &cs);
         mem_store_read_end (ctx->store, &txn);
+    }
+    Memd__V1__Consolidation consolidation = MEMD__V1__CONSOLIDATION__INIT;
+    if (!rc) {
+        consolidation.phase = (char *) mem_phase_name (cs.phase);
+        consolidation.cycle = cs.cycle;
+        consolidation.cycle_started_ms = cs.cycle_started_ms;
+        consolidation.cycle_done_ms = cs.cycle_done_ms;
+        consolidation.steps = self->steps;
+        consolidation.duplicates_merged = cs.merged;
+        consolidation.digests_written = cs.digests;
+        consolidation.records_decayed = cs.decayed;
+        consolidation.records_purged = cs.purged;
+        consolidation.last_error = self->step_error;
+        result.consolidation = &consolidation;
     }
     if (rc) {
         s_job_stats_free (&jobs);
@@ -257,6 +308,121 @@ s_ping_reply (self_t *self, const Memd__V1__Request *req)
     reply.result_case = MEMD__V1__REPLY__RESULT_PING;
     reply.ping = &result;
     return mem_codec_pack (&reply.base);
+}
+
+static void s_relay (self_t *self, zmsg_t *msg);
+
+//  A short name of a data-plane operation, for the lifecycle's reason.
+static const char *
+s_op_name (int op)
+{
+    switch (op) {
+    case MEMD__V1__REQUEST__OP_CAPTURE: return "capture";
+    case MEMD__V1__REQUEST__OP_RECALL: return "recall";
+    case MEMD__V1__REQUEST__OP_GET: return "get";
+    case MEMD__V1__REQUEST__OP_FORGET: return "forget";
+    case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";
+    default: return "job";
+    }
+}
+
+//  Tells the lifecycle about activity: at once when nothing was told in
+//  the last coalescing window, else at the window's end (s_activity_flush).
+static void
+s_activity_tell (self_t *self)
+{
+    bool busy = self->writes_in_flight > 0;
+    zstr_sendx (self->lifecycle, "ACTIVITY", self->activity_what, NULL);
+    if (busy && !self->busy_told)
+        zstr_sendx (self->lifecycle, "BUSY", "capture", "1", NULL);
+    self->busy_told = self->busy_told || busy;
+    self->activity_told_ms = mem_mono_ms ();
+    self->activity_pending = false;
+}
+
+static void
+s_activity (self_t *self, const char *what)
+{
+    self->activity_what = what;
+    bool asleep = !streq (self->state, "WAKE");
+    if (asleep || mem_mono_ms () - self->activity_told_ms >= self->coalesce_ms)
+        s_activity_tell (self);
+    else
+        self->activity_pending = true;
+}
+
+//  The poller timeout: the end of the coalescing window, if a report waits.
+static int
+s_activity_timeout (self_t *self)
+{
+    if (!self->activity_pending)
+        return -1;
+    int64_t wait = self->activity_told_ms + self->coalesce_ms - mem_mono_ms ();
+    return wait > 0 ? (int) wait : 0;
+}
+
+//  From the lifecycle: ["STATE", Transition], ["PROGRESS", steps, error]
+//  or ["REPLY", identity, reply].
+static void
+s_self_handle_lifecycle (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->lifecycle);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (command && streq (command, "STATE")) {
+        zframe_t *frame = zmsg_first (msg);
+        Memd__V1__Transition *t
+            = frame ? memd__v1__transition__unpack (NULL, zframe_size (frame), zframe_data (frame))
+                    : NULL;
+        if (t) {
+            snprintf (self->state, sizeof self->state, "%s", t->to_state);
+            snprintf (self->from, sizeof self->from, "%s", t->from_state);
+            snprintf (self->to, sizeof self->to, "%s", t->to_state);
+            snprintf (self->reason, sizeof self->reason, "%s", t->reason);
+            self->transition_ms = t->at_ms;
+            Memd__V1__Event event = MEMD__V1__EVENT__INIT;
+            event.topic = "state";
+            event.body_case = MEMD__V1__EVENT__BODY_STATE;
+            event.state = t;
+            event.at_ms = mem_now_ms ();
+            zframe_t *bytes = self->events ? mem_codec_pack (&event.base) : NULL;
+            if (bytes) {
+                zmsg_t *out = zmsg_new ();
+                zmsg_addstr (out, "state");
+                zmsg_append (out, &bytes);
+                zmsg_send (&out, self->events);
+            }
+            memd__v1__transition__free_unpacked (t, NULL);
+            //  Requests that came while the lifecycle decided to doze count now.
+            if (self->activity_pending && !streq (self->state, "WAKE"))
+                s_activity_tell (self);
+        }
+    }
+    else if (command && streq (command, "PROGRESS") && zmsg_size (msg) == 2) {
+        zframe_t *steps = zmsg_first (msg);
+        if (zframe_size (steps) == sizeof self->steps)
+            memcpy (&self->steps, zframe_data (steps), sizeof self->steps);
+        char *error = zframe_strdup (zmsg_next (msg));
+        snprintf (self->step_error, sizeof self->step_error, "%s", error ? error : "");
+        free (error);
+    }
+    else if (command && streq (command, "REPLY"))
+        s_relay (self, msg), msg = NULL;
+    else
+        mem_log_error ("frontend: unknown message from the lifecycle");
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  Events from the actors, [topic][Event], published as they are.
+static void
+s_self_handle_events (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->events_in);
+    if (msg && self->events && zmsg_size (msg) == 2)
+        zmsg_send (&msg, self->events);   //  PUB never blocks: slow subscribers lose events
+    zmsg_destroy (&msg);
 }
 
 //  Gives waiting recall requests to idle workers.
@@ -351,6 +517,25 @@ s_self_handle_api (self_t *self)
         memd__v1__request__free_unpacked (req, NULL);
         return;
     }
+    if (mem_codec_is_data_plane (req))
+        s_activity (self, s_op_name (req->op_case));
+    if (req->op_case == MEMD__V1__REQUEST__OP_SLEEP || req->op_case == MEMD__V1__REQUEST__OP_WAKE) {
+        //  Activity not yet reported came before this request: report it
+        //  first, or its trailing report would undo a Sleep.
+        if (self->activity_pending)
+            s_activity_tell (self);
+        zframe_t *bytes = zmsg_last (msg);
+        zmsg_remove (msg, bytes);
+        zmsg_destroy (&msg);
+        memd__v1__request__free_unpacked (req, NULL);
+        zmsg_t *out = zmsg_new ();
+        zmsg_addstr (out, "REQUEST");
+        zmsg_append (out, &identity);
+        zmsg_append (out, &bytes);
+        zmsg_send (&out, self->lifecycle);
+        self->in_flight++;
+        return;
+    }
     //  Data plane: [identity][bytes] to the owning actor.
     zframe_t *bytes = zmsg_last (msg);
     zmsg_remove (msg, bytes);
@@ -369,6 +554,8 @@ s_self_handle_api (self_t *self)
         if (zsock_events (actor) & ZMQ_POLLOUT) {
             zmsg_send (&out, actor);
             self->in_flight++;
+            if (to_writer)
+                self->writes_in_flight++;
             return;
         }
         identity = zmsg_pop (out);
@@ -412,12 +599,17 @@ static void
 s_self_handle_capture (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->capture);
-    if (msg)
-        s_relay (self, msg);
+    if (!msg)
+        return;
+    s_relay (self, msg);
+    if (self->writes_in_flight && --self->writes_in_flight == 0 && self->busy_told) {
+        zstr_sendx (self->lifecycle, "BUSY", "capture", "0", NULL);
+        self->busy_told = false;
+    }
 }
 
 //  From the reaper: [identity][reply], or one frame with the number of
-//  parked Lease requests (for status).
+//  parked Lease requests (for status) and whether any job is leased.
 static void
 s_self_handle_reaper (self_t *self)
 {
@@ -426,8 +618,14 @@ s_self_handle_reaper (self_t *self)
         return;
     if (zmsg_size (msg) == 1) {
         zframe_t *frame = zmsg_first (msg);
-        if (zframe_size (frame) == sizeof self->jobs_waiting)
-            memcpy (&self->jobs_waiting, zframe_data (frame), sizeof self->jobs_waiting);
+        uint32_t told[2];
+        if (zframe_size (frame) == sizeof told) {
+            memcpy (told, zframe_data (frame), sizeof told);
+            self->jobs_waiting = told[0];
+            if (told[1] != self->jobs_leased)
+                zstr_sendx (self->lifecycle, "BUSY", "jobs", told[1] ? "1" : "0", NULL);
+            self->jobs_leased = told[1];
+        }
         zmsg_destroy (&msg);
         return;
     }
@@ -474,6 +672,41 @@ s_self_start (self_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "cannot reach the actors: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
+    //  The lifecycle and events lines; the events endpoint before the API.
+    self->lifecycle = zsock_new (ZMQ_PAIR);
+    self->events_in = zsock_new (ZMQ_PULL);
+    if (!self->lifecycle || !self->events_in) {
+        snprintf (err, err_size, "cannot create sockets: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    zsock_set_sndhwm (self->lifecycle, 0);
+    zsock_set_rcvhwm (self->lifecycle, 0);
+    if (zsock_connect (self->lifecycle, MEM_INPROC_LIFECYCLE)
+        || zsock_bind (self->events_in, MEM_INPROC_EVENTS) < 0) {
+        snprintf (err, err_size, "cannot reach the lifecycle: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    if (ctx->events_endpoint) {
+        self->events = zsock_new (ZMQ_PUB);
+        if (!self->events) {
+            snprintf (err, err_size, "cannot create the events socket");
+            return -1;
+        }
+        zsock_set_sndhwm (self->events, 10000);
+        zsock_set_linger (self->events, 0);
+        if (zsock_bind (self->events, "%s", ctx->events_endpoint) < 0) {
+            snprintf (err, err_size, "cannot bind the events endpoint %s: %s",
+                      ctx->events_endpoint, zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+    }
+    int64_t coalesce = ctx->lifecycle.drowsy_after_ms / 4;
+    self->coalesce_ms = coalesce < 1 ? 1 : coalesce > 1000 ? 1000 : coalesce;
+    snprintf (self->state, sizeof self->state, "WAKE");
+    snprintf (self->to, sizeof self->to, "WAKE");
+    snprintf (self->reason, sizeof self->reason, "started");
+    self->transition_ms = ctx->started_ms;
+
     //  The public socket, bound last: nothing is accepted before it can be served.
     //  Requests over the limit get a TOO_LARGE reply; only past four times
     //  the limit does ZeroMQ cut the connection, so no client can make
@@ -486,8 +719,8 @@ s_self_start (self_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "cannot bind %s: %s", ctx->endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
-    self->poller
-        = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall, NULL);
+    self->poller = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall,
+                                self->lifecycle, self->events_in, NULL);
     self->idle_workers = zlist_new ();
     self->waiting = zlist_new ();
     return 0;
@@ -525,9 +758,13 @@ mem_frontend_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : (*err ? err : "frontend: no START"));
     bool drained_told = false;
     while (started && !self->terminated) {
-        void *which = zpoller_wait (self->poller, -1);
+        void *which = zpoller_wait (self->poller, s_activity_timeout (self));
         if (which == self->pipe)
             s_self_handle_pipe (self);
+        else if (which == self->lifecycle)
+            s_self_handle_lifecycle (self);
+        else if (which == self->events_in)
+            s_self_handle_events (self);
         else if (which == self->api)
             s_self_handle_api (self);
         else if (which == self->capture)
@@ -538,6 +775,8 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_recall (self);
         else if (zpoller_terminated (self->poller))
             break;
+        if (self->activity_pending && s_activity_timeout (self) == 0)
+            s_activity_tell (self);   //  the trailing report of the window
         if (self->draining && !drained_told && self->in_flight == 0) {
             zstr_send (self->pipe, "DRAINED");
             drained_told = true;

@@ -85,6 +85,7 @@ typedef struct {
     s_waiter_t **waiting;             //  parked, oldest first
     size_t n_waiting;
     uint32_t waiting_told;            //  parked count last sent to the frontend
+    uint32_t leased, leased_told;      //  1 if any job is leased (work in flight), and as last sent
     int64_t stalled_until;            //  after a failed background write: no retry before
     bool draining;
     bool terminated;
@@ -225,16 +226,20 @@ s_waiter_answer (self_t *self, s_waiter_t **w_p)
     s_waiter_destroy (w_p);
 }
 
-//  Tells the frontend how many Lease requests are parked, when it changed.
+//  Tells the frontend, when it changed, how many Lease requests are parked
+//  (for status) and whether any job is leased (work in flight, which holds
+//  the daemon awake): one frame of two u32.
 static void
 s_tell_waiting (self_t *self)
 {
-    uint32_t n = (uint32_t) self->n_waiting;
-    if (n == self->waiting_told)
+    uint32_t told[2] = {(uint32_t) self->n_waiting, self->leased};
+    if (told[0] == self->waiting_told && told[1] == self->leased_told)
         return;
-    zframe_t *frame = zframe_new (&n, sizeof n);
-    if (zframe_send (&frame, self->frontend, ZFRAME_DONTWAIT) == 0)
-        self->waiting_told = n;
+    zframe_t *frame = zframe_new (told, sizeof told);
+    if (zframe_send (&frame, self->frontend, ZFRAME_DONTWAIT) == 0) {
+        self->waiting_told = told[0];
+        self->leased_told = told[1];
+    }
     else
         zframe_destroy (&frame);
 }
@@ -760,6 +765,7 @@ s_deadlines (self_t *self)
             expiry = 0;
         mem_store_read_end (self->ctx->store, &txn);
     }
+    self->leased = expiry != 0;   //  every leased job has a lease expiry
     if (now < self->stalled_until)
         ;   //  the last background write failed: wait before the next
     else if (expiry && expiry <= now)
@@ -1037,10 +1043,10 @@ s_test_recv (zsock_t *frontend, int timeout_ms, Memd__V1__Reply **reply, int *wa
         return false;
     zframe_t *last = zmsg_last (msg);
     if (zmsg_size (msg) == 1) {
-        uint32_t n;
-        assert (zframe_size (last) == sizeof n);
-        memcpy (&n, zframe_data (last), sizeof n);
-        *waiting = (int) n;
+        uint32_t told[2];
+        assert (zframe_size (last) == sizeof told);
+        memcpy (told, zframe_data (last), sizeof told);
+        *waiting = (int) told[0];
     }
     else
         *reply = memd__v1__reply__unpack (NULL, zframe_size (last), zframe_data (last));

@@ -1,6 +1,6 @@
 /*  mem_recall — one worker of the read pool (DESIGN §2).
 
-    Serves Recall and Get from LMDB read transactions; never writes. Each
+    Serves Recall, Get and Verify from LMDB read transactions; never writes. Each
     worker tells the frontend it is READY, and then every reply it sends
     means it is free again, so the frontend hands work only to idle workers
     and a slow query never holds up the next one.
@@ -13,6 +13,7 @@
 #include "mem_actors.h"
 #include "mem_log.h"
 #include "mem_records.h"
+#include "mem_verify.h"
 
 #define DEFAULT_K 10
 
@@ -226,6 +227,42 @@ s_get (self_t *self, const Memd__V1__Request *req)
     return reply;
 }
 
+//  Verify: the whole store in this worker's read transaction.
+static zframe_t *
+s_verify (self_t *self, const Memd__V1__Request *req)
+{
+    mem_verify_report_t report;
+    int rc = mem_verify (self->ctx->store, self->reader.txn, &report);
+    zframe_t *reply;
+    if (rc)
+        reply = mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
+                                       "verify could not read the store: %s", mdb_strerror (rc));
+    else {
+        Memd__V1__VerifyResult result = MEMD__V1__VERIFY_RESULT__INIT;
+        result.ok = report.problem_count == 0;
+        result.records = report.records;
+        result.problem_count = report.problem_count;
+        result.problems = report.problems;
+        result.n_problems = report.n_problems;
+        char message[96] = "";
+        Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+        if (report.problem_count) {
+            status.code = MEM_INTERNAL;
+            snprintf (message, sizeof message, "the store has %llu inconsistencies",
+                      (unsigned long long) report.problem_count);
+        }
+        status.message = message;
+        Memd__V1__Reply msg = MEMD__V1__REPLY__INIT;
+        msg.request_id = req->request_id;
+        msg.status = &status;
+        msg.result_case = MEMD__V1__REPLY__RESULT_VERIFY;
+        msg.verify = &result;
+        reply = mem_codec_pack (&msg.base);
+    }
+    mem_verify_report_clear (&report);
+    return reply;
+}
+
 //  [identity][request bytes] → [identity][reply bytes]
 static void
 s_self_handle_frontend (self_t *self)
@@ -251,6 +288,8 @@ s_self_handle_frontend (self_t *self)
             reply = s_recall (self, req);
         else if (req->op_case == MEMD__V1__REQUEST__OP_GET)
             reply = s_get (self, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_VERIFY)
+            reply = s_verify (self, req);
         else
             reply = mem_codec_error_reply (req->request_id, MEM_INTERNAL,
                                            "recall: operation %d is not mine", req->op_case);

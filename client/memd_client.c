@@ -411,9 +411,12 @@ static Memd__V1__Reply *
 s_expect (memd_client_t *self, Memd__V1__Reply *reply, int result_case, const char *op)
 {
     if (reply && (int) reply->result_case != result_case) {
+        //  A failed reply kept for its result, without one: its error stands.
+        bool failed = reply->status && reply->status->code != MEMD__V1__CODE__OK;
         memd__v1__reply__free_unpacked (reply, NULL);
-        s_set_error (self, MEMD__V1__CODE__INTERNAL, "memd's reply to %s carries no result",
-                     op);
+        if (!failed)
+            s_set_error (self, MEMD__V1__CODE__INTERNAL, "memd's reply to %s carries no result",
+                         op);
         return NULL;
     }
     return reply;
@@ -456,6 +459,90 @@ memd_client_status (memd_client_t *self)
     req.status = &status;
     return s_expect (self, memd_client_call (self, &req, false),
                      MEMD__V1__REPLY__RESULT_STATUS_RESULT, "Status");
+}
+
+Memd__V1__Reply *
+memd_client_sleep (memd_client_t *self, bool wake)
+{
+    assert (self);
+    Memd__V1__Sleep sleep = MEMD__V1__SLEEP__INIT;
+    Memd__V1__Wake wake_op = MEMD__V1__WAKE__INIT;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    if (wake) {
+        req.op_case = MEMD__V1__REQUEST__OP_WAKE;
+        req.wake = &wake_op;
+    }
+    else {
+        req.op_case = MEMD__V1__REQUEST__OP_SLEEP;
+        req.sleep = &sleep;
+    }
+    return s_expect (self, memd_client_call (self, &req, false),
+                     MEMD__V1__REPLY__RESULT_LIFECYCLE, wake ? "Wake" : "Sleep");
+}
+
+Memd__V1__Reply *
+memd_client_verify (memd_client_t *self)
+{
+    assert (self);
+    Memd__V1__Verify verify = MEMD__V1__VERIFY__INIT;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.op_case = MEMD__V1__REQUEST__OP_VERIFY;
+    req.verify = &verify;
+    return s_expect (self, memd_client_call (self, &req, true), MEMD__V1__REPLY__RESULT_VERIFY,
+                     "Verify");
+}
+
+struct _memd_events_t {
+    zsock_t *sub;
+};
+
+memd_events_t *
+memd_events_new (const char *endpoint, const char *topic)
+{
+    memd_events_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->sub = zsock_new (ZMQ_SUB);
+    if (!self->sub || zsock_connect (self->sub, "%s", endpoint)) {
+        zsock_destroy (&self->sub);
+        free (self);
+        return NULL;
+    }
+    zsock_set_subscribe (self->sub, topic ? topic : "");
+    return self;
+}
+
+void
+memd_events_destroy (memd_events_t **self_p)
+{
+    memd_events_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->sub);
+    free (self);
+    *self_p = NULL;
+}
+
+Memd__V1__Event *
+memd_events_next (memd_events_t *self, int timeout_ms)
+{
+    assert (self);
+    zsock_set_rcvtimeo (self->sub, timeout_ms);
+    zmsg_t *msg = zmsg_recv (self->sub);
+    if (!msg)
+        return NULL;
+    zframe_t *bytes = zmsg_last (msg);
+    Memd__V1__Event *event = zmsg_size (msg) == 2
+        ? memd__v1__event__unpack (NULL, zframe_size (bytes), zframe_data (bytes))
+        : NULL;
+    zmsg_destroy (&msg);
+    return event;
+}
+
+void *
+memd_events_socket (memd_events_t *self)
+{
+    return zsock_resolve (self->sub);
 }
 
 int

@@ -76,6 +76,27 @@ Memd__V1__Reply *memd_client_ping_reply (memd_client_t *self);
 /* Status snapshot; free with memd_client_reply_free (result: reply->status_result). */
 Memd__V1__Reply *memd_client_status (memd_client_t *self);
 
+/* The sleep cycle: Sleep (wake false) starts consolidation now; Wake
+   returns to WAKE (result: reply->lifecycle: state, last_transition). */
+Memd__V1__Reply *memd_client_sleep (memd_client_t *self, bool wake);
+
+/* Checks the whole store (result: reply->verify). Inconsistencies fail the
+   call with INTERNAL, and the reply is still returned with the problems. */
+Memd__V1__Reply *memd_client_verify (memd_client_t *self);
+
+/* The events stream (status_result->events_endpoint): a SUB socket on one
+   topic ("captured", "forgotten", "state", … ; NULL or "" = all). Events
+   are best effort: one published before the subscription reached memd, or
+   while the subscriber was slow, is not seen. */
+typedef struct _memd_events_t memd_events_t;
+memd_events_t *memd_events_new (const char *endpoint, const char *topic);
+void memd_events_destroy (memd_events_t **self_p);
+/* The next event within timeout_ms (-1 = wait), or NULL (timeout, or an
+   interrupt). Free with memd__v1__event__free_unpacked. */
+Memd__V1__Event *memd_events_next (memd_events_t *self, int timeout_ms);
+/* The underlying ZeroMQ socket, to poll it with others. */
+void *memd_events_socket (memd_events_t *self);
+
 /* Captures n records in one durable batch. Records without agent_id get
    agent. On success ids[i] is record i's id (an existing id for a
    duplicate); dup may be NULL. */

@@ -385,6 +385,9 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         return MEM_INVALID_ARGUMENT;
     case MEMD__V1__REQUEST__OP_PING:
     case MEMD__V1__REQUEST__OP_STATUS:
+    case MEMD__V1__REQUEST__OP_SLEEP:
+    case MEMD__V1__REQUEST__OP_WAKE:
+    case MEMD__V1__REQUEST__OP_VERIFY:
         return MEM_OK;
     case MEMD__V1__REQUEST__OP_CAPTURE: {
         const Memd__V1__Capture *cap = req->capture;
@@ -475,13 +478,27 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
 bool
 mem_codec_is_data_plane (const Memd__V1__Request *req)
 {
-    //  Looking at the queue (list, stats) is the operator's control plane:
-    //  a monitoring script must not keep memd awake.
-    return req->op_case != MEMD__V1__REQUEST__OP_PING
-        && req->op_case != MEMD__V1__REQUEST__OP_STATUS
-        && req->op_case != MEMD__V1__REQUEST__OP_JOB_LIST
-        && req->op_case != MEMD__V1__REQUEST__OP_JOB_STATS
-        && req->op_case != MEMD__V1__REQUEST__OP__NOT_SET;
+    //  Looking at the queue (list, stats), verifying and the lifecycle
+    //  requests are the operator's control plane: a monitoring script must
+    //  not keep memd awake. A Lease is not activity when it arrives: a
+    //  worker long-polling an empty queue is waiting, not working; a Lease
+    //  that hands out a job holds memd awake through the leased count
+    //  (work in flight) instead.
+    switch (req->op_case) {
+    case MEMD__V1__REQUEST__OP_PING:
+    case MEMD__V1__REQUEST__OP_STATUS:
+    case MEMD__V1__REQUEST__OP_SLEEP:
+    case MEMD__V1__REQUEST__OP_WAKE:
+    case MEMD__V1__REQUEST__OP_VERIFY:
+    case MEMD__V1__REQUEST__OP_JOB_LEASE:
+    case MEMD__V1__REQUEST__OP_JOB_EXTEND:
+    case MEMD__V1__REQUEST__OP_JOB_LIST:
+    case MEMD__V1__REQUEST__OP_JOB_STATS:
+    case MEMD__V1__REQUEST__OP__NOT_SET:
+        return false;
+    default:
+        return true;
+    }
 }
 
 zframe_t *
@@ -626,7 +643,7 @@ mem_codec_test (bool verbose)
     assert (mem_codec_request_validate (&freq, &limits, err, sizeof err) == MEM_OK);
 
     //  Jobs: no agent needed; kind, payload size and ranges are checked;
-    //  listing is control plane, leasing data plane.
+    //  enqueueing is data plane; listing and leasing (waiting) are not.
     Memd__V1__JobEnqueue enq = MEMD__V1__JOB_ENQUEUE__INIT;
     Memd__V1__Request jreq = MEMD__V1__REQUEST__INIT;
     jreq.op_case = MEMD__V1__REQUEST__OP_JOB_ENQUEUE;
@@ -658,6 +675,7 @@ mem_codec_test (bool verbose)
     assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     lease.wait_ms = 1000;
     assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_OK);
+    assert (!mem_codec_is_data_plane (&jreq));
     Memd__V1__JobList list = MEMD__V1__JOB_LIST__INIT;
     jreq.op_case = MEMD__V1__REQUEST__OP_JOB_LIST;
     jreq.job_list = &list;

@@ -30,6 +30,9 @@ static const s_setting_t s_settings[] = {
      "/tmp/memd-$UID; env MEMD_RUN_DIR; flag --run-dir"},
     {"api/endpoint", S_STRING, "", 0, 0, NULL,
      "API endpoint; default ipc://RUN_DIR/memd.sock; env MEMD_ENDPOINT; flag --endpoint"},
+    {"api/events_endpoint", S_STRING, "", 0, 0, NULL,
+     "events endpoint (PUB: topics state, captured, forgotten); default: the API endpoint "
+     "with .sock replaced by -events.sock (ipc only); \"none\" = no events"},
     {"api/max_message_bytes", S_INT, "16777216", 1024, 1 << 30, NULL,
      "largest request accepted, in bytes"},
     {"capture/max_batch", S_INT, "10000", 1, 1000000, NULL,
@@ -63,13 +66,40 @@ static const s_setting_t s_settings[] = {
      "job requests queued for the reaper before new ones get RESOURCE_EXHAUSTED"},
     {"jobs/max_waiting", S_INT, "10000", 1, 1000000, NULL,
      "Lease requests parked at once (long-poll) before new ones get RESOURCE_EXHAUSTED"},
+    {"lifecycle/drowsy_after_ms", S_INT, "60000", 1, 86400000LL * 365, NULL,
+     "WAKE → DROWSY after this long without data-plane requests or work in flight "
+     "(status probes, pings and idle connections never count)"},
+    {"lifecycle/sleep_after_ms", S_INT, "240000", 1, 86400000LL * 365, NULL,
+     "DROWSY → SLEEP (consolidation) after this long in DROWSY"},
+    {"lifecycle/step_budget_ms", S_INT, "20", 1, 10000, NULL,
+     "a consolidation step stops after about this long (one write transaction each; a "
+     "capture waits at most one step)"},
+    {"lifecycle/duplicate_percent", S_INT, "80", 1, 100, NULL,
+     "records of an agent whose word 3-gram Jaccard similarity is at least this percent are "
+     "near-duplicates: the newer is tombstoned, merged into the older"},
+    {"lifecycle/digest_after_ms", S_INT, "300000", 0, 86400000LL * 365, NULL,
+     "a session whose newest record is older than this gets an extractive digest "
+     "(a SUMMARY record) in the next sleep cycle"},
+    {"lifecycle/digest_min_records", S_INT, "3", 1, 1000000, NULL,
+     "sessions with fewer live records get no digest"},
+    {"lifecycle/summarize_jobs", S_INT, "0", 0, 1, NULL,
+     "1 = with each digest, enqueue a `summarize` job (payload: JSON with agent_id, "
+     "session_id, digest_id, record_ids) for an external LLM worker"},
+    {"lifecycle/decay_half_life_ms", S_INT, "2592000000", 0, 86400000LL * 3650, NULL,
+     "salience of a record not recalled halves over this long (0 = no decay)"},
+    {"lifecycle/decay_floor_percent", S_INT, "5", 0, 100, NULL,
+     "salience never decays below this percent"},
+    {"lifecycle/decay_interval_ms", S_INT, "21600000", 0, 86400000LL * 365, NULL,
+     "a decay pass over the records runs at most this often"},
+    {"lifecycle/retention_ms", S_INT, "604800000", 0, 86400000LL * 3650, NULL,
+     "forgotten (tombstoned) records are purged for good after this long"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
 };
 #define S_COUNT (sizeof s_settings / sizeof s_settings[0])
 
 struct _mem_config_t {
     char *values[S_COUNT];           //  NULL = default
-    char derived[3][4096];           //  resolved data dir, run dir, endpoint
+    char derived[4][4096];           //  resolved data dir, run dir, endpoint, events endpoint
 };
 
 static int
@@ -335,6 +365,16 @@ mem_config_get (mem_config_t *self, const char *key)
         snprintf (self->derived[2], sizeof self->derived[2], "ipc://%s/memd.sock",
                   mem_config_get (self, "api/run_dir"));
         return self->derived[2];
+    }
+    if (streq (key, "api/events_endpoint")) {
+        const char *api = mem_config_get (self, "api/endpoint");
+        size_t len = strlen (api);
+        if (strncmp (api, "ipc://", 6) != 0)
+            return "none";   //  only ipc has a natural neighbour
+        if (len > 5 && streq (api + len - 5, ".sock"))
+            len -= 5;
+        snprintf (self->derived[3], sizeof self->derived[3], "%.*s-events.sock", (int) len, api);
+        return self->derived[3];
     }
     return "";
 }

@@ -1,6 +1,7 @@
 /*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
 
-    Start: store, reaper, capture, recall pool, frontend (binds the API).
+    Start: store, reaper, capture, recall pool, lifecycle, frontend (binds
+    the events endpoint, then the API).
     Stop: the reaper answers its parked leases, the frontend drains what is
     in flight, then every actor stops in reverse order of start. */
 #include "mem_daemon.h"
@@ -21,7 +22,9 @@ struct _mem_daemon_t {
     zactor_t *capture;
     zactor_t *recall[MAX_RECALL_WORKERS];
     unsigned n_recall;
+    zactor_t *lifecycle;
     zactor_t *frontend;
+    char *events_endpoint;
 };
 
 static mem_sync_t
@@ -67,6 +70,25 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     if (n_limits < 0)
         goto failed;
     jobs->n_limits = (size_t) n_limits;
+    mem_lifecycle_config_t *life = &ctx->lifecycle;
+    life->drowsy_after_ms = mem_config_int (config, "lifecycle/drowsy_after_ms");
+    life->sleep_after_ms = mem_config_int (config, "lifecycle/sleep_after_ms");
+    mem_consolidate_config_t *cons = &life->consolidate;
+    mem_consolidate_config_default (cons);
+    cons->step_budget_ms = mem_config_int (config, "lifecycle/step_budget_ms");
+    cons->duplicate_jaccard = mem_config_int (config, "lifecycle/duplicate_percent") / 100.0;
+    cons->digest_after_ms = mem_config_int (config, "lifecycle/digest_after_ms");
+    cons->digest_min_records = (unsigned) mem_config_int (config, "lifecycle/digest_min_records");
+    cons->summarize_jobs = mem_config_int (config, "lifecycle/summarize_jobs") != 0;
+    cons->decay_half_life_ms = mem_config_int (config, "lifecycle/decay_half_life_ms");
+    cons->decay_floor = (float) mem_config_int (config, "lifecycle/decay_floor_percent") / 100.0f;
+    cons->decay_interval_ms = mem_config_int (config, "lifecycle/decay_interval_ms");
+    cons->retention_ms = mem_config_int (config, "lifecycle/retention_ms");
+    const char *events = mem_config_get (config, "api/events_endpoint");
+    if (!streq (events, "none")) {
+        self->events_endpoint = strdup (events);
+        ctx->events_endpoint = self->events_endpoint;
+    }
     ctx->recall_queue = (size_t) mem_config_int (config, "recall/queue");
     long workers = (long) mem_config_int (config, "recall/workers");
     if (workers == 0)
@@ -99,6 +121,8 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
         if (!(self->recall[self->n_recall]
               = mem_actor_start (mem_recall_actor, ctx, err, err_size)))
             goto failed;
+    if (!(self->lifecycle = mem_actor_start (mem_lifecycle_actor, ctx, err, err_size)))
+        goto failed;
     if (!(self->frontend = mem_actor_start (mem_frontend_actor, ctx, err, err_size)))
         goto failed;
 
@@ -145,6 +169,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
         zstr_free (&reply);
         zactor_destroy (&self->frontend);
     }
+    zactor_destroy (&self->lifecycle);
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
@@ -152,10 +177,13 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     mem_store_destroy (&self->ctx.store);
     if (self->endpoint_lock >= 0) {
         unlink (self->endpoint + 6);   //  the socket file, if the listener left it
+        if (self->events_endpoint && strncmp (self->events_endpoint, "ipc://", 6) == 0)
+            unlink (self->events_endpoint + 6);
         mem_paths_release_endpoint (self->endpoint, self->endpoint_lock);
     }
     free (self->data_dir);
     free (self->endpoint);
+    free (self->events_endpoint);
     free (self);
     *self_p = NULL;
 }

@@ -1000,6 +1000,206 @@ mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn, bool idle, bool *w
     return 0;
 }
 
+//  Vacuum for one agent: continue its merge in progress, else rewrite the
+//  oldest segment that still holds forgotten postings (a merge of one
+//  source, which drops them). *worked: a step was done.
+static int
+s_vacuum_agent (mem_index_writer_t *self, MDB_txn *txn, uint32_t agent, bool *worked)
+{
+    mem_store_t *store = self->store;
+    s_seg_t *segs;
+    unsigned n;
+    int rc = s_catalog_load (store, txn, agent, &segs, &n);
+    *worked = false;
+    if (rc)
+        return rc;
+    s_seg_t seg = {0};
+    bool found = false;
+    for (unsigned i = 0; i < n && !found; i++)
+        if (segs[i].info.state != SEG_READY) {
+            seg = segs[i];
+            found = true;
+        }
+    for (unsigned i = 0; i < n && !found && !rc; i++) {
+        uint64_t *ids, *seqs;
+        size_t n_ids;
+        rc = s_deleted_range (store, txn, agent, segs[i].info.first_id, segs[i].info.last_id,
+                              &ids, &seqs, &n_ids);
+        free (ids);
+        free (seqs);
+        if (!rc && n_ids) {
+            rc = s_merge_start (store, txn, segs, i, 1, &seg);
+            found = !rc;
+        }
+    }
+    free (segs);
+    if (!found || rc)
+        return rc;
+    if (seg.info.state == SEG_MERGING)
+        rc = s_merge_terms (self, txn, agent, &seg);
+    else
+        rc = s_merge_drop (self, txn, agent, &seg);
+    if (!rc)
+        rc = s_seg_put (store, txn, agent, &seg);
+    if (!rc)
+        s_mark_dirty (self, agent);   //  the rewritten segment may merge with its tier
+    *worked = !rc;
+    return rc;
+}
+
+int
+mem_index_vacuum_step (mem_index_writer_t *self, MDB_txn *txn, bool *worked)
+{
+    *worked = false;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (self->store, MEM_DB_TERMSTATS), &cursor));
+    if (rc)
+        return rc;
+    //  Agents with forgotten postings, collected first: the step writes
+    //  termstats, which would invalidate this cursor.
+    uint32_t agents[64];
+    size_t n = 0;
+    MDB_val key, val;
+    while (n < 64 && (rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        mem_agent_stats_t stats;
+        if (key.mv_size != 4 || val.mv_size != sizeof stats)
+            continue;
+        memcpy (&stats, val.mv_data, sizeof stats);
+        if (stats.pending)
+            agents[n++] = mem_get_u32be (key.mv_data);
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND)
+        return MEM_MDB (rc);
+    rc = 0;
+    for (size_t i = 0; i < n && !*worked && !rc; i++)
+        rc = s_vacuum_agent (self, txn, agents[i], worked);
+    return rc;
+}
+
+static bool s_is_deleted (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id);
+
+//  Verify: every posting of every catalogued segment, against docmeta and
+//  the deleted set; postings of segments the catalog does not know.
+static int
+s_verify_segment (mem_store_t *store, MDB_txn *txn, uint32_t agent, const s_seg_t *seg,
+                  mem_index_problem_fn *problem, void *arg, uint64_t *postings)
+{
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor));
+    if (rc)
+        return rc;
+    uint8_t k[4];
+    mem_put_u32be (k, seg->id);
+    MDB_val key = {4, k}, val;
+    char text[256];
+    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < 4 || memcmp (key.mv_data, k, 4) != 0)
+            break;
+        int term_len = (int) (key.mv_size - 4);
+        const char *term = (const char *) key.mv_data + 4;
+        if (val.mv_size < HEADER_SIZE || (val.mv_size - HEADER_SIZE) % POSTING_SIZE) {
+            snprintf (text, sizeof text, "segment %u term '%.*s': postings of %zu bytes",
+                      seg->id, term_len, term, val.mv_size);
+            problem (arg, text);
+            continue;
+        }
+        const uint8_t *p = (const uint8_t *) val.mv_data + HEADER_SIZE;
+        size_t n = (val.mv_size - HEADER_SIZE) / POSTING_SIZE;
+        uint64_t prev = 0;
+        for (size_t i = 0; i < n; i++, p += POSTING_SIZE) {
+            uint64_t id = s_posting_id (p);
+            const char *wrong = NULL;
+            mem_docmeta_view_t meta;
+            if (id <= prev)
+                wrong = "out of order";
+            else if (id < seg->info.first_id || id > seg->info.last_id)
+                wrong = "outside the segment's id range";
+            else if (mem_index_docmeta_view (store, txn, id, &meta))
+                wrong = "has no record";
+            else if (meta.agent != agent)
+                wrong = "belongs to another agent";
+            else if (meta.tombstoned && !s_is_deleted (store, txn, agent, id))
+                wrong = "is forgotten but not in the deleted set";
+            if (wrong) {
+                snprintf (text, sizeof text, "segment %u term '%.*s': posting for record %llu %s",
+                          seg->id, term_len, term, (unsigned long long) id, wrong);
+                problem (arg, text);
+            }
+            prev = id;
+        }
+        *postings += n;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND || rc == 0 ? 0 : MEM_MDB (rc);
+}
+
+int
+mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *problem, void *arg,
+                  uint64_t *postings)
+{
+    *postings = 0;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &cursor));
+    if (rc)
+        return rc;
+    uint32_t *known = NULL;
+    size_t n_known = 0, cap = 0;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        if (key.mv_size != 8 || val.mv_size != sizeof (s_seg_info_t)) {
+            problem (arg, "segments: an entry of the wrong size");
+            continue;
+        }
+        s_seg_t seg;
+        seg.id = mem_get_u32be ((uint8_t *) key.mv_data + 4);
+        memcpy (&seg.info, val.mv_data, sizeof seg.info);
+        if (!s_grow ((void **) &known, &cap, n_known + 1, sizeof *known)) {
+            rc = ENOMEM;
+            break;
+        }
+        known[n_known++] = seg.id;
+        //  A cursor of another table is unaffected: reads only.
+        rc = s_verify_segment (store, txn, mem_get_u32be (key.mv_data), &seg, problem, arg,
+                               postings);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close (cursor);
+    if (rc && rc != MDB_NOTFOUND) {
+        free (known);
+        return MEM_MDB (rc);
+    }
+    //  Postings whose segment is not in the catalog (one look per segment prefix).
+    rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor));
+    uint32_t segment = 0;
+    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get (cursor, &key, &val, MDB_FIRST); r == 0;) {
+        if (key.mv_size < 4)
+            break;
+        segment = mem_get_u32be (key.mv_data);
+        bool found = false;
+        for (size_t i = 0; i < n_known && !found; i++)
+            found = known[i] == segment;
+        if (!found) {
+            char text[128];
+            snprintf (text, sizeof text, "postings of segment %u, which no agent's catalog has",
+                      segment);
+            problem (arg, text);
+        }
+        if (segment == UINT32_MAX)
+            break;
+        uint8_t k[4];
+        mem_put_u32be (k, segment + 1);
+        key = (MDB_val){4, k};
+        r = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    }
+    if (!rc)
+        mdb_cursor_close (cursor);
+    free (known);
+    return rc;
+}
+
 int
 mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn)
 {

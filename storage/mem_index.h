@@ -73,6 +73,12 @@ bool mem_index_merge_pending (mem_index_writer_t *self);
    Returns 0 or an LMDB code. */
 int mem_index_merge_step (mem_index_writer_t *self, MDB_txn *txn, bool idle, bool *worked);
 
+/* One bounded step of vacuum (the sleep cycle): rewrites a segment that
+   still holds postings of forgotten records, without them, so they leave
+   the store for good. *worked: false once no agent has any left (among
+   the first 64 agents that have some; the next call sees the rest). */
+int mem_index_vacuum_step (mem_index_writer_t *self, MDB_txn *txn, bool *worked);
+
 /* Bytes of postings one merge step may write (default 4 MiB); tests use a
    tiny budget to stop merges midway. */
 void mem_index_writer_set_merge_budget (mem_index_writer_t *self, size_t bytes);
@@ -104,6 +110,23 @@ int mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const ch
    term's tf, idf and contribution, the document length. */
 int mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
                        size_t len, uint64_t id, char *buf, size_t size);
+
+/* What verify needs of a record's docmeta (mem_records owns its layout
+   and implements this). */
+typedef struct {
+    uint32_t agent;
+    bool tombstoned;
+} mem_docmeta_view_t;
+int mem_index_docmeta_view (mem_store_t *store, MDB_txn *txn, uint64_t id,
+                            mem_docmeta_view_t *view);
+
+/* Checks every posting (order, segment range, record exists for the same
+   agent, forgotten ones are in the deleted set) and that no postings lie
+   outside the catalog; each problem goes to problem(). *postings gets the
+   count checked. Returns 0 or an LMDB code. */
+typedef void(mem_index_problem_fn) (void *arg, const char *text);
+int mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *problem, void *arg,
+                      uint64_t *postings);
 
 void mem_index_test (bool verbose);
 

@@ -84,9 +84,8 @@ s_put_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, const mem_docmeta_
     return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, &val, flags));
 }
 
-//  Returns the record as stored, whatever its agent or state.
-static int
-s_get_any (mem_store_t *store, MDB_txn *txn, uint64_t id, Memd__V1__Record **out)
+int
+mem_records_get_any (mem_store_t *store, MDB_txn *txn, uint64_t id, Memd__V1__Record **out)
 {
     uint8_t k[8];
     s_id_key (k, id);
@@ -186,7 +185,7 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     if (rc == 0 && hval.mv_size == 8) {
         uint64_t existing = mem_get_u64be (hval.mv_data);
         Memd__V1__Record *old;
-        if ((rc = s_get_any (store, txn, existing, &old)))
+        if ((rc = mem_records_get_any (store, txn, existing, &old)))
             return rc;
         bool same = strcmp (old->text, in->text) == 0;
         memd__v1__record__free_unpacked (old, NULL);
@@ -214,7 +213,8 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     if (rec.created_at_ms == 0)
         rec.created_at_ms = now_ms;
     if (rec.salience == 0)
-        rec.salience = 0.5f;
+        rec.salience = MEM_SALIENCE_DEFAULT;
+    rec.salience_base = rec.salience;
     rec.content_hash = hash;
     rec.tombstoned_at_ms = 0;
     rec.merged_into = 0;
@@ -263,12 +263,26 @@ mem_records_get (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
         return rc;
     if (meta.agent != agent || (meta.flags & MEM_DOC_TOMBSTONED))
         return MDB_NOTFOUND;
-    return s_get_any (store, txn, id, out);
+    return mem_records_get_any (store, txn, id, out);
 }
 
 int
 mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                     int64_t now_ms)
+{
+    return mem_records_tombstone (store, txn, agent, id, now_ms, 0);
+}
+
+static void
+s_tombstone_key (uint8_t *k, int64_t at_ms, uint64_t id)
+{
+    mem_put_u64be (k, (uint64_t) at_ms);
+    mem_put_u64be (k + 8, id);
+}
+
+int
+mem_records_tombstone (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                       int64_t now_ms, uint64_t merged_into)
 {
     mem_docmeta_t meta;
     int rc = mem_records_docmeta (store, txn, id, &meta);
@@ -277,12 +291,17 @@ mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t i
     if (meta.agent != agent || (meta.flags & MEM_DOC_TOMBSTONED))
         return MDB_NOTFOUND;
     Memd__V1__Record *rec;
-    if ((rc = s_get_any (store, txn, id, &rec)))
+    if ((rc = mem_records_get_any (store, txn, id, &rec)))
         return rc;
     rec->tombstoned_at_ms = now_ms;
+    rec->merged_into = merged_into;
     meta.flags |= MEM_DOC_TOMBSTONED;
+    uint8_t tk[16];
+    s_tombstone_key (tk, now_ms, id);
+    MDB_val tkey = {16, tk}, tval = {0, NULL};
     if ((rc = s_put_packed (store, txn, rec, 0)) || (rc = s_put_docmeta (store, txn, id, &meta, 0))
-        || (rc = mem_index_remove (store, txn, agent, id, meta.doc_len)))
+        || (rc = mem_index_remove (store, txn, agent, id, meta.doc_len))
+        || (rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, &tval, 0))))
         goto done;
 
     //  Its dedupe hash (if it points here) and session entry go: only live
@@ -353,6 +372,86 @@ mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
     }
     free (ids);
     return MEM_MDB (rc);
+}
+
+int
+mem_index_docmeta_view (mem_store_t *store, MDB_txn *txn, uint64_t id, mem_docmeta_view_t *view)
+{
+    mem_docmeta_t meta;
+    int rc = mem_records_docmeta (store, txn, id, &meta);
+    if (!rc) {
+        view->agent = meta.agent;
+        view->tombstoned = (meta.flags & MEM_DOC_TOMBSTONED) != 0;
+    }
+    return rc;
+}
+
+int
+mem_records_update (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec)
+{
+    return s_put_packed (store, txn, rec, 0);
+}
+
+int
+mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id)
+{
+    mem_docmeta_t meta;
+    int rc = mem_records_docmeta (store, txn, id, &meta);
+    if (rc)
+        return rc;
+    if (!(meta.flags & MEM_DOC_TOMBSTONED))
+        return MDB_NOTFOUND;   //  only a tombstone can be purged
+    Memd__V1__Record *rec;
+    if ((rc = mem_records_get_any (store, txn, id, &rec)))
+        return rc;
+    uint8_t k[8], tk[16];
+    s_id_key (k, id);
+    s_tombstone_key (tk, rec->tombstoned_at_ms, id);
+    memd__v1__record__free_unpacked (rec, NULL);
+    MDB_val key = {8, k}, tkey = {16, tk};
+    rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, NULL));
+    if (!rc)
+        rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, NULL));
+    if (!rc) {
+        rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, NULL));
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (!rc)
+        rc = mem_store_counter_add (txn, store, "records_tombstoned", -1);
+    if (!rc)
+        rc = mem_store_counter_add (txn, store, "records_purged", 1);
+    return rc;
+}
+
+int
+mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    while (!rc && (rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        mem_docmeta_t meta;
+        if (key.mv_size != 8 || val.mv_size != sizeof meta) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy (&meta, val.mv_data, sizeof meta);
+        if (!(meta.flags & MEM_DOC_TOMBSTONED))
+            continue;
+        uint64_t id = mem_get_u64be (key.mv_data);
+        Memd__V1__Record *rec;
+        if ((rc = mem_records_get_any (store, txn, id, &rec)))
+            break;
+        uint8_t tk[16];
+        s_tombstone_key (tk, rec->tombstoned_at_ms, id);
+        memd__v1__record__free_unpacked (rec, NULL);
+        MDB_val tkey = {16, tk}, tval = {0, NULL};
+        rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, &tval, 0));
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 int

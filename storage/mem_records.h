@@ -19,6 +19,7 @@
 #include "memd.pb-c.h"
 
 #define MEM_DOC_TOMBSTONED 0x01
+#define MEM_SALIENCE_DEFAULT 0.5f   /* a record captured without a salience */
 
 typedef struct {
     int64_t created_at_ms;
@@ -68,6 +69,13 @@ int mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
 int mem_records_get (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                      Memd__V1__Record **out);
 
+/* The record as stored, whatever its agent or state (consolidation). */
+int mem_records_get_any (mem_store_t *store, MDB_txn *txn, uint64_t id, Memd__V1__Record **out);
+
+/* Rewrites a stored record in place (same id; the text, agent and session
+   must not change: they are indexed). */
+int mem_records_update (mem_store_t *store, MDB_txn *txn, const Memd__V1__Record *rec);
+
 int mem_records_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, mem_docmeta_t *meta);
 
 /* Tombstones a live record of agent: gone from recall at once. Flush the
@@ -75,6 +83,19 @@ int mem_records_docmeta (mem_store_t *store, MDB_txn *txn, uint64_t id, mem_docm
    not a live record of agent. */
 int mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                         int64_t now_ms);
+
+/* mem_records_forget, recording that the record was merged into another
+   (near-duplicate consolidation); merged_into 0 = plain forget. */
+int mem_records_tombstone (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
+                           int64_t now_ms, uint64_t merged_into);
+
+/* Physically removes a tombstoned record: its row, docmeta and tombstones
+   entry (purge). Its postings must already be gone from the index, and its
+   edges and bands are the caller's. MDB_NOTFOUND if id is not a tombstone. */
+int mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id);
+
+/* Fills the tombstones table from the records (schema 1 → 2 migration). */
+int mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn);
 
 /* Tombstones every live record of a session; *count gets how many. */
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,

@@ -1,6 +1,7 @@
 /*  mem_store — the LMDB environment, its lock file, tables and schema.
     See mem_store.h for the contract. */
 #include "mem_store.h"
+#include "mem_records.h"   //  migrations rebuild record indexes
 #include "mem_log.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,12 @@ static const struct {
     [MEM_DB_JOB_DEPS] = {"job_deps", 0},
     [MEM_DB_JOB_DEDUPE] = {"job_dedupe", 0},
     [MEM_DB_JOB_KINDS] = {"job_kinds", 0},
+    [MEM_DB_TOMBSTONES] = {"tombstones", 0},
+    [MEM_DB_EDGES] = {"edges", 0},
+    [MEM_DB_EDGES_IN] = {"edges_in", 0},
+    [MEM_DB_BANDS] = {"bands", MDB_DUPSORT | MDB_DUPFIXED},
+    [MEM_DB_DIGESTS] = {"digests", 0},
+    [MEM_DB_DIRTY] = {"dirty_sessions", 0},
 };
 
 int
@@ -148,15 +155,36 @@ s_check_schema (mem_store_t *self, char *err, size_t err_size)
     uint32_t version = 0;
     if (val.mv_size == sizeof version)
         memcpy (&version, val.mv_data, sizeof version);
-    mdb_txn_abort (txn);
     if (version == 0 || version > MEM_SCHEMA_VERSION) {
+        mdb_txn_abort (txn);
         snprintf (err, err_size,
                   "the store in %s has schema version %u, which this memd (schema %d) "
                   "does not support: use a newer memd",
                   self->dir, version, MEM_SCHEMA_VERSION);
         return -1;
     }
-    //  Older schemas would be migrated here; version 1 is the first.
+    if (version == MEM_SCHEMA_VERSION) {
+        mdb_txn_abort (txn);
+        return 0;
+    }
+    //  1 → 2: the tables of the sleep cycle are new (and empty); only the
+    //  tombstones index must be filled from the records. One pass, once.
+    mem_log_info ("migrating the store in %s from schema %u to %d", self->dir, version,
+                  MEM_SCHEMA_VERSION);
+    rc = mem_records_index_tombstones (self, txn);
+    version = MEM_SCHEMA_VERSION;
+    val = (MDB_val){sizeof version, &version};
+    if (!rc)
+        rc = MEM_MDB (mdb_put (txn, self->dbi[MEM_DB_META], &key, &val, 0));
+    if (!rc)
+        rc = MEM_MDB (mdb_txn_commit (txn));
+    else
+        mdb_txn_abort (txn);
+    if (rc) {
+        snprintf (err, err_size, "cannot migrate the store to schema %d: %s", MEM_SCHEMA_VERSION,
+                  mdb_strerror (rc));
+        return -1;
+    }
     return 0;
 }
 
@@ -388,6 +416,13 @@ mem_store_grow (mem_store_t *self)
     if (!rc)
         mem_log_info ("store map grown to %zu MiB", size >> 20);
     return rc;
+}
+
+int
+mem_store_reader_check (mem_store_t *self)
+{
+    int dead = 0;
+    return MEM_MDB (mdb_reader_check (self->env, &dead)) ? -1 : dead;
 }
 
 uint64_t

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 1
+#define MEM_SCHEMA_VERSION 2   /* 2: tombstones, edges, bands, digests (the sleep cycle) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -55,6 +55,12 @@ typedef enum {
     MEM_DB_JOB_DEPS,    /* dependency id (u64 BE) + waiting job id (u64 BE) → () */
     MEM_DB_JOB_DEDUPE,  /* kind (u32 BE) + dedupe key → id (u64 BE) of the unfinished job */
     MEM_DB_JOB_KINDS,   /* kind name → mem_job_kind_t: number and counts by state */
+    MEM_DB_TOMBSTONES,  /* tombstoned_at ms (u64 BE) + id (u64 BE) → (): what purge frees */
+    MEM_DB_EDGES,       /* src (u64 BE) + type (u8) + dst (u64 BE) → weight (float) */
+    MEM_DB_EDGES_IN,    /* dst (u64 BE) + type (u8) + src (u64 BE) → weight: the reverse */
+    MEM_DB_BANDS,       /* agent (u32 BE) + band (u8) + key (u64 BE) → ids (dupsort): near-dupes */
+    MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */
+    MEM_DB_DIRTY,       /* agent (u32 BE) + session → (): sessions changed since their digest */
     MEM_DB_COUNT
 } mem_db_t;
 
@@ -110,6 +116,9 @@ int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
 int mem_store_grow (mem_store_t *self);
 
 /* Counters in the meta table (u64), updated inside the caller's txn. */
+/* Clears reader slots left by dead processes; returns how many (or -1). */
+int mem_store_reader_check (mem_store_t *self);
+
 uint64_t mem_store_counter_get (MDB_txn *txn, mem_store_t *self, const char *name);
 int mem_store_counter_add (MDB_txn *txn, mem_store_t *self, const char *name, int64_t delta);
 

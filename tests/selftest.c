@@ -5,12 +5,15 @@
 #include "mem_actors.h"
 #include "mem_codec.h"
 #include "mem_config.h"
+#include "mem_consolidate.h"
+#include "mem_edges.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
 #include "mem_records.h"
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
+#include "mem_verify.h"
 
 static const struct {
     const char *name;
@@ -20,7 +23,8 @@ static const struct {
     {"mem_codec", mem_codec_test},     {"mem_config", mem_config_test},
     {"mem_store", mem_store_test},     {"mem_index", mem_index_test},
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
-    {"mem_reaper", mem_reaper_test},
+    {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
+    {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

@@ -43,6 +43,10 @@ static const char s_global_usage[] =
     "  forget     tombstone records by id, or a whole session\n"
     "  jobs       the job queue: enqueue, lease, complete, fail, extend, list, stats,\n"
     "             retry and purge dead letters ('memctl jobs --help')\n"
+    "  sleep      consolidate now, then hibernate\n"
+    "  wake       back to WAKE\n"
+    "  verify     check the store's consistency while memd serves\n"
+    "  events     print memd's events live (captured, forgotten, state)\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -74,7 +78,11 @@ static const char s_global_usage[] =
     X (recall)                                                                           \
     X (get)                                                                              \
     X (forget)                                                                           \
-    X (jobs)
+    X (jobs)                                                                             \
+    X (sleep)                                                                            \
+    X (wake)                                                                             \
+    X (verify)                                                                           \
+    X (events)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \

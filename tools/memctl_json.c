@@ -154,6 +154,20 @@ memctl_json_hit (const Memd__V1__Hit *hit)
 }
 
 json_t *
+memctl_json_consolidation (const Memd__V1__Consolidation *c)
+{
+    return json_pack ("{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "phase",
+                      memctl_json_string (c->phase), "cycle", memctl_json_u64 (c->cycle),
+                      "cycle_started_ms", (json_int_t) c->cycle_started_ms, "cycle_done_ms",
+                      (json_int_t) c->cycle_done_ms, "steps", memctl_json_u64 (c->steps),
+                      "duplicates_merged", memctl_json_u64 (c->duplicates_merged),
+                      "digests_written", memctl_json_u64 (c->digests_written),
+                      "records_decayed", memctl_json_u64 (c->records_decayed),
+                      "records_purged", memctl_json_u64 (c->records_purged), "last_error",
+                      memctl_json_string (c->last_error));
+}
+
+json_t *
 memctl_json_status (const Memd__V1__StatusResult *st)
 {
     json_t *doc = json_object ();
@@ -191,6 +205,10 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));
     json_object_set_new (doc, "map_bytes", memctl_json_u64 (st->map_bytes));
+    json_object_set_new (doc, "events_endpoint", memctl_json_string (st->events_endpoint));
+    json_object_set_new (doc, "consolidation",
+                         st->consolidation ? memctl_json_consolidation (st->consolidation)
+                                           : json_null ());
     return doc;
 }
 

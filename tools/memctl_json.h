@@ -51,6 +51,7 @@ json_t *memctl_json_record (const Memd__V1__Record *record);
 json_t *memctl_json_hit (const Memd__V1__Hit *hit);
 
 /* The status document of DESIGN §8. */
+json_t *memctl_json_consolidation (const Memd__V1__Consolidation *c);
 json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 
 /* "queued", "leased", … for a job state; "any" for 0 and unknown values. */

@@ -38,6 +38,9 @@ const char memctl_status_usage[] =
     "      \"records\": {\"live\", \"tombstoned\"}, \"jobs\", \"graph\",\n"
     "      \"resources\": {\"rss_bytes\", \"fds\", \"threads\"}, ...}\n"
     "      \"jobs\": {\"queued\", \"leased\", \"dead\", ...} as in 'memctl jobs stats'\n"
+    "      \"consolidation\": {\"phase\", \"cycle\", \"cycle_done_ms\", \"steps\",\n"
+    "      \"duplicates_merged\", \"digests_written\", \"records_decayed\",\n"
+    "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\"\n"
     "      (\"graph\" is null until memd has that subsystem)\n";
 
 const char memctl_capture_usage[] =
@@ -170,6 +173,21 @@ s_print_status (const Memd__V1__StatusResult *st)
             (unsigned long long) st->records_live, (unsigned long long) st->records_tombstoned);
     if (st->jobs)
         memctl_print_job_totals (st->jobs, "jobs             ");
+    const Memd__V1__Consolidation *c = st->consolidation;
+    if (c) {
+        char done[64];
+        memctl_format_time (c->cycle_done_ms, done, sizeof done);
+        printf ("consolidation    cycle %llu, %s%s%s; %llu duplicates merged, %llu digests, "
+                "%llu decayed, %llu purged\n",
+                (unsigned long long) c->cycle,
+                streq (c->phase, "DONE") ? "done at " : "next phase ",
+                streq (c->phase, "DONE") ? done : c->phase,
+                *c->last_error ? " (failing)" : "", (unsigned long long) c->duplicates_merged,
+                (unsigned long long) c->digests_written, (unsigned long long) c->records_decayed,
+                (unsigned long long) c->records_purged);
+        if (*c->last_error)
+            printf ("last step error  %s\n", c->last_error);
+    }
     memctl_format_bytes (st->rss_bytes, a, sizeof a);
     printf ("resources        %s RSS, %u fds, %u threads, %u recall workers\n", a, st->fds,
             st->threads, st->recall_workers);
@@ -182,6 +200,8 @@ s_print_status (const Memd__V1__StatusResult *st)
         printf ("data dir         %s\n", st->data_dir);
     if (*st->endpoint)
         printf ("endpoint         %s\n", st->endpoint);
+    if (*st->events_endpoint)
+        printf ("events           %s\n", st->events_endpoint);
 }
 
 int

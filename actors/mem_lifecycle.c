@@ -1,0 +1,350 @@
+/*  mem_lifecycle — the sleep cycle (DESIGN §3, §7; docs/lifecycle.md).
+
+        WAKE ──quiet drowsy_after──▶ DROWSY ──sleep_after──▶ SLEEP ──done──▶ HIBERNATE
+          ▲                            │                       │               │
+          └────── activity, work in flight, Wake request ──────┴───────────────┘
+
+    The frontend tells this actor about real activity only (data-plane
+    requests, coalesced: a storm is one message), about work in flight (a
+    capture backlog, leased jobs: BUSY 1/0 on change) and passes on Sleep
+    and Wake requests. Nothing else reaches it, so a status probe can never
+    keep memd awake.
+
+    Its only timer is the next transition (WAKE → DROWSY, DROWSY → SLEEP)
+    or a retry after a failed step; in SLEEP the next step is asked when the
+    last one is answered, and in HIBERNATE it arms nothing at all.
+
+    Consolidation runs in the writer (the capture actor), one step at a
+    time: STEP goes out, the answer comes back, and only then is the next
+    asked, so activity stops the pipeline after the current step. The
+    cursor is in the store, so the next SLEEP resumes where this stopped.
+
+    To the frontend, for status and the `state` event:
+        ["STATE", Transition]
+        ["PROGRESS", steps (u64), last error]
+        ["REPLY", identity, reply bytes]      (Sleep, Wake)
+*/
+#include "mem_actors.h"
+#include "mem_log.h"
+
+typedef enum { S_WAKE, S_DROWSY, S_SLEEP, S_HIBERNATE } s_state_t;
+
+static const char *s_state_names[] = {"WAKE", "DROWSY", "SLEEP", "HIBERNATE"};
+
+#define RETRY_MIN_MS 1000      //  after a failed step
+#define RETRY_MAX_MS 300000
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *frontend;         //  PAIR (bound)
+    zsock_t *writer;           //  PAIR to the capture actor (it binds)
+    zpoller_t *poller;
+    mem_context_t *ctx;
+    s_state_t state;
+    int64_t since_ms;          //  monotonic: entered the state, or last activity in WAKE
+    bool busy_capture, busy_jobs;
+    bool forced;               //  SLEEP by request: work in flight does not end it
+    bool step_out;             //  a STEP is with the writer
+    int64_t retry_at_ms;       //  monotonic; 0 = none (after a failed step)
+    int64_t retry_ms;
+    uint64_t steps;
+    char last_error[256];
+    //  The last transition, for status.
+    char from[16], to[16], reason[128];
+    int64_t at_ms;
+    bool terminated;
+} self_t;
+
+static bool
+s_busy (self_t *self)
+{
+    return self->busy_capture || self->busy_jobs;
+}
+
+//  When the state changes next without activity (monotonic), or 0.
+static int64_t
+s_next_deadline (self_t *self)
+{
+    if (self->state == S_WAKE && !s_busy (self))
+        return self->since_ms + self->ctx->lifecycle.drowsy_after_ms;
+    if (self->state == S_DROWSY)
+        return self->since_ms + self->ctx->lifecycle.sleep_after_ms;
+    if (self->state == S_SLEEP && !self->step_out && self->retry_at_ms)
+        return self->retry_at_ms;
+    return 0;
+}
+
+static void
+s_tell_state (self_t *self)
+{
+    Memd__V1__Transition t = MEMD__V1__TRANSITION__INIT;
+    t.from_state = self->from;
+    t.to_state = self->to;
+    t.at_ms = self->at_ms;
+    t.reason = self->reason;
+    zframe_t *frame = mem_codec_pack (&t.base);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "STATE");
+    zmsg_append (msg, &frame);
+    zmsg_send (&msg, self->frontend);
+}
+
+static void
+s_tell_progress (self_t *self)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "PROGRESS");
+    zmsg_addmem (msg, &self->steps, sizeof self->steps);
+    zmsg_addstr (msg, self->last_error);
+    zmsg_send (&msg, self->frontend);
+}
+
+static void s_ask_step (self_t *self);
+
+static void
+s_enter (self_t *self, s_state_t state, const char *reason)
+{
+    if (state == self->state && state != S_WAKE)
+        return;
+    if (state != self->state) {
+        snprintf (self->from, sizeof self->from, "%s", s_state_names[self->state]);
+        snprintf (self->to, sizeof self->to, "%s", s_state_names[state]);
+        snprintf (self->reason, sizeof self->reason, "%s", reason);
+        self->at_ms = mem_now_ms ();
+        mem_log_debug ("lifecycle: %s → %s (%s)", self->from, self->to, reason);
+    }
+    bool changed = state != self->state;
+    self->state = state;
+    self->since_ms = mem_mono_ms ();
+    if (state != S_SLEEP) {
+        self->forced = false;
+        self->retry_at_ms = 0;
+    }
+    if (changed)
+        s_tell_state (self);
+    if (state == S_SLEEP)
+        s_ask_step (self);
+}
+
+static void
+s_ask_step (self_t *self)
+{
+    if (self->step_out || self->state != S_SLEEP)
+        return;
+    if (self->retry_at_ms && mem_mono_ms () < self->retry_at_ms)
+        return;
+    zstr_send (self->writer, "STEP");
+    self->step_out = true;
+}
+
+//  ["STEP", phase, done "1"/"0", error or ""] from the writer.
+static void
+s_self_handle_writer (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->writer);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    char *phase = zmsg_popstr (msg);
+    char *done = zmsg_popstr (msg);
+    char *error = zmsg_popstr (msg);
+    zmsg_destroy (&msg);
+    self->step_out = false;
+    if (command && streq (command, "STEP") && phase && done && error) {
+        self->steps++;
+        if (*error) {
+            //  Unknown is not empty: a failed step is retried, and says why.
+            snprintf (self->last_error, sizeof self->last_error, "%s: %s", phase, error);
+            self->retry_ms = self->retry_ms ? self->retry_ms * 2 : RETRY_MIN_MS;
+            if (self->retry_ms > RETRY_MAX_MS)
+                self->retry_ms = RETRY_MAX_MS;
+            self->retry_at_ms = mem_mono_ms () + self->retry_ms;
+            mem_log_error ("lifecycle: consolidation step failed (%s); retry in %lld ms",
+                           self->last_error, (long long) self->retry_ms);
+        }
+        else {
+            self->last_error[0] = 0;
+            self->retry_ms = 0;
+            self->retry_at_ms = 0;
+        }
+        s_tell_progress (self);
+        if (self->state == S_SLEEP && !*error && streq (done, "1"))
+            s_enter (self, S_HIBERNATE, "consolidation done");
+        else if (self->state == S_SLEEP)
+            s_ask_step (self);
+    }
+    else
+        mem_log_error ("lifecycle: malformed answer from the writer");
+    zstr_free (&command);
+    zstr_free (&phase);
+    zstr_free (&done);
+    zstr_free (&error);
+}
+
+//  Sleep or Wake: [identity][request bytes]; answers with the new state.
+static void
+s_self_handle_request (self_t *self, zmsg_t *msg)
+{
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *bytes = zmsg_pop (msg);
+    Memd__V1__Request *req
+        = bytes ? mem_codec_request_decode (zframe_data (bytes), zframe_size (bytes)) : NULL;
+    zframe_destroy (&bytes);
+    zframe_t *reply;
+    if (!req)
+        reply = mem_codec_error_reply (0, MEM_INTERNAL, "lifecycle: request did not decode");
+    else {
+        if (req->op_case == MEMD__V1__REQUEST__OP_SLEEP) {
+            s_enter (self, S_SLEEP, "sleep request");
+            self->forced = true;   //  an explicit sleep is honoured over work in flight
+        }
+        else
+            s_enter (self, S_WAKE, "wake request");
+        Memd__V1__Transition t = MEMD__V1__TRANSITION__INIT;
+        t.from_state = self->from;
+        t.to_state = self->to;
+        t.at_ms = self->at_ms;
+        t.reason = self->reason;
+        Memd__V1__LifecycleResult result = MEMD__V1__LIFECYCLE_RESULT__INIT;
+        result.state = (char *) s_state_names[self->state];
+        result.last_transition = &t;
+        Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+        Memd__V1__Reply r = MEMD__V1__REPLY__INIT;
+        r.request_id = req->request_id;
+        r.status = &status;
+        r.result_case = MEMD__V1__REPLY__RESULT_LIFECYCLE;
+        r.lifecycle = &result;
+        reply = mem_codec_pack (&r.base);
+        memd__v1__request__free_unpacked (req, NULL);
+    }
+    zmsg_t *out = zmsg_new ();
+    zmsg_addstr (out, "REPLY");
+    zmsg_append (out, &identity);
+    if (reply)
+        zmsg_append (out, &reply);
+    else
+        zmsg_addmem (out, NULL, 0);
+    zmsg_send (&out, self->frontend);
+}
+
+//  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs", "1"|"0"] | ["REQUEST", identity, bytes]
+static void
+s_self_handle_frontend (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->frontend);
+    if (!msg)
+        return;
+    char *command = zmsg_popstr (msg);
+    if (command && streq (command, "ACTIVITY")) {
+        char *what = zmsg_popstr (msg);
+        char reason[128];
+        snprintf (reason, sizeof reason, "activity: %s", what ? what : "request");
+        s_enter (self, S_WAKE, reason);   //  in WAKE: the quiet period restarts
+        zstr_free (&what);
+    }
+    else if (command && streq (command, "BUSY")) {
+        char *source = zmsg_popstr (msg);
+        char *flag = zmsg_popstr (msg);
+        bool busy = flag && streq (flag, "1");
+        bool was = s_busy (self);
+        if (source && streq (source, "capture"))
+            self->busy_capture = busy;
+        else if (source && streq (source, "jobs"))
+            self->busy_jobs = busy;
+        if (s_busy (self) && !was && !(self->state == S_SLEEP && self->forced))
+            s_enter (self, S_WAKE, "work in flight");
+        else if (!s_busy (self) && was && self->state == S_WAKE)
+            self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
+        zstr_free (&source);
+        zstr_free (&flag);
+    }
+    else if (command && streq (command, "REQUEST"))
+        s_self_handle_request (self, msg);
+    else
+        mem_log_error ("lifecycle: unknown message %s", command ? command : "(none)");
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  The timer: the next transition is due.
+static void
+s_self_handle_timer (self_t *self)
+{
+    if (self->state == S_WAKE && !s_busy (self))
+        s_enter (self, S_DROWSY, "quiet");
+    else if (self->state == S_DROWSY)
+        s_enter (self, S_SLEEP, "quiet");
+    else if (self->state == S_SLEEP)
+        s_ask_step (self);   //  retry after a failed step
+}
+
+static void
+s_self_handle_pipe (self_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command || streq (command, "$TERM"))
+        self->terminated = true;
+    else
+        mem_log_error ("lifecycle: unknown command %s", command);
+    zstr_free (&command);
+}
+
+void
+mem_lifecycle_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    self->pipe = pipe;
+    self->ctx = args;
+    zsock_signal (pipe, 0);
+
+    char *command = zstr_recv (pipe);
+    const char *err = "lifecycle: no START";
+    bool started = false;
+    if (command && streq (command, "START")) {
+        self->frontend = zsock_new (ZMQ_PAIR);
+        self->writer = zsock_new (ZMQ_PAIR);
+        if (!self->frontend || !self->writer)
+            err = "lifecycle: cannot create sockets";
+        else if (zsock_bind (self->frontend, MEM_INPROC_LIFECYCLE) < 0)
+            err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE;
+        else if (zsock_connect (self->writer, MEM_INPROC_CONSOLIDATE) < 0)
+            err = "lifecycle: cannot reach the writer";
+        else
+            started = true;
+    }
+    zstr_free (&command);
+    zstr_send (pipe, started ? "OK" : err);
+    if (started) {
+        zsock_set_sndhwm (self->frontend, 0);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, NULL);
+        self->state = S_WAKE;
+        self->since_ms = mem_mono_ms ();
+        snprintf (self->from, sizeof self->from, "%s", "");
+        snprintf (self->to, sizeof self->to, "%s", "WAKE");
+        snprintf (self->reason, sizeof self->reason, "%s", "started");
+        self->at_ms = mem_now_ms ();   //  the frontend starts with the same snapshot
+    }
+    while (started && !self->terminated) {
+        int64_t next = s_next_deadline (self);
+        int timeout = -1;
+        if (next) {
+            int64_t wait = next - mem_mono_ms ();
+            timeout = wait <= 0 ? 0 : wait > INT32_MAX ? INT32_MAX : (int) wait;
+        }
+        void *which = zpoller_wait (self->poller, timeout);
+        if (which == self->pipe)
+            s_self_handle_pipe (self);
+        else if (which == self->frontend)
+            s_self_handle_frontend (self);
+        else if (which == self->writer)
+            s_self_handle_writer (self);
+        else if (zpoller_terminated (self->poller))
+            break;
+        else if (zpoller_expired (self->poller))
+            s_self_handle_timer (self);
+    }
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->frontend);
+    zsock_destroy (&self->writer);
+    free (self);
+}

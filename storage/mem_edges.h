@@ -1,0 +1,45 @@
+/*  mem_edges — the memory graph's edges (DESIGN §4 Edge).
+
+    An edge (src, type, dst, weight) is stored twice, under src in `edges`
+    and under dst in `edges_in`, so both directions are one range scan and
+    a purged record takes all its edges with it. Written in the same
+    transaction as whatever made them. The graph builder (communities,
+    centrality) builds on this table; consolidation writes DUPLICATE and
+    DERIVED edges.
+*/
+#ifndef MEM_EDGES_H_INCLUDED
+#define MEM_EDGES_H_INCLUDED
+
+#include "mem_store.h"
+
+typedef enum {
+    MEM_EDGE_TEMPORAL = 1,    /* consecutive records of a session */
+    MEM_EDGE_LEXICAL = 2,     /* similar by BM25 over salient terms */
+    MEM_EDGE_SEMANTIC = 3,    /* similar by embedding */
+    MEM_EDGE_DERIVED = 4,     /* digest → member */
+    MEM_EDGE_DUPLICATE = 5,   /* duplicate → the record it was merged into */
+    MEM_EDGE_CO_RECALL = 6    /* recalled and used together */
+} mem_edge_type_t;
+
+typedef struct {
+    uint64_t src, dst;
+    mem_edge_type_t type;
+    float weight;
+} mem_edge_t;
+
+/* Adds or updates an edge (both directions). */
+int mem_edges_put (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge);
+
+/* The edges leaving id (out) or arriving at it (!out), of one type or of
+   any (type 0), up to max; *n gets how many were written to edges. */
+int mem_edges_list (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out,
+                    mem_edge_type_t type, mem_edge_t *edges, size_t max, size_t *n);
+
+/* Removes every edge of id, both directions (purge). *removed may be NULL. */
+int mem_edges_remove_node (mem_store_t *store, MDB_txn *txn, uint64_t id, size_t *removed);
+
+const char *mem_edge_type_name (mem_edge_type_t type);
+
+void mem_edges_test (bool verbose);
+
+#endif

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The sleep cycle's state machine (issue 5): status probes never keep memd
+# awake, real requests do; in HIBERNATE, with an idle client connected,
+# memd's threads do not run at all (no context switch, no CPU tick).
+source "$(dirname "$0")/lib.sh"
+
+state () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
+wait_state () {  # wait_state STATE SECONDS
+    for _ in $(seq 1 $(( $2 * 20 ))); do
+        [ "$(state)" = "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+start_memd --set lifecycle/drowsy_after_ms=400 --set lifecycle/sleep_after_ms=400
+for i in $(seq 1 200); do echo "{\"text\": \"note $i about topic$((i % 7))\", \"session\": \"s$((i % 5))\"}"; done \
+    | "$MEMCTL" capture - > /dev/null
+
+# A status probe every 100 ms for 10 s: memd still goes to sleep and hibernates.
+seen=""
+for _ in $(seq 1 100); do
+    seen="$seen $(state)"
+    sleep 0.1
+done
+check "status probes do not keep memd awake (it reached HIBERNATE)" grep -q HIBERNATE <<< "$seen"
+# (SLEEP lasts a few ms here, too short to sample; the events below show it.)
+check "it went through DROWSY" grep -q DROWSY <<< "$seen"
+check "and stays in HIBERNATE under probes" [ "$(state)" = HIBERNATE ]
+
+# A recall every 100 ms for 10 s: memd stays awake the whole time.
+"$MEMCTL" recall topic3 > /dev/null
+check "a recall wakes memd" [ "$(state)" = WAKE ]
+seen=""
+for _ in $(seq 1 100); do
+    "$MEMCTL" recall topic3 > /dev/null
+    seen="$seen $(state)"
+    sleep 0.1
+done
+check "recalls every 100 ms keep memd in WAKE" bash -c "! grep -qE 'DROWSY|SLEEP|HIBERNATE' <<< '$seen'"
+"$MEMCTL" --json status > "$T/status.json"
+check "status says why: the last transition was activity" \
+      /usr/bin/python3 -c "import json; t = json.load(open('$T/status.json'))['last_transition']; assert t['to'] == 'WAKE' and t['reason'].startswith('activity'), t"
+
+# Events: a subscriber sees the state changes.
+"$MEMCTL" --json events -n 3 state > "$T/events" &
+events_pid=$!
+sleep 0.3
+check "memd hibernates again" wait_state HIBERNATE 10
+wait $events_pid || true
+check "memctl events printed the transitions" \
+      /usr/bin/python3 -c "
+import json; e = [json.loads(l) for l in open('$T/events')]
+assert [x['to'] for x in e] == ['DROWSY', 'SLEEP', 'HIBERNATE'], e"
+
+# HIBERNATE for 10 s with one idle client connected: no thread runs.
+"$MEMCTL" events > /dev/null &   # holds an API and an events connection open
+idle_pid=$!
+sleep 0.5
+check "still hibernating with a client connected" [ "$(state)" = HIBERNATE ]
+sleep 0.3   # the status reply above is the last thing memd does
+switches () { cat /proc/$MEMD_PID/task/*/status | awk '/ctxt_switches/ { n += $2 } END { print n }'; }
+ticks () { awk '{ print $14 + $15 }' /proc/$MEMD_PID/stat; }
+s0=$(switches); t0=$(ticks)
+sleep 10
+s1=$(switches); t1=$(ticks)
+check "zero context switches in 10 s of HIBERNATE ($s0 -> $s1)" [ "$s0" = "$s1" ]
+check "zero CPU ticks in 10 s of HIBERNATE ($t0 -> $t1)" [ "$t0" = "$t1" ]
+kill $idle_pid 2>/dev/null || true
+wait $idle_pid 2>/dev/null || true
+
+# The measurement is live: a request makes the counters move.
+"$MEMCTL" recall topic1 > /dev/null
+check "a request moves the counters" [ "$(switches)" -gt "$s1" ]
+check "memd exits cleanly" stop_memd
+finish

@@ -1,0 +1,231 @@
+/*  memctl sleep, wake, verify and events: the sleep cycle, the store's
+    consistency check, and the live events stream. */
+#include "memctl.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+command_fn memctl_cmd_sleep, memctl_cmd_wake, memctl_cmd_verify, memctl_cmd_events;
+
+const char memctl_sleep_usage[] =
+    "Usage: memctl sleep\n"
+    "\n"
+    "Puts memd to SLEEP now: the consolidation pipeline runs (near-duplicates,\n"
+    "digests, decay, purge) and memd then hibernates. Work in flight does not hold\n"
+    "it off; any data-plane request wakes memd again. Prints the new state.\n"
+    "JSON: {\"state\", \"last_transition\": {\"from\", \"to\", \"at_ms\", \"reason\"}}\n";
+
+const char memctl_wake_usage[] =
+    "Usage: memctl wake\n"
+    "\n"
+    "Returns memd to WAKE (consolidation stops after its current step).\n"
+    "JSON: as 'memctl sleep'\n";
+
+const char memctl_verify_usage[] =
+    "Usage: memctl verify\n"
+    "\n"
+    "Checks every table of the store and every cross-reference (records, index,\n"
+    "statistics, sessions, tombstones, edges, digests) in one consistent snapshot,\n"
+    "while memd serves. Exit 0 when consistent; 1 with the problems listed.\n"
+    "JSON: {\"ok\", \"records\", \"problem_count\", \"problems\": [...]}\n";
+
+const char memctl_events_usage[] =
+    "Usage: memctl events [--count N] [TOPIC]\n"
+    "\n"
+    "Prints memd's events as they happen, one per line, until interrupted (or N\n"
+    "events). TOPIC: captured, forgotten or state (default: all). Events are best\n"
+    "effort: those published before memctl subscribed are not shown.\n"
+    "\n"
+    "Options:\n"
+    "  -n, --count N   stop after N events\n"
+    "\n"
+    "JSON (--json): one object per line (JSONL):\n"
+    "  {\"topic\", \"at_ms\", \"agent\", \"ids\", \"session\", \"count\"} or\n"
+    "  {\"topic\": \"state\", \"at_ms\", \"from\", \"to\", \"reason\"}\n";
+
+//  Sleep or Wake.
+static int
+s_lifecycle (ctx_t *ctx, int argc, char **argv, bool wake)
+{
+    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
+        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+            return rc;
+    if (optind < argc)
+        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
+    if ((rc = memctl_connect (ctx)) >= 0)
+        return rc;
+    Memd__V1__Reply *reply = memd_client_sleep (ctx->client, wake);
+    if (!reply)
+        return memctl_fail_client (ctx);
+    const Memd__V1__LifecycleResult *r = reply->lifecycle;
+    const Memd__V1__Transition *t = r->last_transition;
+    if (ctx->json)
+        memctl_json_print (json_pack (
+            "{s:o, s:o}", "state", memctl_json_string (r->state), "last_transition",
+            t ? json_pack ("{s:o, s:o, s:I, s:o}", "from", memctl_json_string (t->from_state),
+                           "to", memctl_json_string (t->to_state), "at_ms",
+                           (json_int_t) t->at_ms, "reason", memctl_json_string (t->reason))
+              : json_null ()));
+    else
+        printf ("%s%s%s%s\n", r->state, t && *t->reason ? " (" : "", t ? t->reason : "",
+                t && *t->reason ? ")" : "");
+    memd_client_reply_free (&reply);
+    return 0;
+}
+
+int
+memctl_cmd_sleep (ctx_t *ctx, int argc, char **argv)
+{
+    return s_lifecycle (ctx, argc, argv, false);
+}
+
+int
+memctl_cmd_wake (ctx_t *ctx, int argc, char **argv)
+{
+    return s_lifecycle (ctx, argc, argv, true);
+}
+
+int
+memctl_cmd_verify (ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
+        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+            return rc;
+    if (optind < argc)
+        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
+    if ((rc = memctl_connect (ctx)) >= 0)
+        return rc;
+    Memd__V1__Reply *reply = memd_client_verify (ctx->client);
+    if (!reply)
+        return memctl_fail_client (ctx);
+    const Memd__V1__VerifyResult *v = reply->verify;
+    if (ctx->json) {
+        json_t *problems = json_array ();
+        for (size_t i = 0; i < v->n_problems; i++)
+            json_array_append_new (problems, memctl_json_string (v->problems[i]));
+        memctl_json_print (json_pack ("{s:b, s:o, s:o, s:o}", "ok", v->ok, "records",
+                                      memctl_json_u64 (v->records), "problem_count",
+                                      memctl_json_u64 (v->problem_count), "problems", problems));
+    }
+    else {
+        for (size_t i = 0; i < v->n_problems; i++)
+            printf ("problem: %s\n", v->problems[i]);
+        if (v->problem_count > v->n_problems)
+            printf ("... and %llu more\n",
+                    (unsigned long long) (v->problem_count - v->n_problems));
+        printf ("%s: %llu records checked, %llu problems\n", v->ok ? "consistent" : "INCONSISTENT",
+                (unsigned long long) v->records, (unsigned long long) v->problem_count);
+    }
+    rc = v->ok ? 0 : EXIT_REFUSED;
+    memd_client_reply_free (&reply);
+    return rc;
+}
+
+static void
+s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
+{
+    const Memd__V1__RecordsEvent *r
+        = e->body_case == MEMD__V1__EVENT__BODY_CAPTURED    ? e->captured
+        : e->body_case == MEMD__V1__EVENT__BODY_FORGOTTEN ? e->forgotten
+                                                           : NULL;
+    if (ctx->json) {
+        json_t *doc = json_pack ("{s:o, s:I}", "topic", memctl_json_string (e->topic), "at_ms",
+                                 (json_int_t) e->at_ms);
+        if (r) {
+            json_object_set_new (doc, "agent", memctl_json_string (r->agent_id));
+            json_object_set_new (doc, "ids", memctl_json_ids (r->ids, r->n_ids));
+            json_object_set_new (doc, "session", memctl_json_string (r->session_id));
+            json_object_set_new (doc, "count", memctl_json_u64 (r->count));
+        }
+        else if (e->body_case == MEMD__V1__EVENT__BODY_STATE) {
+            json_object_set_new (doc, "from", memctl_json_string (e->state->from_state));
+            json_object_set_new (doc, "to", memctl_json_string (e->state->to_state));
+            json_object_set_new (doc, "reason", memctl_json_string (e->state->reason));
+        }
+        char *line = json_dumps (doc, JSON_COMPACT);
+        if (line)
+            puts (line);
+        free (line);
+        json_decref (doc);
+    }
+    else {
+        char at[64];
+        memctl_format_time (e->at_ms, at, sizeof at);
+        printf ("%s  %-9s ", at, e->topic);
+        if (r) {
+            printf ("agent %s, %llu record(s)", r->agent_id, (unsigned long long) r->count);
+            if (r->session_id && *r->session_id)
+                printf (", session %s", r->session_id);
+            for (size_t i = 0; i < r->n_ids && i < 20; i++)
+                printf ("%s#%llu", i ? " " : ": ", (unsigned long long) r->ids[i]);
+            if (r->n_ids > 20)
+                printf (" …");
+        }
+        else if (e->body_case == MEMD__V1__EVENT__BODY_STATE)
+            printf ("%s -> %s (%s)", *e->state->from_state ? e->state->from_state : "(start)",
+                    e->state->to_state, e->state->reason);
+        putchar ('\n');
+    }
+    fflush (stdout);
+}
+
+int
+memctl_cmd_events (ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option options[] = {
+        COMMON_LONG, {"count", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+    uint64_t count = 0;
+    int c, rc;
+    while ((c = getopt_long (argc, argv, COMMON_SHORT "n:", options, NULL)) != -1) {
+        if (c == 'n') {
+            if (memctl_parse_u64 (optarg, &count) || count == 0)
+                return memctl_usage_error (ctx, "--count wants a number (1 or more), not '%s'",
+                                           optarg);
+        }
+        else if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+            return rc;
+    }
+    if (argc - optind > 1)
+        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind + 1]);
+    const char *topic = optind < argc ? argv[optind] : "";
+    if (*topic && !streq (topic, "captured") && !streq (topic, "forgotten")
+        && !streq (topic, "state") && !streq (topic, "job") && !streq (topic, "graph"))
+        return memctl_usage_error (ctx, "unknown topic '%s' (captured, forgotten, state)", topic);
+    if ((rc = memctl_connect (ctx)) >= 0)
+        return rc;
+    //  The events endpoint is memd's to say.
+    Memd__V1__Reply *reply = memd_client_status (ctx->client);
+    if (!reply)
+        return memctl_fail_client (ctx);
+    char endpoint[4096];
+    snprintf (endpoint, sizeof endpoint, "%s", reply->status_result->events_endpoint);
+    memd_client_reply_free (&reply);
+    if (!*endpoint)
+        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE,
+                            "memd publishes no events (api/events_endpoint is none)");
+    memd_events_t *events = memd_events_new (endpoint, topic);
+    if (!events)
+        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE, "cannot subscribe to memd's events");
+    //  Ctrl-C ends the loop: the receive returns NULL when interrupted.
+    zsys_handler_reset ();
+    signal (SIGINT, SIG_DFL);
+    for (uint64_t seen = 0; !count || seen < count;) {
+        Memd__V1__Event *event = memd_events_next (events, -1);
+        if (!event) {
+            if (zsys_interrupted || errno == EINTR)
+                break;
+            continue;
+        }
+        s_print_event (ctx, event);
+        memd__v1__event__free_unpacked (event, NULL);
+        seen++;
+    }
+    memd_events_destroy (&events);
+    return 0;
+}
