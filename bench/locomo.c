@@ -127,6 +127,7 @@ typedef struct {
     double *latency_us;      //  per question
     s_metrics_t cats[S_CATS]; //  means once s_metrics_finish ran
     double p50_us, mean_us;
+    size_t no_hits;          //  questions that got no hit at all
 } s_system_t;
 
 typedef struct {
@@ -223,6 +224,7 @@ static int s_double_compare (const void *a, const void *b)
 static int s_system_score (s_bench_t *self, s_system_t *sys, const char *name)
 {
     memset (sys->cats, 0, sizeof (sys->cats));
+    sys->no_hits = 0;
     for (size_t q = 0; q < self->n_questions; q++) {
         const s_question_t *question = &self->questions[q];
         const char *ranked[S_DEPTH];
@@ -248,6 +250,7 @@ static int s_system_score (s_bench_t *self, s_system_t *sys, const char *name)
         }
         s_metrics_add (&sys->cats[0], &score);
         s_metrics_add (&sys->cats[question->category], &score);
+        sys->no_hits += n == 0;
     }
     for (size_t c = 0; c < S_CATS; c++)
         s_metrics_finish (&sys->cats[c]);
@@ -853,7 +856,11 @@ static void s_print_table (s_bench_t *self, FILE *out)
             fprintf (out, "\n");
         }
     }
-    fprintf (out, "%-31s", "query p50 / mean (us)");
+    fprintf (out, "%-31s", "questions without a hit");
+    for (size_t s = 0; s < SYS_COUNT; s++)
+        if (self->sys[s].ran)
+            fprintf (out, " %9zu", self->sys[s].no_hits);
+    fprintf (out, "\n%-31s", "query p50 / mean (us)");
     for (size_t s = 0; s < SYS_COUNT; s++)
         if (self->sys[s].ran)
             fprintf (out, " %4.0f/%-4.0f", self->sys[s].p50_us, self->sys[s].mean_us);
@@ -940,6 +947,7 @@ static int s_write_json (s_bench_t *self)
             json_object_set_new (o, "by_category", cats);
             json_object_set_new (o, "query_p50_us", json_real (sys->p50_us));
             json_object_set_new (o, "query_mean_us", json_real (sys->mean_us));
+            json_object_set_new (o, "questions_without_hit", json_integer ((json_int_t)sys->no_hits));
         }
         json_object_set_new (systems, s_systems[s], o);
     }
