@@ -2,8 +2,10 @@
 #include "bench_daemon.h"
 #include "memd_client.h"
 
+#include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +148,7 @@ static int s_wait_ready (bench_daemon_t *self, double spawned_ms,
 {
     memd_client_t *client = memd_client_new (self->endpoint, 200);
     if (!client) {
-        fprintf (stderr, "%s: cannot create a memd client for %s\n", self->name,
-                 self->endpoint);
+        fprintf (stderr, "%s: cannot create a memd client for %s\n", self->name, self->endpoint);
         return -1;
     }
     int rc = -1;
@@ -191,8 +192,8 @@ bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const ch
         return NULL;
     }
     if (access (path, X_OK)) {
-        fprintf (stderr, "%s: memd not found at %s (build it, or pass --memd PATH)\n",
-                 self->name, path);
+        fprintf (stderr, "%s: memd not found at %s (build it, or pass --memd PATH)\n", self->name,
+                 path);
         free (self);
         return NULL;
     }
@@ -220,8 +221,8 @@ int bench_daemon_stop (bench_daemon_t **self_p)
     if (self->pid > 0) {
         kill (self->pid, SIGTERM);
         if (s_reap (self, S_STOP_MS)) {
-            fprintf (stderr, "%s: memd did not exit %d ms after SIGTERM; killing it\n",
-                     self->name, S_STOP_MS);
+            fprintf (stderr, "%s: memd did not exit %d ms after SIGTERM; killing it\n", self->name,
+                     S_STOP_MS);
             kill (self->pid, SIGKILL);
             int status;
             while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
@@ -247,4 +248,37 @@ const char *bench_daemon_endpoint (bench_daemon_t *self)
 double bench_daemon_ready_ms (bench_daemon_t *self)
 {
     return self->ready_ms;
+}
+
+static volatile sig_atomic_t *s_interrupted;
+
+static void s_on_signal (int signum)
+{
+    if (s_interrupted)
+        *s_interrupted = 1;
+}
+
+void bench_daemon_catch_signals (volatile sig_atomic_t *interrupted)
+{
+    s_interrupted = interrupted;
+    zsys_handler_set (NULL);
+    struct sigaction action;
+    memset (&action, 0, sizeof (action));
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    if (remove (path))
+        fprintf (stderr, "cannot remove %s: %s\n", path, strerror (errno));
+    return 0;
+}
+
+void bench_daemon_remove_tree (const char *path)
+{
+    nftw (path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -44,4 +44,11 @@ double bench_daemon_ready_ms (bench_daemon_t *self);
 /* Prints the last lines of memd's log to stderr, to explain a failure. */
 void bench_daemon_log_tail (bench_daemon_t *self);
 
+/* A bench's own signal handling (czmq's would make every call fail):
+   SIGINT and SIGTERM set *interrupted, SIGPIPE is ignored. */
+void bench_daemon_catch_signals (volatile sig_atomic_t *interrupted);
+
+/* Removes a temporary directory and everything below it (a bench's base). */
+void bench_daemon_remove_tree (const char *path);
+
 #endif

@@ -26,7 +26,6 @@
 #include "bench_daemon.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -119,11 +118,6 @@ typedef struct {
 
 static volatile sig_atomic_t s_interrupted = 0;
 
-static void s_on_signal (int signum)
-{
-    s_interrupted = 1;
-}
-
 //  --------------------------------------------------------------------------
 //  Small helpers
 
@@ -182,13 +176,6 @@ static int s_mkdirs_for (const char *path)
     }
     if (*dir && mkdir (dir, 0755) && errno != EEXIST)
         return -1;
-    return 0;
-}
-
-static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove (path))
-        fprintf (stderr, "bench_spine: cannot remove %s: %s\n", path, strerror (errno));
     return 0;
 }
 
@@ -1197,15 +1184,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
 
 int main (int argc, char **argv)
 {
-    //  Our own signal handling (DESIGN §10): czmq's would make every call fail
-    zsys_handler_set (NULL);
-    struct sigaction action;
-    memset (&action, 0, sizeof (action));
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    bench_daemon_catch_signals (&s_interrupted);
 
     s_bench_t bench;
     s_bench_t *self = &bench;
@@ -1285,7 +1264,7 @@ done:
         fprintf (stderr, "bench_spine: interrupted\n");
     s_memd_stop (self);
     if (*self->base)
-        nftw (self->base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_daemon_remove_tree (self->base);
     free (self->memd.top);
     free (self->fts.top);
     free (self->memd.hits);

@@ -34,7 +34,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -50,16 +49,16 @@
 #undef NDEBUG
 #include <assert.h>
 
-#define S_NAME        "bench_locomo"
-#define S_DEPTH       25     //  hits asked of each engine: the largest k
-#define S_KS          4      //  recall@k for k in s_ks
-#define S_CATS        5      //  0 = overall (categories 1-4), then 1..4
-#define S_BATCH       1000   //  records per capture call
-#define S_CALL_MS     60000  //  client timeout
+#define S_NAME         "bench_locomo"
+#define S_DEPTH        25    //  hits asked of each engine: the largest k
+#define S_KS           4     //  recall@k for k in s_ks
+#define S_CATS         5     //  0 = overall (categories 1-4), then 1..4
+#define S_BATCH        1000  //  records per capture call
+#define S_CALL_MS      60000 //  client timeout
 #define S_DEFAULT_DATA "../shared/data/locomo-dev.json"
 #define S_DEFAULT_JSON "bench/results/locomo.json"
-#define S_STR(x)      S_STR_ (x)
-#define S_STR_(x)     #x
+#define S_STR(x)       S_STR_ (x)
+#define S_STR_(x)      #x
 
 static const unsigned s_ks[S_KS] = {1, 5, 10, 25};
 static const char *s_cat_names[S_CATS] = {"all", "1 multi-hop", "2 temporal", "3 open-domain",
@@ -72,36 +71,36 @@ static const char *s_systems[SYS_COUNT] = {"memd-lex", "fts5"};
 typedef struct {
     const char *data;
     const char *json;
-    const char *memd;        //  NULL = next to this binary
-    size_t max_convs;        //  0 = all
-    size_t max_questions;    //  per conversation, 0 = all
-    bool text_only;          //  leave the speaker out of the indexed text
-    bool captions;           //  append image captions (blip_caption) to the text
-    bool per_question;       //  per-question evidence ranks in the JSON
+    const char *memd;     //  NULL = next to this binary
+    size_t max_convs;     //  0 = all
+    size_t max_questions; //  per conversation, 0 = all
+    bool text_only;       //  leave the speaker out of the indexed text
+    bool captions;        //  append image captions (blip_caption) to the text
+    bool per_question;    //  per-question evidence ranks in the JSON
     bool run[SYS_COUNT];
     bool verbose;
 } s_opts_t;
 
 typedef struct {
-    char *dia;               //  "D3:5"
+    char *dia; //  "D3:5"
     char *speaker;
-    char *text;              //  as indexed (see the layout options)
-    char session[24];        //  "session_N"
+    char *text;       //  as indexed (see the layout options)
+    char session[24]; //  "session_N"
     int64_t created_at_ms;
     size_t conv;
-    uint64_t id;             //  memd record id
+    uint64_t id; //  memd record id
 } s_turn_t;
 
 typedef struct {
     char *question;
-    int category;            //  1..4
-    char **evidence;         //  as given; "" for a non-string entry
+    int category;    //  1..4
+    char **evidence; //  as given; "" for a non-string entry
     size_t n_evidence;
     size_t conv;
 } s_question_t;
 
 typedef struct {
-    char *id;                //  sample_id: memd's agent
+    char *id; //  sample_id: memd's agent
     size_t first_turn, n_turns;
 } s_conv_t;
 
@@ -122,12 +121,12 @@ typedef struct {
 
 typedef struct {
     bool ran;
-    int32_t *ranked;         //  n_questions x S_DEPTH turn indexes
-    uint8_t *n_ranked;       //  per question
-    double *latency_us;      //  per question
+    int32_t *ranked;          //  n_questions x S_DEPTH turn indexes
+    uint8_t *n_ranked;        //  per question
+    double *latency_us;       //  per question
     s_metrics_t cats[S_CATS]; //  means once s_metrics_finish ran
     double p50_us, mean_us;
-    size_t no_hits;          //  questions that got no hit at all
+    size_t no_hits; //  questions that got no hit at all
 } s_system_t;
 
 typedef struct {
@@ -139,11 +138,11 @@ typedef struct {
     size_t n_turns;
     s_question_t *questions;
     size_t n_questions;
-    size_t skipped_questions;   //  category 5 (or none of 1-4)
-    size_t no_evidence;         //  questions without evidence
-    size_t unknown_evidence;    //  evidence ids that name no turn of the conversation
-    size_t bad_dates;           //  sessions whose date did not parse
-    size_t duplicates;          //  turns memd deduplicated onto an earlier turn's record
+    size_t skipped_questions; //  category 5 (or none of 1-4)
+    size_t no_evidence;       //  questions without evidence
+    size_t unknown_evidence;  //  evidence ids that name no turn of the conversation
+    size_t bad_dates;         //  sessions whose date did not parse
+    size_t duplicates;        //  turns memd deduplicated onto an earlier turn's record
     size_t by_cat[S_CATS];
     uint64_t data_bytes;
     char base[64];
@@ -152,11 +151,6 @@ typedef struct {
 } s_bench_t;
 
 static volatile sig_atomic_t s_interrupted = 0;
-
-static void s_on_signal (int signum)
-{
-    s_interrupted = 1;
-}
 
 static double s_now_us (void)
 {
@@ -235,11 +229,11 @@ static int s_system_score (s_bench_t *self, s_system_t *sys, const char *name)
             ranked[r] = self->turns[turn].dia;
         }
         s_qscore_t score;
-        s_score_question (ranked, n, (const char *const *)question->evidence,
-                          question->n_evidence, &score);
+        s_score_question (ranked, n, (const char *const *)question->evidence, question->n_evidence,
+                          &score);
         for (size_t k = 0; k < S_KS; k++)
-            if (score.recall[k] < -1e-12 || score.recall[k] > 1 + 1e-12
-                || (k && score.recall[k] + 1e-12 < score.recall[k - 1])) {
+            if (score.recall[k] < -1e-12 || score.recall[k] > 1 + 1e-12 ||
+                (k && score.recall[k] + 1e-12 < score.recall[k - 1])) {
                 fprintf (stderr, "%s: %s: question %zu: bad recall@%u %f\n", S_NAME, name, q,
                          s_ks[k], score.recall[k]);
                 return -1;
@@ -274,15 +268,13 @@ static int s_system_score (s_bench_t *self, s_system_t *sys, const char *name)
 //  "1:56 pm on 8 May, 2023" -> ms since the epoch (UTC); -1 if it does not parse
 static int64_t s_parse_date (const char *text)
 {
-    static const char *months[] = {"january", "february", "march",     "april",
-                                   "may",     "june",     "july",      "august",
-                                   "september", "october", "november", "december"};
+    static const char *months[] = {"january",   "february", "march",    "april",
+                                   "may",       "june",     "july",     "august",
+                                   "september", "october",  "november", "december"};
     int hour, minute, day, year;
     char ampm[3], month[16];
-    if (!text
-        || sscanf (text, "%d:%d %2[apmAPM] on %d %15[A-Za-z], %d", &hour, &minute, ampm, &day,
-                   month, &year)
-               != 6)
+    if (!text || sscanf (text, "%d:%d %2[apmAPM] on %d %15[A-Za-z], %d", &hour, &minute, ampm,
+                         &day, month, &year) != 6)
         return -1;
     for (char *c = month; *c; c++)
         *c = (char)tolower ((unsigned char)*c);
@@ -319,11 +311,12 @@ static size_t s_session_numbers (json_t *conversation, unsigned *numbers, size_t
     size_t n = 0;
     const char *key;
     json_t *value;
-    json_object_foreach (conversation, key, value) {
+    json_object_foreach (conversation, key, value)
+    {
         unsigned number;
         int used = 0;
-        if (json_is_array (value) && sscanf (key, "session_%u%n", &number, &used) == 1
-            && key[used] == 0 && n < max)
+        if (json_is_array (value) && sscanf (key, "session_%u%n", &number, &used) == 1 &&
+            key[used] == 0 && n < max)
             numbers[n++] = number;
     }
     for (size_t i = 1; i < n; i++)
@@ -373,9 +366,8 @@ static int s_load_turn (s_bench_t *self, json_t *turn, size_t c, const char *ses
     bool with_speaker = !self->opts.text_only && *speaker;
     t->dia = strdup (dia);
     t->speaker = strdup (speaker);
-    t->text = s_strdup_printf ("%s%s%s%s%s", with_speaker ? speaker : "",
-                               with_speaker ? ": " : "", text, with_caption ? " " : "",
-                               with_caption ? caption : "");
+    t->text = s_strdup_printf ("%s%s%s%s%s", with_speaker ? speaker : "", with_speaker ? ": " : "",
+                               text, with_caption ? " " : "", with_caption ? caption : "");
     snprintf (t->session, sizeof (t->session), "%s", session);
     t->created_at_ms = created_at_ms;
     t->conv = c;
@@ -438,8 +430,8 @@ static int s_load (s_bench_t *self)
     json_error_t error;
     self->root = json_load_file (self->opts.data, 0, &error);
     if (!self->root) {
-        fprintf (stderr, "%s: cannot read %s: %s (line %d)\n", S_NAME, self->opts.data,
-                 error.text, error.line);
+        fprintf (stderr, "%s: cannot read %s: %s (line %d)\n", S_NAME, self->opts.data, error.text,
+                 error.line);
         return -1;
     }
     struct stat st;
@@ -616,8 +608,7 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
             }
             for (; found < map + self->n_turns && found->id == key.id && n < S_DEPTH; found++) {
                 if (self->turns[found->turn].conv != question->conv) {
-                    fprintf (stderr, "%s: memd returned a turn of another conversation\n",
-                             S_NAME);
+                    fprintf (stderr, "%s: memd returned a turn of another conversation\n", S_NAME);
                     memd_client_reply_free (&reply);
                     return -1;
                 }
@@ -636,8 +627,8 @@ static int s_memd_run (s_bench_t *self)
     int rc = -1;
     memd_client_t *client = NULL;
     s_id_map_t *map = calloc (self->n_turns, sizeof (s_id_map_t));
-    bench_daemon_t *daemon = bench_daemon_start (self->opts.memd, self->base, S_NAME,
-                                                 &s_interrupted);
+    bench_daemon_t *daemon =
+        bench_daemon_start (self->opts.memd, self->base, S_NAME, &s_interrupted);
     if (!map || !daemon)
         goto done;
     client = memd_client_new (bench_daemon_endpoint (daemon), S_CALL_MS);
@@ -759,17 +750,15 @@ static int s_fts_run (s_bench_t *self)
     int rc = -1;
     sqlite3 *db = NULL;
     sqlite3_stmt *insert = NULL, *select = NULL;
-    if (sqlite3_open (":memory:", &db) != SQLITE_OK
-        || s_sql_exec (db, "CREATE VIRTUAL TABLE turns USING fts5(text, conv UNINDEXED, "
-                           "tokenize='porter unicode61')")
-        || sqlite3_prepare_v2 (db, "INSERT INTO turns (rowid, text, conv) VALUES (?1, ?2, ?3)",
-                               -1, &insert, NULL)
-               != SQLITE_OK
-        || sqlite3_prepare_v2 (db,
-                               "SELECT rowid FROM turns WHERE turns MATCH ?1 AND conv = ?2 "
-                               "ORDER BY bm25(turns) LIMIT " S_STR (S_DEPTH),
-                               -1, &select, NULL)
-               != SQLITE_OK) {
+    if (sqlite3_open (":memory:", &db) != SQLITE_OK ||
+        s_sql_exec (db, "CREATE VIRTUAL TABLE turns USING fts5(text, conv UNINDEXED, "
+                        "tokenize='porter unicode61')") ||
+        sqlite3_prepare_v2 (db, "INSERT INTO turns (rowid, text, conv) VALUES (?1, ?2, ?3)", -1,
+                            &insert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2 (db,
+                            "SELECT rowid FROM turns WHERE turns MATCH ?1 AND conv = ?2 "
+                            "ORDER BY bm25(turns) LIMIT " S_STR (S_DEPTH),
+                            -1, &select, NULL) != SQLITE_OK) {
         fprintf (stderr, "%s: sqlite: %s\n", S_NAME, db ? sqlite3_errmsg (db) : "out of memory");
         goto done;
     }
@@ -822,11 +811,13 @@ done:
 
 static void s_print_table (s_bench_t *self, FILE *out)
 {
-    fprintf (out, "\nLoCoMo turn retrieval: %s, %zu conversations, %zu turns, %zu questions "
-                  "(categories 1-4)\n",
+    fprintf (out,
+             "\nLoCoMo turn retrieval: %s, %zu conversations, %zu turns, %zu questions "
+             "(categories 1-4)\n",
              self->opts.data, self->n_convs, self->n_turns, self->n_questions);
-    fprintf (out, "indexed text: %s%s; evidence naming no turn: %zu; questions without "
-                  "evidence: %zu\n",
+    fprintf (out,
+             "indexed text: %s%s; evidence naming no turn: %zu; questions without "
+             "evidence: %zu\n",
              self->opts.text_only ? "turn text" : "\"Speaker: turn text\"",
              self->opts.captions ? " + image caption" : "", self->unknown_evidence,
              self->no_evidence);
@@ -851,7 +842,10 @@ static void s_print_table (s_bench_t *self, FILE *out)
                 if (!self->sys[s].ran)
                     continue;
                 double v = m < S_KS ? mt->recall[m] : m == S_KS ? mt->hit10 : mt->mrr;
-                fprintf (out, " %9.3f", v);
+                if (isfinite (v))
+                    fprintf (out, " %9.3f", v);
+                else
+                    fprintf (out, " %9s", "n/a");
             }
             fprintf (out, "\n");
         }
@@ -867,6 +861,12 @@ static void s_print_table (s_bench_t *self, FILE *out)
     fprintf (out, "\n");
 }
 
+//  A number, or null where there is none (jansson refuses NaN)
+static json_t *s_json_real (double value)
+{
+    return isfinite (value) ? json_real (value) : json_null ();
+}
+
 static json_t *s_json_metrics (const s_metrics_t *m, size_t n)
 {
     json_t *o = json_object ();
@@ -874,10 +874,10 @@ static json_t *s_json_metrics (const s_metrics_t *m, size_t n)
     for (size_t k = 0; k < S_KS; k++) {
         char key[16];
         snprintf (key, sizeof (key), "recall@%u", s_ks[k]);
-        json_object_set_new (o, key, json_real (m->recall[k]));
+        json_object_set_new (o, key, s_json_real (m->recall[k]));
     }
-    json_object_set_new (o, "hit@10", json_real (m->hit10));
-    json_object_set_new (o, "mrr", json_real (m->mrr));
+    json_object_set_new (o, "hit@10", s_json_real (m->hit10));
+    json_object_set_new (o, "mrr", s_json_real (m->mrr));
     return o;
 }
 
@@ -889,8 +889,8 @@ static json_t *s_json_ranks (s_bench_t *self, const s_system_t *sys, size_t q)
     for (size_t e = 0; e < question->n_evidence; e++) {
         json_t *rank = json_null ();
         for (size_t r = 0; r < sys->n_ranked[q]; r++)
-            if (strcmp (self->turns[sys->ranked[q * S_DEPTH + r]].dia, question->evidence[e])
-                == 0) {
+            if (strcmp (self->turns[sys->ranked[q * S_DEPTH + r]].dia, question->evidence[e]) ==
+                0) {
                 json_decref (rank);
                 rank = json_integer ((json_int_t)r + 1);
                 break;
@@ -915,7 +915,8 @@ static int s_write_json (s_bench_t *self)
                          json_integer ((json_int_t)self->no_evidence));
     json_object_set_new (data, "evidence_naming_no_turn",
                          json_integer ((json_int_t)self->unknown_evidence));
-    json_object_set_new (data, "sessions_without_date", json_integer ((json_int_t)self->bad_dates));
+    json_object_set_new (data, "sessions_without_date",
+                         json_integer ((json_int_t)self->bad_dates));
     json_object_set_new (data, "turns_deduplicated_by_memd",
                          json_integer ((json_int_t)self->duplicates));
     json_object_set_new (doc, "benchmark", json_string ("locomo"));
@@ -924,7 +925,8 @@ static int s_write_json (s_bench_t *self)
     json_object_set_new (params, "indexed_text",
                          json_string (self->opts.text_only ? "text" : "speaker: text"));
     json_object_set_new (params, "captions", json_boolean (self->opts.captions));
-    json_object_set_new (params, "max_conversations", json_integer ((json_int_t)self->opts.max_convs));
+    json_object_set_new (params, "max_conversations",
+                         json_integer ((json_int_t)self->opts.max_convs));
     json_object_set_new (params, "max_questions_per_conversation",
                          json_integer ((json_int_t)self->opts.max_questions));
     json_object_set_new (params, "depth", json_integer (S_DEPTH));
@@ -945,9 +947,10 @@ static int s_write_json (s_bench_t *self)
                 json_object_set_new (cats, key, s_json_metrics (&sys->cats[c], self->by_cat[c]));
             }
             json_object_set_new (o, "by_category", cats);
-            json_object_set_new (o, "query_p50_us", json_real (sys->p50_us));
-            json_object_set_new (o, "query_mean_us", json_real (sys->mean_us));
-            json_object_set_new (o, "questions_without_hit", json_integer ((json_int_t)sys->no_hits));
+            json_object_set_new (o, "query_p50_us", s_json_real (sys->p50_us));
+            json_object_set_new (o, "query_mean_us", s_json_real (sys->mean_us));
+            json_object_set_new (o, "questions_without_hit",
+                                 json_integer ((json_int_t)sys->no_hits));
         }
         json_object_set_new (systems, s_systems[s], o);
     }
@@ -991,13 +994,6 @@ static int s_write_json (s_bench_t *self)
 //  --------------------------------------------------------------------------
 //  One run: load, each system, score
 
-static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove (path))
-        fprintf (stderr, "%s: cannot remove %s: %s\n", S_NAME, path, strerror (errno));
-    return 0;
-}
-
 static void s_bench_free (s_bench_t *self)
 {
     for (size_t t = 0; t < self->n_turns; t++) {
@@ -1030,8 +1026,9 @@ static int s_bench_run (s_bench_t *self)
 {
     if (s_load (self))
         return -1;
-    fprintf (stderr, "%s: %s: %zu conversations, %zu turns, %zu questions (categories 1-4), "
-                     "%zu skipped\n",
+    fprintf (stderr,
+             "%s: %s: %zu conversations, %zu turns, %zu questions (categories 1-4), "
+             "%zu skipped\n",
              S_NAME, self->opts.data, self->n_convs, self->n_turns, self->n_questions,
              self->skipped_questions);
     for (size_t s = 0; s < SYS_COUNT; s++)
@@ -1048,7 +1045,7 @@ static int s_bench_run (s_bench_t *self)
         self->sys[SYS_MEMD_LEX].ran = true;
     if (rc == 0 && self->opts.run[SYS_FTS5] && (rc = s_fts_run (self)) == 0)
         self->sys[SYS_FTS5].ran = true;
-    nftw (self->base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bench_daemon_remove_tree (self->base);
     *self->base = 0;
     for (size_t s = 0; s < SYS_COUNT && rc == 0; s++)
         if (self->sys[s].ran)
@@ -1061,29 +1058,43 @@ static int s_bench_run (s_bench_t *self)
 //  conversation written for it (not LoCoMo data) against a real memd
 
 static const char s_fixture[] =
-    "[{\"sample_id\": \"fx-1\", \"conversation\": {\"speaker_a\": \"Alice\", \"speaker_b\": \"Bob\","
+    "[{\"sample_id\": \"fx-1\", \"conversation\": {"
+    " \"speaker_a\": \"Alice\", \"speaker_b\": \"Bob\","
     " \"session_1_date_time\": \"1:56 pm on 8 May, 2023\", \"session_1\": ["
-    "  {\"speaker\": \"Alice\", \"dia_id\": \"D1:1\", \"text\": \"I adopted a greyhound named Pixel last spring.\"},"
-    "  {\"speaker\": \"Bob\", \"dia_id\": \"D1:2\", \"text\": \"My sister plays the cello in an orchestra.\"},"
-    "  {\"speaker\": \"Alice\", \"dia_id\": \"D1:3\", \"text\": \"Pixel loves chasing tennis balls at the beach.\","
+    "  {\"speaker\": \"Alice\", \"dia_id\": \"D1:1\","
+    "   \"text\": \"I adopted a greyhound named Pixel last spring.\"},"
+    "  {\"speaker\": \"Bob\", \"dia_id\": \"D1:2\","
+    "   \"text\": \"My sister plays the cello in an orchestra.\"},"
+    "  {\"speaker\": \"Alice\", \"dia_id\": \"D1:3\","
+    "   \"text\": \"Pixel loves chasing tennis balls at the beach.\","
     "   \"blip_caption\": \"a photo of a dog\"}],"
     " \"session_2_date_time\": \"12:05 am on 9 May, 2023\", \"session_2\": ["
-    "  {\"speaker\": \"Bob\", \"dia_id\": \"D2:1\", \"text\": \"I started learning pottery on weekends.\"},"
-    "  {\"speaker\": \"Alice\", \"dia_id\": \"D2:2\", \"text\": \"The marathon in Boston was exhausting.\"}]},"
+    "  {\"speaker\": \"Bob\", \"dia_id\": \"D2:1\","
+    "   \"text\": \"I started learning pottery on weekends.\"},"
+    "  {\"speaker\": \"Alice\", \"dia_id\": \"D2:2\","
+    "   \"text\": \"The marathon in Boston was exhausting.\"}]},"
     " \"qa\": ["
-    "  {\"question\": \"What instrument does Bob's sister play?\", \"evidence\": [\"D1:2\"], \"category\": 4},"
-    "  {\"question\": \"What does Pixel chase?\", \"evidence\": [\"D1:1\", \"D1:3\"], \"category\": 1},"
-    "  {\"question\": \"When did Alice run the marathon?\", \"evidence\": [\"D2:2\"], \"category\": 2},"
-    "  {\"question\": \"What is Bob's favourite sculpture?\", \"evidence\": [], \"category\": 3},"
-    "  {\"question\": \"Where does Bob do pottery?\", \"evidence\": [\"D2:1\", \"D9:99\"], \"category\": 4},"
-    "  {\"question\": \"What did Bob say about pottery?\", \"adversarial_answer\": \"x\", \"evidence\": [\"D2:1\"], \"category\": 5},"
-    "  {\"question\": \"What colour is the car?\", \"evidence\": [\"D1:2\"], \"category\": 1}]}]";
+    "  {\"question\": \"What instrument does Bob's sister play?\","
+    "   \"evidence\": [\"D1:2\"], \"category\": 4},"
+    "  {\"question\": \"What does Pixel chase?\","
+    "   \"evidence\": [\"D1:1\", \"D1:3\"], \"category\": 1},"
+    "  {\"question\": \"When did Alice run the marathon?\","
+    "   \"evidence\": [\"D2:2\"], \"category\": 2},"
+    "  {\"question\": \"What is Bob's favourite sculpture?\","
+    "   \"evidence\": [], \"category\": 3},"
+    "  {\"question\": \"Where does Bob do pottery?\","
+    "   \"evidence\": [\"D2:1\", \"D9:99\"], \"category\": 4},"
+    "  {\"question\": \"What did Bob say about pottery?\", \"adversarial_answer\": \"x\","
+    "   \"evidence\": [\"D2:1\"], \"category\": 5},"
+    "  {\"question\": \"What colour is the car?\","
+    "   \"evidence\": [\"D1:2\"], \"category\": 1}]}]";
 
 static void s_expect (const s_metrics_t *m, double r1, double r5, double r10, double r25,
                       double hit10, double mrr)
 {
     const double want[] = {r1, r5, r10, r25, hit10, mrr};
-    const double got[] = {m->recall[0], m->recall[1], m->recall[2], m->recall[3], m->hit10, m->mrr};
+    const double got[] = {m->recall[0], m->recall[1], m->recall[2],
+                          m->recall[3], m->hit10,     m->mrr};
     for (size_t i = 0; i < 6; i++) {
         if (fabs (want[i] - got[i]) > 1e-9)
             fprintf (stderr, "%s selftest: metric %zu: got %.6f, want %.6f\n", S_NAME, i, got[i],
@@ -1095,19 +1106,19 @@ static void s_expect (const s_metrics_t *m, double r1, double r5, double r10, do
 static int s_selftest (const s_opts_t *opts)
 {
     //  One list against three evidence ids, one of them never found
-    const char *ranked[] = {"D1:1", "D4:2", "D1:7", "D2:9", "D3:3", "D5:5", "D5:6",
-                            "D5:7", "D5:8", "D5:9", "D6:1", "D2:2"};
+    const char *ranked[] = {"D1:1", "D4:2", "D1:7", "D2:9", "D3:3", "D5:5",
+                            "D5:6", "D5:7", "D5:8", "D5:9", "D6:1", "D2:2"};
     const char *evidence[] = {"D2:9", "D2:2", "D8:8"};
     s_qscore_t score;
     s_score_question (ranked, 12, evidence, 3, &score);
-    assert (score.recall[0] == 0);                       //  nothing at rank 1
-    assert (fabs (score.recall[1] - 1.0 / 3) < 1e-12);   //  D2:9 at rank 4
-    assert (fabs (score.recall[2] - 1.0 / 3) < 1e-12);   //  D2:2 is 12th
+    assert (score.recall[0] == 0);                     //  nothing at rank 1
+    assert (fabs (score.recall[1] - 1.0 / 3) < 1e-12); //  D2:9 at rank 4
+    assert (fabs (score.recall[2] - 1.0 / 3) < 1e-12); //  D2:2 is 12th
     assert (fabs (score.recall[3] - 2.0 / 3) < 1e-12);
     assert (score.hit10 == 1 && fabs (score.rr - 0.25) < 1e-12);
     s_score_question (ranked, 12, (const char *[]){"D4:2"}, 1, &score);
     assert (score.recall[0] == 0 && score.recall[1] == 1 && score.rr == 0.5);
-    s_score_question (ranked, 12, NULL, 0, &score);      //  no evidence: a miss
+    s_score_question (ranked, 12, NULL, 0, &score); //  no evidence: a miss
     assert (score.recall[3] == 0 && score.hit10 == 0 && score.rr == 0);
     s_score_question (ranked, 0, evidence, 3, &score);
     assert (score.recall[3] == 0 && score.rr == 0);
@@ -1145,8 +1156,8 @@ static int s_selftest (const s_opts_t *opts)
     assert (rc == 0);
     assert (self->n_convs == 1 && self->n_turns == 5 && self->n_questions == 6);
     assert (self->skipped_questions == 1 && self->no_evidence == 1 && self->unknown_evidence == 1);
-    assert (self->by_cat[0] == 6 && self->by_cat[1] == 2 && self->by_cat[2] == 1
-            && self->by_cat[3] == 1 && self->by_cat[4] == 2);
+    assert (self->by_cat[0] == 6 && self->by_cat[1] == 2 && self->by_cat[2] == 1 &&
+            self->by_cat[3] == 1 && self->by_cat[4] == 2);
     assert (strcmp (self->turns[1].text, "Bob: My sister plays the cello in an orchestra.") == 0);
     assert (self->turns[3].created_at_ms == 1683590700000LL);
     assert (strcmp (self->turns[3].session, "session_2") == 0);
@@ -1163,7 +1174,7 @@ static int s_selftest (const s_opts_t *opts)
         s_expect (&sys->cats[2], 1, 1, 1, 1, 1, 1);
         s_expect (&sys->cats[3], 0, 0, 0, 0, 0, 0);
         s_expect (&sys->cats[4], 0.75, 0.75, 0.75, 0.75, 1, 1);
-        assert (sys->n_ranked[5] == 0);     //  "What colour is the car?" matches nothing
+        assert (sys->n_ranked[5] == 0); //  "What colour is the car?" matches nothing
     }
     assert (s_write_json (self) == 0);
     json_error_t error;
@@ -1175,7 +1186,7 @@ static int s_selftest (const s_opts_t *opts)
     assert (json_integer_value (json_object_get (overall, "n")) == 6);
     json_decref (doc);
     s_bench_free (self);
-    nftw (dir, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bench_daemon_remove_tree (dir);
     printf ("bench_locomo selftest: OK\n");
     return 0;
 }
@@ -1307,15 +1318,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
 
 int main (int argc, char **argv)
 {
-    //  Our own signal handling: czmq's would make every call fail
-    zsys_handler_set (NULL);
-    struct sigaction action;
-    memset (&action, 0, sizeof (action));
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    bench_daemon_catch_signals (&s_interrupted);
 
     s_bench_t bench;
     s_bench_t *self = &bench;
@@ -1340,7 +1343,7 @@ int main (int argc, char **argv)
     if (s_interrupted)
         fprintf (stderr, "%s: interrupted\n", S_NAME);
     if (*self->base)
-        nftw (self->base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_daemon_remove_tree (self->base);
     s_bench_free (self);
     return s_interrupted ? 130 : rc;
 }
