@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test check-sanitize fuzz bench clean format
+.PHONY: all deps fuzz-deps build run test check-sanitize fuzz bench locomo clean format
 
 all: build
 
@@ -71,6 +71,10 @@ fuzz: fuzz-deps
 
 bench: build
 	./$(BUILD)/bench_spine $(ARGS)
+
+# Retrieval quality on LoCoMo (default data: ../shared/data/locomo-dev.json).
+locomo: build
+	./$(BUILD)/bench_locomo $(ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

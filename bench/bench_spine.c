@@ -23,10 +23,9 @@
 #include <sqlite3.h>
 #include "memd_client.h"
 #include "bench_corpus.h"
+#include "bench_daemon.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -35,18 +34,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define S_AGENT         "bench"
 #define S_K             10     //  recall depth, both engines
 #define S_WARMUP        50     //  queries run before measuring, both engines
-#define S_READY_MS      10000  //  how long to wait for memd to answer a ping
-#define S_STOP_MS       15000  //  how long to wait for memd to exit on SIGTERM
 #define S_CALL_MS       120000 //  client timeout for capture and recall calls
 #define S_FLOOR_REQUEST 64     //  floor sizes when memd is not run
 #define S_FLOOR_REPLY   2048
@@ -114,7 +109,7 @@ typedef struct {
     const char *const *queries;
     size_t n_queries;
     char base[64];  //  temporary directory for everything; "" = none
-    pid_t memd_pid; //  0 = not running
+    bench_daemon_t *daemon; //  memd while it runs
     s_engine_t memd;
     s_engine_t fts;
     s_floor_t floor;
@@ -122,11 +117,6 @@ typedef struct {
 } s_bench_t;
 
 static volatile sig_atomic_t s_interrupted = 0;
-
-static void s_on_signal (int signum)
-{
-    s_interrupted = 1;
-}
 
 //  --------------------------------------------------------------------------
 //  Small helpers
@@ -136,12 +126,6 @@ static double s_now_us (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static void s_sleep_ms (int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep (&ts, NULL);
 }
 
 static int s_double_compare (const void *a, const void *b)
@@ -195,35 +179,10 @@ static int s_mkdirs_for (const char *path)
     return 0;
 }
 
-static int s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    if (remove (path))
-        fprintf (stderr, "bench_spine: cannot remove %s: %s\n", path, strerror (errno));
-    return 0;
-}
-
 static uint64_t s_file_size (const char *path)
 {
     struct stat st;
     return stat (path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-//  Prints the last lines of memd's log, to explain a failure
-static void s_print_log_tail (s_bench_t *self)
-{
-    char path[PATH_MAX];
-    snprintf (path, sizeof (path), "%s/memd.log", self->base);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return;
-    char lines[20][512];
-    size_t count = 0;
-    while (fgets (lines[count % 20], sizeof (lines[0]), file))
-        count++;
-    fclose (file);
-    fprintf (stderr, "bench_spine: last lines of %s:\n", path);
-    for (size_t i = count > 20 ? count - 20 : 0; i < count; i++)
-        fprintf (stderr, "  | %s", lines[i % 20]);
 }
 
 static void s_progress (const char *phase, size_t done, size_t total, double start_us)
@@ -243,138 +202,11 @@ static bool s_tenth (size_t done, size_t total, size_t step)
 //  --------------------------------------------------------------------------
 //  memd: start, capture, recall, stop
 
-//  Finds memd next to this binary
-static int s_memd_default_path (char *buf, size_t size)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink ("/proc/self/exe", exe, sizeof (exe) - 1);
-    if (len <= 0)
-        return -1;
-    exe[len] = 0;
-    char *slash = strrchr (exe, '/');
-    if (!slash)
-        return -1;
-    *slash = 0;
-    return snprintf (buf, size, "%s/memd", exe) < (int)size ? 0 : -1;
-}
-
-//  Waits up to timeout_ms for memd to exit; returns 0 once reaped
-static int s_memd_reap (s_bench_t *self, int timeout_ms)
-{
-    double deadline = s_now_us () + timeout_ms * 1e3;
-    while (true) {
-        int status;
-        pid_t pid = waitpid (self->memd_pid, &status, WNOHANG);
-        if (pid == self->memd_pid) {
-            self->memd.exit_status =
-                WIFEXITED (status) ? WEXITSTATUS (status) : -WTERMSIG (status);
-            self->memd_pid = 0;
-            return 0;
-        }
-        if (pid < 0 && errno != EINTR) {
-            self->memd_pid = 0; //  not our child any more: nothing to wait for
-            return 0;
-        }
-        if (s_now_us () >= deadline)
-            return -1;
-        s_sleep_ms (10);
-    }
-}
-
-//  Stops memd with SIGTERM and waits for it; SIGKILL if it does not exit
+//  Stops memd, keeping its exit status
 static void s_memd_stop (s_bench_t *self)
 {
-    if (self->memd_pid <= 0)
-        return;
-    kill (self->memd_pid, SIGTERM);
-    if (s_memd_reap (self, S_STOP_MS) == 0) {
-        if (self->memd.exit_status != 0) {
-            fprintf (stderr, "bench_spine: memd exited with status %d\n", self->memd.exit_status);
-            s_print_log_tail (self);
-        }
-        return;
-    }
-    fprintf (stderr, "bench_spine: memd did not exit %d ms after SIGTERM; killing it\n",
-             S_STOP_MS);
-    s_print_log_tail (self);
-    kill (self->memd_pid, SIGKILL);
-    int status;
-    while (waitpid (self->memd_pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    self->memd.exit_status = -SIGKILL;
-    self->memd_pid = 0;
-}
-
-//  Starts memd on base/data and base/run, logging to base/memd.log
-static int s_memd_spawn (s_bench_t *self, const char *memd, const char *endpoint)
-{
-    char data[PATH_MAX], run[PATH_MAX], log[PATH_MAX];
-    snprintf (data, sizeof (data), "%s/data", self->base);
-    snprintf (run, sizeof (run), "%s/run", self->base);
-    snprintf (log, sizeof (log), "%s/memd.log", self->base);
-    if (mkdir (data, 0700) || mkdir (run, 0700)) {
-        fprintf (stderr, "bench_spine: mkdir in %s: %s\n", self->base, strerror (errno));
-        return -1;
-    }
-    char *argv[] = {(char *)memd, "--data-dir",     data, "--run-dir", run,
-                    "--endpoint", (char *)endpoint, NULL};
-    pid_t parent = getpid ();
-    fflush (NULL);
-    pid_t pid = fork ();
-    if (pid < 0) {
-        fprintf (stderr, "bench_spine: fork: %s\n", strerror (errno));
-        return -1;
-    }
-    if (pid == 0) {
-        //  Own process group, so a terminal ^C reaches only the bench, which
-        //  then stops memd in order; and die with the bench whatever happens
-        setpgid (0, 0);
-        prctl (PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid () != parent)
-            _exit (1);
-        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int null = open ("/dev/null", O_RDONLY);
-        if (fd >= 0) {
-            dup2 (fd, STDOUT_FILENO);
-            dup2 (fd, STDERR_FILENO);
-            close (fd);
-        }
-        if (null >= 0) {
-            dup2 (null, STDIN_FILENO);
-            close (null);
-        }
-        execv (memd, argv);
-        fprintf (stderr, "exec %s: %s\n", memd, strerror (errno));
-        _exit (127);
-    }
-    self->memd_pid = pid;
-    return 0;
-}
-
-//  Polls memd with pings every 10 ms until it answers; fails if it exits
-static int s_memd_wait_ready (s_bench_t *self, memd_client_t *client, double spawned_us)
-{
-    double deadline = spawned_us + S_READY_MS * 1e3;
-    while (!s_interrupted) {
-        if (memd_client_ping (client) == 0) {
-            self->memd.ready_ms = (s_now_us () - spawned_us) / 1e3;
-            return 0;
-        }
-        if (s_memd_reap (self, 0) == 0) {
-            fprintf (stderr, "bench_spine: memd exited during start-up (status %d)\n",
-                     self->memd.exit_status);
-            s_print_log_tail (self);
-            return -1;
-        }
-        if (s_now_us () >= deadline) {
-            fprintf (stderr, "bench_spine: memd did not answer a ping within %d ms: %s\n",
-                     S_READY_MS, memd_client_error (client));
-            s_print_log_tail (self);
-            return -1;
-        }
-        s_sleep_ms (10);
-    }
-    return -1;
+    if (self->daemon)
+        self->memd.exit_status = bench_daemon_stop (&self->daemon);
 }
 
 typedef struct {
@@ -518,42 +350,21 @@ static int s_memd_recall (s_bench_t *self, memd_client_t *client, const s_id_map
 //  The whole memd side: start, wait, capture, status, recall, stop
 static int s_memd_run (s_bench_t *self)
 {
-    char memd[PATH_MAX];
-    if (self->opts.memd)
-        snprintf (memd, sizeof (memd), "%s", self->opts.memd);
-    else if (s_memd_default_path (memd, sizeof (memd))) {
-        fprintf (stderr, "bench_spine: cannot find this binary's directory; use --memd\n");
-        return -1;
-    }
-    if (access (memd, X_OK)) {
-        fprintf (stderr,
-                 "bench_spine: memd not found at %s (build it, pass --memd PATH, "
-                 "or run with --no-memd)\n",
-                 memd);
-        return -1;
-    }
-    char endpoint[PATH_MAX];
-    snprintf (endpoint, sizeof (endpoint), "ipc://%s/run/memd.sock", self->base);
-    if (strlen (endpoint) - strlen ("ipc://") > 107) {
-        fprintf (stderr, "bench_spine: ipc path too long: %s\n", endpoint);
-        return -1;
-    }
     int rc = -1;
     memd_client_t *client = NULL;
     s_id_map_t *map = calloc (self->n_records, sizeof (s_id_map_t));
     if (!map)
         goto done;
-    fprintf (stderr, "bench_spine: starting %s on %s\n", memd, self->base);
-    double spawned = s_now_us ();
-    if (s_memd_spawn (self, memd, endpoint))
+    self->daemon = bench_daemon_start (self->opts.memd, self->base, "bench_spine", &s_interrupted);
+    if (!self->daemon)
         goto done;
-    client = memd_client_new (endpoint, 200);
+    self->memd.ready_ms = bench_daemon_ready_ms (self->daemon);
+    client = memd_client_new (bench_daemon_endpoint (self->daemon), 200);
     if (!client) {
-        fprintf (stderr, "bench_spine: cannot create a memd client for %s\n", endpoint);
+        fprintf (stderr, "bench_spine: cannot create a memd client for %s\n",
+                 bench_daemon_endpoint (self->daemon));
         goto done;
     }
-    if (s_memd_wait_ready (self, client, spawned))
-        goto done;
     fprintf (stderr, "bench_spine: memd answered after %.1f ms\n", self->memd.ready_ms);
 
     if (s_memd_capture (self, client, map))
@@ -1373,15 +1184,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
 
 int main (int argc, char **argv)
 {
-    //  Our own signal handling (DESIGN §10): czmq's would make every call fail
-    zsys_handler_set (NULL);
-    struct sigaction action;
-    memset (&action, 0, sizeof (action));
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    sigaction (SIGINT, &action, NULL);
-    sigaction (SIGTERM, &action, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    bench_daemon_catch_signals (&s_interrupted);
 
     s_bench_t bench;
     s_bench_t *self = &bench;
@@ -1461,7 +1264,7 @@ done:
         fprintf (stderr, "bench_spine: interrupted\n");
     s_memd_stop (self);
     if (*self->base)
-        nftw (self->base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bench_daemon_remove_tree (self->base);
     free (self->memd.top);
     free (self->fts.top);
     free (self->memd.hits);

@@ -17,3 +17,14 @@ endforeach ()
 # The benchmark's corpus generator is deterministic and well-formed.
 add_test (NAME bench_corpus_selftest COMMAND bench_spine --selftest)
 set_tests_properties (bench_corpus_selftest PROPERTIES TIMEOUT 120)
+
+# The LoCoMo harness: its scoring and a whole run on a hand-checked fixture
+# (a real memd), then a small slice of the real data when shared/ is beside
+# the repo (exit 77, shown as skipped, when it is not).
+add_test (NAME bench_locomo_selftest COMMAND bench_locomo --selftest)
+set_tests_properties (bench_locomo_selftest PROPERTIES TIMEOUT 60)
+add_test (NAME bench_locomo_slice
+          COMMAND bench_locomo --conversations 1 --questions 40
+                  --json ${CMAKE_CURRENT_BINARY_DIR}/locomo-slice.json
+                  ${CMAKE_CURRENT_SOURCE_DIR}/../shared/data/locomo-dev.json)
+set_tests_properties (bench_locomo_slice PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
