@@ -15,3 +15,11 @@ endforeach ()
 # The benchmark's corpus generator is deterministic and well-formed.
 add_test (NAME bench_corpus_selftest COMMAND bench_spine --selftest)
 set_tests_properties (bench_corpus_selftest PROPERTIES TIMEOUT 120)
+
+# Bindings: the Python and Node clients against a real memd started on
+# temporary directories by each suite (bindings/python/tests, bindings/node/test).
+add_test (NAME bindings_python
+          COMMAND ${MEMD_PYTHON} -m pytest -q -p no:cacheprovider
+                  ${CMAKE_CURRENT_SOURCE_DIR}/bindings/python/tests)
+set_tests_properties (bindings_python PROPERTIES TIMEOUT 180 ENVIRONMENT
+    "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd;PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}/bindings/python:${CMAKE_CURRENT_BINARY_DIR}/python")
