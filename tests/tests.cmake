@@ -23,3 +23,13 @@ add_test (NAME bindings_python
                   ${CMAKE_CURRENT_SOURCE_DIR}/bindings/python/tests)
 set_tests_properties (bindings_python PROPERTIES TIMEOUT 180 ENVIRONMENT
     "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd;PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}/bindings/python:${CMAKE_CURRENT_BINARY_DIR}/python")
+if (MEMD_NODE)
+    add_test (NAME bindings_node
+              COMMAND ${MEMD_NODE} --test test/client.test.js test/errors.test.js
+                      test/jobs.test.js test/timeouts.test.js
+              WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/bindings/node)
+    set_tests_properties (bindings_node PROPERTIES TIMEOUT 180
+                          ENVIRONMENT "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd")
+else ()
+    add_test (NAME bindings_node COMMAND sh -c "echo 'node not found: run make deps' >&2; exit 1")
+endif ()
