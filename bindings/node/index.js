@@ -300,7 +300,10 @@ class Client {
                     : this._unreachable(budget));
             }, budget);
             this._pending.set(requestId, entry);
-            this._sending = this._sending.then(() => this._send(requestId, entry, data, deadline));
+            // _send settles its call itself; the chain only orders the sends.
+            this._sending = this._sending
+                .then(() => this._send(requestId, entry, data, deadline))
+                .catch(() => {});
         });
     }
 
