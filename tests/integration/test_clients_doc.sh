@@ -28,11 +28,14 @@ for f in quickstart.c quickstart.py quickstart.js; do
     check "docs/clients.md has the example $f" extract "$f"
 done
 
-# C: compiled as the guide says, warnings as errors.
+# C: compiled as the guide says, warnings as errors, with the build's compiler
+# and sanitizers (a sanitizer build's library needs their runtime).
+cache () { sed -n "s/^$1:[A-Z]*=//p" "$BIN/CMakeCache.txt" 2>/dev/null; }
+CC_BIN=$(cache CMAKE_C_COMPILER); SANITIZE=$(cache MEMD_SANITIZE)
 # shellcheck disable=SC2046
-if cc -std=c11 -Wall -Wextra -Werror "$T/quickstart.c" -I"$REPO/client" -I"$REPO/messages" \
-      -I"$BIN/gen" "$BIN/libmemd_client.a" $(pkg-config --cflags --libs libczmq libzmq libprotobuf-c) \
-      -o "$T/quickstart" 2>"$T/cc.log"; then
+if "${CC_BIN:-cc}" -std=c11 -Wall -Wextra -Werror ${SANITIZE:+-fsanitize=$SANITIZE} \
+      "$T/quickstart.c" -I"$REPO/client" -I"$REPO/messages" -I"$BIN/gen" "$BIN/libmemd_client.a" \
+      $(pkg-config --cflags --libs libczmq libzmq libprotobuf-c) -o "$T/quickstart" 2>"$T/cc.log"; then
     pass "the C example compiles"
     out=$("$T/quickstart" 2>&1) && check "the C example runs: $(tr '\n' '|' <<<"$out")" expect "$out" \
         || fail "the C example failed: $out"
