@@ -9,6 +9,16 @@ const path = require("node:path");
 const memd = require("..");
 const { MemdProcess } = require("./helpers");
 
+/** Runs fn while memd is stopped (SIGSTOP): connected, but silent. */
+async function whileFrozen(s, fn) {
+    await s.freeze();
+    try {
+        await fn();
+    } finally {
+        s.thaw();
+    }
+}
+
 test("no memd: Unavailable within the timeout", async () => {
     const c = new memd.Client({ endpoint: `ipc:///tmp/memd-js-none-${process.pid}/memd.sock`,
         timeoutMs: 300 });
@@ -49,8 +59,7 @@ test("silent memd: Timeout, and the late reply is not taken for the next call", 
     const c = s.client({ timeoutMs: 30000 });
     try {
         await c.ping();
-        await s.freeze();
-        try {
+        await whileFrozen(s, async () => {
             const t0 = Date.now();
             await assert.rejects(c.ping({ timeoutMs: 300 }), (e) => {
                 assert.ok(e instanceof memd.Timeout && e instanceof memd.Unavailable);
@@ -59,9 +68,7 @@ test("silent memd: Timeout, and the late reply is not taken for the next call", 
             });
             const elapsed = Date.now() - t0;
             assert.ok(elapsed >= 250 && elapsed < 1500, `${elapsed} ms`);
-        } finally {
-            s.thaw();
-        }
+        });
         const st = await c.status({ timeoutMs: 5000 });
         assert.equal(st.pid, s.pid);
         assert.equal(st.state, "WAKE");
@@ -77,16 +84,13 @@ test("the client timeout applies to every call", async () => {
     const c = s.client({ timeoutMs: 200 });
     try {
         await c.capture("ready");
-        await s.freeze();
-        try {
+        await whileFrozen(s, async () => {
             for (const call of [() => c.recall("ready"), () => c.get(1), () => c.jobStats()]) {
                 const t0 = Date.now();
                 await assert.rejects(call(), memd.Timeout);
                 assert.ok(Date.now() - t0 < 1000);
             }
-        } finally {
-            s.thaw();
-        }
+        });
         assert.equal((await c.recall("ready", { timeoutMs: 5000 }))[0].record.text, "ready");
     } finally {
         c.close();

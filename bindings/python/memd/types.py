@@ -9,6 +9,19 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 
+def _coerce(cls, value, what):
+    """An enum member from a member, an int, or a name in any case (None: 0)."""
+    if value is None:
+        return cls(0)
+    if isinstance(value, str):
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise ValueError("unknown %s %r (one of %s)" % (
+                what, value, ", ".join(m.name.lower() for m in cls if m))) from None
+    return cls(value)
+
+
 class Code(enum.IntEnum):
     """memd.v1.Code: the status code of every reply."""
 
@@ -37,15 +50,7 @@ class Kind(enum.IntEnum):
     @classmethod
     def coerce(cls, value) -> "Kind":
         """A Kind from a Kind, an int, or a name such as "fact" (None: UNSPECIFIED)."""
-        if value is None:
-            return cls.UNSPECIFIED
-        if isinstance(value, str):
-            try:
-                return cls[value.upper()]
-            except KeyError:
-                raise ValueError("unknown kind %r (one of %s)" % (
-                    value, ", ".join(k.name.lower() for k in cls if k))) from None
-        return cls(value)
+        return _coerce(cls, value, "kind")
 
 
 class JobState(enum.IntEnum):
@@ -61,14 +66,8 @@ class JobState(enum.IntEnum):
 
     @classmethod
     def coerce(cls, value) -> "JobState":
-        if value is None:
-            return cls.UNSPECIFIED
-        if isinstance(value, str):
-            try:
-                return cls[value.upper()]
-            except KeyError:
-                raise ValueError("unknown job state %r" % value) from None
-        return cls(value)
+        """A JobState from a JobState, an int, or a name such as "dead" (None: UNSPECIFIED)."""
+        return _coerce(cls, value, "job state")
 
 
 @dataclass
