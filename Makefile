@@ -4,17 +4,23 @@
 BUILD     ?= build
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
-# Debian packages the build and the tests need.
+# Debian packages the build and the tests need (the last line: the Python binding,
+# its code generator and its tests; util-linux gives the tests unshare).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
-            lmdb-utils procps
+            lmdb-utils procps \
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux
+# The Node binding needs node and npm: Debian's nodejs and npm when the commands are
+# missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
+NODE_PKGS = nodejs npm
+NODE_DIR  = bindings/node
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test check-sanitize fuzz bench locomo clean format
+.PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench locomo clean format
 
 all: build
 
@@ -26,6 +32,7 @@ deps fuzz-deps:
 	@missing=""; for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing $(NODE_PKGS)"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    $(SUDO) apt-get update -qq && \
@@ -41,12 +48,20 @@ build: deps $(BUILD)/Makefile
 run: build
 	./$(BUILD)/memd $(ARGS)
 
-test: build
+test: build node-modules
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The Node binding's dependencies (zeromq ships prebuilt binaries; protobufjs is plain
+# JavaScript), installed from package-lock.json only when node_modules is missing or older
+# than the lock file. npm ci writes node_modules/.package-lock.json last.
+node-modules: $(NODE_DIR)/node_modules/.package-lock.json
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json | deps
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	@touch $@
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (a report, or a leak at exit, fails the test that saw it).
-check-sanitize: deps
+check-sanitize: deps node-modules
 	cmake -S . -B $(BUILD)-sanitize -DMEMD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
 	cd $(BUILD)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

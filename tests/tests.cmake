@@ -7,7 +7,7 @@ foreach (class mem_stem mem_tokenizer mem_codec mem_config mem_store mem_index m
 endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
-              consolidate)
+              consolidate clients_doc)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES
@@ -28,3 +28,20 @@ add_test (NAME bench_locomo_slice
                   --json ${CMAKE_CURRENT_BINARY_DIR}/locomo-slice.json
                   ${CMAKE_CURRENT_SOURCE_DIR}/../shared/data/locomo-dev.json)
 set_tests_properties (bench_locomo_slice PROPERTIES TIMEOUT 60 SKIP_RETURN_CODE 77)
+# Bindings: the Python and Node clients against a real memd started on
+# temporary directories by each suite (bindings/python/tests, bindings/node/test).
+add_test (NAME bindings_python
+          COMMAND ${MEMD_PYTHON} -m pytest -q -p no:cacheprovider
+                  ${CMAKE_CURRENT_SOURCE_DIR}/bindings/python/tests)
+set_tests_properties (bindings_python PROPERTIES TIMEOUT 180 ENVIRONMENT
+    "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd;PYTHONDONTWRITEBYTECODE=1;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}/bindings/python:${CMAKE_CURRENT_BINARY_DIR}/python")
+if (MEMD_NODE)
+    add_test (NAME bindings_node
+              COMMAND ${MEMD_NODE} --test test/client.test.js test/errors.test.js
+                      test/jobs.test.js test/timeouts.test.js
+              WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/bindings/node)
+    set_tests_properties (bindings_node PROPERTIES TIMEOUT 180
+                          ENVIRONMENT "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd")
+else ()
+    add_test (NAME bindings_node COMMAND sh -c "echo 'node not found: run make deps' >&2; exit 1")
+endif ()
