@@ -36,7 +36,8 @@
     so a digest of digests splits them the same way again.
 
     The output is valid UTF-8 even when the input is not: invalid bytes and
-    control characters other than tab are dropped from the sentences.
+    control characters are dropped from the sentences, and each run of
+    spaces and tabs becomes one space.
     Weights use floating point (log, sqrt); the choice is the same on any
     IEEE 754 machine barring last-bit differences in libm at exact ties.
     Pure and thread-safe; memory is linear in the input.

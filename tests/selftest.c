@@ -6,9 +6,11 @@
 #include "mem_codec.h"
 #include "mem_config.h"
 #include "mem_consolidate.h"
+#include "mem_digest.h"
 #include "mem_edges.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
+#include "mem_minhash.h"
 #include "mem_records.h"
 #include "mem_stem.h"
 #include "mem_store.h"
@@ -20,6 +22,7 @@ static const struct {
     void (*test) (bool verbose);
 } s_tests[] = {
     {"mem_stem", mem_stem_test},       {"mem_tokenizer", mem_tokenizer_test},
+    {"mem_minhash", mem_minhash_test}, {"mem_digest", mem_digest_test},
     {"mem_codec", mem_codec_test},     {"mem_config", mem_config_test},
     {"mem_store", mem_store_test},     {"mem_index", mem_index_test},
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
