@@ -20,7 +20,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench locomo clean format
+.PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench bench-idle locomo clean format
 
 all: build
 
@@ -86,6 +86,10 @@ fuzz: fuzz-deps
 
 bench: build
 	./$(BUILD)/bench_spine $(ARGS)
+
+# What a hibernating memd costs (60 s untouched, 60 s with a status probe every 5 s).
+bench-idle: build
+	./$(BUILD)/bench_idle $(ARGS)
 
 # Retrieval quality on LoCoMo (default data: ../shared/data/locomo-dev.json).
 locomo: build
