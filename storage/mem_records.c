@@ -333,11 +333,11 @@ done:
 }
 
 int
-mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
-                            const char *session, int64_t now_ms, uint64_t *count)
+mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                         uint64_t **ids_p, size_t *n_p)
 {
-    *count = 0;
-    //  Collect first: forgetting deletes from the session index being read.
+    *ids_p = NULL;
+    *n_p = 0;
     uint8_t sk[SESSION_KEY_MAX];
     MDB_val skey = {s_session_key (sk, agent, session), sk}, val;
     MDB_cursor *cursor;
@@ -346,10 +346,10 @@ mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
         return rc;
     uint64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY);
-    while (rc == 0) {
+    for (rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP)) {
         if (n == cap) {
-            cap = cap ? cap * 2 : 256;
+            cap = cap ? cap * 2 : 64;
             uint64_t *grown = realloc (ids, cap * sizeof *ids);
             if (!grown) {
                 rc = ENOMEM;
@@ -358,11 +358,26 @@ mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
             ids = grown;
         }
         ids[n++] = mem_get_u64be (val.mv_data);
-        rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP);
     }
     mdb_cursor_close (cursor);
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
+    if (rc && rc != MDB_NOTFOUND) {
+        free (ids);
+        return MEM_MDB (rc);
+    }
+    *ids_p = ids;
+    *n_p = n;
+    return 0;
+}
+
+int
+mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                            const char *session, int64_t now_ms, uint64_t *count)
+{
+    *count = 0;
+    //  Collect first: forgetting deletes from the session index being read.
+    uint64_t *ids;
+    size_t n;
+    int rc = mem_records_session_ids (store, txn, agent, session, &ids, &n);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = mem_records_forget (store, txn, agent, ids[i], now_ms);
         if (rc == 0)

@@ -97,6 +97,10 @@ int mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id);
 /* Fills the tombstones table from the records (schema 1 → 2 migration). */
 int mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn);
 
+/* The live record ids of a session, ascending (*ids is malloc'd; free it). */
+int mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                             uint64_t **ids, size_t *n);
+
 /* Tombstones every live record of a session; *count gets how many. */
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                                 const char *session, int64_t now_ms, uint64_t *count);

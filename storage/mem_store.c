@@ -4,6 +4,7 @@
 #include "mem_records.h"   //  migrations rebuild record indexes
 #include "mem_log.h"
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -454,6 +455,34 @@ mem_store_sizes (mem_store_t *self, uint64_t *map_bytes, uint64_t *file_bytes)
     snprintf (path, sizeof path, "%s/data.mdb", self->dir);
     struct stat st;
     *file_bytes = stat (path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+mem_store_t *
+mem_store_test_new (char *dir)
+{
+    if (!mkdtemp (dir))
+        abort ();
+    mem_store_options_t opts;
+    mem_store_options_default (&opts);
+    opts.dir = dir;
+    opts.sync = MEM_SYNC_NONE;
+    char err[256];
+    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
+    if (!store) {
+        fprintf (stderr, "cannot open a test store in %s: %s\n", dir, err);
+        abort ();
+    }
+    return store;
+}
+
+void
+mem_store_test_remove (mem_store_t **store_p, const char *dir)
+{
+    mem_store_destroy (store_p);
+    char cmd[PATH_MAX + 16];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system (cmd) != 0)
+        fprintf (stderr, "cannot remove %s\n", dir);
 }
 
 //  --------------------------------------------------------------------------

@@ -152,6 +152,12 @@ mem_get_u32be (const uint8_t *p)
     return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
 }
 
+/* For selftests: a fresh unsynced store in a new temporary directory (dir
+   is a mkdtemp template, filled in); mem_store_test_remove closes it and
+   removes the directory. Both assert on failure. */
+mem_store_t *mem_store_test_new (char *dir);
+void mem_store_test_remove (mem_store_t **store_p, const char *dir);
+
 void mem_store_test (bool verbose);
 
 #endif

@@ -303,14 +303,7 @@ mem_verify_test (bool verbose)
 {
     printf (" * mem_verify: ");
     char dir[] = "/tmp/memd-verify-test-XXXXXX";
-    assert (mkdtemp (dir));
-    mem_store_options_t opts;
-    mem_store_options_default (&opts);
-    opts.dir = dir;
-    opts.sync = MEM_SYNC_NONE;
-    char err[256];
-    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
-    assert (store);
+    mem_store_t *store = mem_store_test_new (dir);
     mem_index_writer_t *index = mem_index_writer_new (store);
     MDB_txn *txn;
     assert (mem_store_write_begin (store, &txn) == 0);
@@ -376,9 +369,6 @@ mem_verify_test (bool verbose)
 
     mem_store_write_abort (store, &txn);
     mem_index_writer_destroy (&index);
-    mem_store_destroy (&store);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert (system (cmd) == 0);
+    mem_store_test_remove (&store, dir);
     printf ("OK\n");
 }

@@ -110,6 +110,10 @@ int memctl_parse_ids (ctx_t *ctx, int argc, char **argv, uint64_t *ids);
 //  Connects the client; returns -1, or an exit code.
 int memctl_connect (ctx_t *ctx);
 
+//  The start of a command that takes only the common options: parses them,
+//  refuses arguments, connects. Returns -1 to go on, or an exit code.
+int memctl_start_plain (ctx_t *ctx, int argc, char **argv);
+
 //  --------------------------------------------------------------------------
 //  Human output
 

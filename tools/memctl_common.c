@@ -350,3 +350,16 @@ memctl_print_job_totals (const Memd__V1__JobStatsResult *j, const char *prefix)
     }
     putchar ('\n');
 }
+
+int
+memctl_start_plain (ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
+        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+            return rc;
+    if (optind < argc)
+        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
+    return memctl_connect (ctx);
+}

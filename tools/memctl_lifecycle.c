@@ -49,14 +49,8 @@ const char memctl_events_usage[] =
 static int
 s_lifecycle (ctx_t *ctx, int argc, char **argv, bool wake)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
     Memd__V1__Reply *reply = memd_client_sleep (ctx->client, wake);
     if (!reply)
@@ -92,14 +86,8 @@ memctl_cmd_wake (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_verify (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
     Memd__V1__Reply *reply = memd_client_verify (ctx->client);
     if (!reply)

@@ -127,14 +127,8 @@ const char memctl_forget_usage[] =
 int
 memctl_cmd_ping (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
 
     Memd__V1__Reply *reply = memd_client_ping_reply (ctx->client);
@@ -207,14 +201,8 @@ s_print_status (const Memd__V1__StatusResult *st)
 int
 memctl_cmd_status (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
 
     Memd__V1__Reply *reply = memd_client_status (ctx->client);
