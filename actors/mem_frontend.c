@@ -63,6 +63,7 @@ typedef struct {
     const char *activity_what;
     int64_t activity_told_ms; //  monotonic
     int64_t coalesce_ms;
+    uint64_t activity_reports;
     bool draining;
     bool terminated;
 } self_t;
@@ -238,6 +239,7 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     transition.reason = self->reason;
     result.last_transition = &transition;
     result.events_endpoint = ctx->events_endpoint ? (char *) ctx->events_endpoint : "";
+    result.activity_reports = self->activity_reports;
     MDB_txn *txn;
     s_job_stats_t jobs;
     memset (&jobs, 0, sizeof jobs);
@@ -333,6 +335,7 @@ s_activity_tell (self_t *self)
 {
     bool busy = self->writes_in_flight > 0;
     zstr_sendx (self->lifecycle, "ACTIVITY", self->activity_what, NULL);
+    self->activity_reports++;
     if (busy && !self->busy_told)
         zstr_sendx (self->lifecycle, "BUSY", "capture", "1", NULL);
     self->busy_told = self->busy_told || busy;

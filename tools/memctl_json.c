@@ -206,6 +206,7 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));
     json_object_set_new (doc, "map_bytes", memctl_json_u64 (st->map_bytes));
     json_object_set_new (doc, "events_endpoint", memctl_json_string (st->events_endpoint));
+    json_object_set_new (doc, "activity_reports", memctl_json_u64 (st->activity_reports));
     json_object_set_new (doc, "consolidation",
                          st->consolidation ? memctl_json_consolidation (st->consolidation)
                                            : json_null ());

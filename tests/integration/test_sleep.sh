@@ -38,6 +38,13 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 check "recalls every 100 ms keep memd in WAKE" bash -c "! grep -qE 'DROWSY|SLEEP|HIBERNATE' <<< '$seen'"
+
+# A storm of requests is a few coalesced reports, not one message each.
+reports () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['activity_reports'])"; }
+r0=$(reports)
+for i in $(seq 1 300); do echo "{\"text\": \"storm $i\"}"; done | "$MEMCTL" capture --batch 1 - > /dev/null
+r1=$(reports)
+check "300 captures made $((r1 - r0)) activity reports (coalesced)" [ $((r1 - r0)) -ge 1 -a $((r1 - r0)) -lt 60 ]
 "$MEMCTL" --json status > "$T/status.json"
 check "status says why: the last transition was activity" \
       /usr/bin/python3 -c "import json; t = json.load(open('$T/status.json'))['last_transition']; assert t['to'] == 'WAKE' and t['reason'].startswith('activity'), t"
