@@ -432,6 +432,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
                                                                &self->ctx->lifecycle.consolidate)
                                         : NULL;
         self->lifecycle = zsock_new (ZMQ_PAIR);
+        if (self->lifecycle)
+            zsock_set_sndtimeo (self->lifecycle, 0);   //  at shutdown no one may be listening
         self->events = mem_events_new ();
         self->waker = mem_reaper_waker_new ();
         self->frontend = zsock_new (ZMQ_PAIR);

@@ -133,8 +133,10 @@ s_ask_step (self_t *self)
         return;
     if (self->retry_at_ms && mem_mono_ms () < self->retry_at_ms)
         return;
-    zstr_send (self->writer, "STEP");
-    self->step_out = true;
+    if (zstr_send (self->writer, "STEP") == 0)
+        self->step_out = true;
+    else
+        mem_log_warn ("lifecycle: the writer does not take a step now");
 }
 
 //  ["STEP", phase, done "1"/"0", error or ""] from the writer.
@@ -316,6 +318,9 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
         zsock_set_sndhwm (self->frontend, 0);
+        //  Never block on a peer that is gone (shutdown stops the frontend first).
+        zsock_set_sndtimeo (self->frontend, 0);
+        zsock_set_sndtimeo (self->writer, 0);
         self->poller = zpoller_new (self->pipe, self->frontend, self->writer, NULL);
         self->state = S_WAKE;
         self->since_ms = mem_mono_ms ();
