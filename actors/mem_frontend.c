@@ -64,9 +64,15 @@ typedef struct {
     int64_t activity_told_ms; //  monotonic
     int64_t coalesce_ms;
     uint64_t activity_reports;
+    int64_t last_reply_ms;    //  monotonic: when the last reply went out
     bool draining;
     bool terminated;
 } self_t;
+
+//  A client loses a reply that reaches it together with the end of its
+//  connection (libzmq drops what its session holds when the peer goes), so
+//  at shutdown the API socket stays open this long after the last reply.
+#define LAST_REPLY_GRACE_MS 100
 
 static void
 s_self_destroy (self_t **self_p)
@@ -74,6 +80,9 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    int64_t since = mem_mono_ms () - self->last_reply_ms;
+    if (self->api && self->last_reply_ms && since < LAST_REPLY_GRACE_MS)
+        zclock_sleep ((int) (LAST_REPLY_GRACE_MS - since));
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->api);
     zsock_destroy (&self->capture);
@@ -112,6 +121,7 @@ s_reply (self_t *self, zframe_t **identity_p, zframe_t **reply_p)
     zmsg_addmem (msg, NULL, 0);
     zmsg_append (msg, reply_p);
     zmsg_send (&msg, self->api);
+    self->last_reply_ms = mem_mono_ms ();
 }
 
 static void
