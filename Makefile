@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # Debian packages the build and the tests need.
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
-            lmdb-utils procps
+            libpcre2-dev lmdb-utils procps jq
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30

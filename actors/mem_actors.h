@@ -12,6 +12,7 @@
 #include <czmq.h>
 #include "mem_codec.h"
 #include "mem_config.h"
+#include "mem_redact.h"
 #include "mem_store.h"
 
 #define MEM_INPROC_CAPTURE     "inproc://memd-capture"
@@ -43,6 +44,7 @@ typedef struct {
     size_t recall_queue;         /* recall requests waiting for a free worker */
     int64_t started_ms;          /* wall clock, for uptime */
     mem_jobs_config_t jobs;
+    mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */

@@ -8,6 +8,7 @@
 #include "mem_index.h"
 #include "mem_jobs.h"
 #include "mem_records.h"
+#include "mem_redact.h"
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
@@ -20,7 +21,7 @@ static const struct {
     {"mem_codec", mem_codec_test},     {"mem_config", mem_config_test},
     {"mem_store", mem_store_test},     {"mem_index", mem_index_test},
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
-    {"mem_reaper", mem_reaper_test},
+    {"mem_reaper", mem_reaper_test},   {"mem_redact", mem_redact_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 
