@@ -43,6 +43,8 @@ static const char s_global_usage[] =
     "  forget     tombstone records by id, or a whole session\n"
     "  jobs       the job queue: enqueue, lease, complete, fail, extend, list, stats,\n"
     "             retry and purge dead letters ('memctl jobs --help')\n"
+    "  hook       Claude Code hooks: session-start, user-prompt, stop, and install\n"
+    "             to add them to Claude Code's settings ('memctl hook --help')\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -74,7 +76,8 @@ static const char s_global_usage[] =
     X (recall)                                                                           \
     X (get)                                                                              \
     X (forget)                                                                           \
-    X (jobs)
+    X (jobs)                                                                             \
+    X (hook)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \

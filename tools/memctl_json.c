@@ -565,6 +565,15 @@ memctl_record_from_json (const char *line, size_t len, const memctl_defaults_t *
         s_error (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return NULL;
     }
+    Memd__V1__Record *record = memctl_record_from_object (doc, defaults, err, err_size);
+    json_decref (doc);
+    return record;
+}
+
+Memd__V1__Record *
+memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults, char *err,
+                           size_t err_size)
+{
     Memd__V1__Record *record = NULL;
     json_t *text = json_object_get (doc, "text");
     if (!json_is_object (doc))
@@ -582,6 +591,11 @@ memctl_record_from_json (const char *line, size_t len, const memctl_defaults_t *
         if (rc)
             memctl_record_destroy (&record);
     }
-    json_decref (doc);
     return record;
+}
+
+int
+memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value)
+{
+    return s_add_metadata (record, key, value);
 }

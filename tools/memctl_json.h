@@ -88,6 +88,14 @@ Memd__V1__Record *memctl_record_from_json (const char *line, size_t len,
                                            const memctl_defaults_t *defaults, char *err,
                                            size_t err_size);
 
+/* The same from a parsed object (borrowed), for callers that already hold
+   one (the MCP server's tool arguments). */
+Memd__V1__Record *memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults,
+                                             char *err, size_t err_size);
+
+/* Adds one metadata entry (copied). 0, or -1 if out of memory. */
+int memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value);
+
 void memctl_record_destroy (Memd__V1__Record **record_p);
 
 #endif
