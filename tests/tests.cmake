@@ -5,7 +5,8 @@ foreach (class mem_stem mem_tokenizer mem_codec mem_config mem_store mem_index m
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()
 
-foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle)
+foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle mcp hooks
+              redact)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES
