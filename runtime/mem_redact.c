@@ -1,20 +1,22 @@
 /*  mem_redact — secret redaction at capture; see mem_redact.h.
 
-    The patterns are grouped in units, each one compiled PCRE2 program
-    that is an alternation of its patterns, "(p0)|(p1)|…", so a unit is
-    one scan of the text whatever its size. Units run one after the other,
-    each over the previous one's output:
+    Each pattern is its own compiled (and JIT-compiled) PCRE2 program, and
+    the patterns run one after the other, each over the previous one's
+    output, in this order:
 
     1. s_formats: credentials with a recognisable shape (prefix, length,
-       armour), named after what they are.
+       armour), named after what they are; the ones that swallow the most
+       (key blocks, <private> spans) first, and the more specific before
+       the more general (sk-ant- before sk-).
     2. s_assignments: values that are secret because of what names them
        (password=, "token": …, Authorization: …, a URL's password). Their
-       values skip placeholders, so `token=ghp_…` says github_token.
-    3. one unit per extra pattern of redact/patterns (each its own program,
-       so an operator's groups and backreferences keep their numbers).
+       values skip placeholders, so `token=ghp_…` stays github_token.
+    3. the extra patterns of redact/patterns, in file order.
 
-    Each pattern is first compiled alone: that validates it, and counts its
-    groups, which tells which groups of the unit belong to which pattern.
+    One program per pattern rather than one alternation of them all: PCRE2
+    then knows each pattern's first and required characters and rejects
+    most texts with a memchr, which made capture of short texts several
+    times cheaper than one big alternation.
 */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -42,9 +44,7 @@ typedef struct {
     const char *regex;
 } s_pattern_t;
 
-//  Secrets with a shape of their own. Order matters only between patterns
-//  that can match at the same place: the more specific one comes first
-//  (sk-ant- before sk-).
+//  Secrets with a shape of their own.
 static const s_pattern_t s_formats[] = {
     {"private_key", "-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
                     "(?:[\\s\\S]*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|[\\s\\S]*)"},
@@ -65,41 +65,40 @@ static const s_pattern_t s_formats[] = {
 };
 
 //  A value that is not already a placeholder: quoted (any characters up
-//  to the quote) or bare (three or more non-space characters).
+//  to the quote) or bare (three or more characters up to a space, quote,
+//  comma or semicolon).
 #define S_VALUE                                                                              \
     "(?!\\[REDACTED:)(?:\"(?!\\[REDACTED:)([^\"\\r\\n]+)\"|'(?!\\[REDACTED:)([^'\\r\\n]+)'"  \
     "|([^\\s\"'`,;]{3,}))"
+#define S_KEYWORDS                                                                           \
+    "(?i:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"     \
+    "|client[_-]?secret|credentials?)[\"']?[ \\t]*"
 
-//  Secrets because of what names them; the name is kept.
+//  Secrets because of what names them; the name is kept. The = and :
+//  forms are two patterns so that each has a character PCRE2 can look for
+//  before it tries anything.
 static const s_pattern_t s_assignments[] = {
-    {"secret", "(?i:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key"
-               "|private[_-]?key|client[_-]?secret|credentials?)"
-               "[\"']?[ \\t]*[:=][ \\t]*" S_VALUE},
+    {"secret", S_KEYWORDS "=[ \\t]*" S_VALUE},
+    {"secret", S_KEYWORDS ":[ \\t]*" S_VALUE},
     {"secret", "(?i:--(?:password|passwd|secret|token|api-key))(?:[ \\t]+|=)" S_VALUE},
     {"auth_header", "(?i:authorization)[\"']?[ \\t]*[:=][ \\t]*[\"']?"
                     "(?i:(?:bearer|basic|token|digest)[ \\t]+)?(?!\\[REDACTED:)([^\\s\"']{8,})"},
     {"bearer_token", "(?i:\\bbearer)[ \\t]+(?!\\[REDACTED:)([A-Za-z0-9._~+/-]{20,}=*)"},
-    {"url_password", "(?i:\\b[a-z][a-z0-9+.-]{1,20}://)[^\\s:/@]+:(?!\\[REDACTED:)([^\\s:/@]+)@"},
+    {"url_password", "://[^\\s:/@]+:(?!\\[REDACTED:)([^\\s:/@]+)@"},
 };
 
 #define S_COUNT(array) (sizeof (array) / sizeof ((array)[0]))
 
 typedef struct {
-    char name[S_NAME_MAX + 1];
-    uint32_t group;              //  the group around this pattern in its unit
-    uint32_t inner;              //  the pattern's own groups: group+1 … group+inner
-} s_entry_t;
-
-typedef struct {
     pcre2_code *code;
-    s_entry_t *entries;
-    size_t n_entries;
+    char name[S_NAME_MAX + 1];
+    uint32_t groups;             //  capturing groups; the first set one is the secret
 } s_unit_t;
 
 struct _mem_redact_t {
     s_unit_t *units;
     size_t n_units;
-    size_t n_patterns;
+    uint32_t max_groups;         //  over all units: sizes the match data
     pcre2_match_context *match;  //  limits; read-only once built, shared by every thread
 };
 
@@ -131,35 +130,9 @@ s_buf_add (s_buf_t *buf, const char *data, size_t len)
 //  --------------------------------------------------------------------------
 //  Building
 
-//  Compiles one pattern alone to check it; *groups gets its group count.
+//  Compiles one pattern into a new unit. -1 with err (not naming it).
 static int
-s_check_pattern (const char *regex, uint32_t *groups, char *err, size_t err_size)
-{
-    int code;
-    PCRE2_SIZE offset;
-    pcre2_code *re = pcre2_compile ((PCRE2_SPTR) regex, PCRE2_ZERO_TERMINATED, S_COMPILE_OPTIONS,
-                                    &code, &offset, NULL);
-    if (!re) {
-        PCRE2_UCHAR why[256];
-        pcre2_get_error_message (code, why, sizeof why);
-        snprintf (err, err_size, "%s at offset %zu", (char *) why, (size_t) offset);
-        return -1;
-    }
-    uint32_t min_length = 0;
-    pcre2_pattern_info (re, PCRE2_INFO_CAPTURECOUNT, groups);
-    pcre2_pattern_info (re, PCRE2_INFO_MINLENGTH, &min_length);
-    pcre2_code_free (re);
-    if (min_length == 0) {
-        snprintf (err, err_size, "it can match an empty text");
-        return -1;
-    }
-    return 0;
-}
-
-//  Adds a unit made of patterns[0..n). err names the failing pattern.
-static int
-s_add_unit (mem_redact_t *self, const s_pattern_t *patterns, size_t n, char *err,
-            size_t err_size)
+s_add_unit (mem_redact_t *self, const s_pattern_t *pattern, char *err, size_t err_size)
 {
     s_unit_t *units = realloc (self->units, (self->n_units + 1) * sizeof *units);
     if (!units) {
@@ -167,58 +140,33 @@ s_add_unit (mem_redact_t *self, const s_pattern_t *patterns, size_t n, char *err
         return -1;
     }
     self->units = units;
-    s_unit_t *unit = &units[self->n_units];
-    memset (unit, 0, sizeof *unit);
-    unit->entries = calloc (n, sizeof *unit->entries);
-    s_buf_t alternation = {0};
-    int rc = unit->entries ? 0 : -1;
-    if (rc)
-        snprintf (err, err_size, "out of memory");
-    uint32_t group = 1;
-    for (size_t i = 0; i < n && !rc; i++) {
-        s_entry_t *entry = &unit->entries[i];
-        char why[300];
-        if (s_check_pattern (patterns[i].regex, &entry->inner, why, sizeof why)) {
-            snprintf (err, err_size, "pattern '%s': %s", patterns[i].name, why);
-            rc = -1;
-            break;
-        }
-        snprintf (entry->name, sizeof entry->name, "%s", patterns[i].name);
-        entry->group = group;
-        group += 1 + entry->inner;
-        if ((i && s_buf_add (&alternation, "|", 1)) || s_buf_add (&alternation, "(", 1)
-            || s_buf_add (&alternation, patterns[i].regex, strlen (patterns[i].regex))
-            || s_buf_add (&alternation, ")", 1)) {
-            snprintf (err, err_size, "out of memory");
-            rc = -1;
-        }
-    }
-    if (!rc) {
-        int code;
-        PCRE2_SIZE offset;
-        unit->code = pcre2_compile ((PCRE2_SPTR) alternation.data, alternation.len,
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code *re = pcre2_compile ((PCRE2_SPTR) pattern->regex, PCRE2_ZERO_TERMINATED,
                                     S_COMPILE_OPTIONS, &code, &offset, NULL);
-        if (!unit->code) {
-            PCRE2_UCHAR why[256];
-            pcre2_get_error_message (code, why, sizeof why);
-            snprintf (err, err_size, "patterns together: %s", (char *) why);
-            rc = -1;
-        }
-        else {
-            //  JIT is an optimisation: without it (no JIT on this CPU) the
-            //  interpreter matches the same.
-            pcre2_jit_compile (unit->code, PCRE2_JIT_COMPLETE);
-            unit->n_entries = n;
-            self->n_units++;
-            self->n_patterns += n;
-        }
+    if (!re) {
+        PCRE2_UCHAR why[256];
+        pcre2_get_error_message (code, why, sizeof why);
+        snprintf (err, err_size, "%s at offset %zu", (char *) why, (size_t) offset);
+        return -1;
     }
-    free (alternation.data);
-    if (rc) {
-        free (unit->entries);
-        unit->entries = NULL;
+    uint32_t groups = 0, min_length = 0;
+    pcre2_pattern_info (re, PCRE2_INFO_CAPTURECOUNT, &groups);
+    pcre2_pattern_info (re, PCRE2_INFO_MINLENGTH, &min_length);
+    if (min_length == 0) {
+        pcre2_code_free (re);
+        snprintf (err, err_size, "it can match an empty text");
+        return -1;
     }
-    return rc;
+    //  JIT is an optimisation: without it the interpreter matches the same.
+    pcre2_jit_compile (re, PCRE2_JIT_COMPLETE);
+    s_unit_t *unit = &units[self->n_units++];
+    unit->code = re;
+    unit->groups = groups;
+    snprintf (unit->name, sizeof unit->name, "%s", pattern->name);
+    if (groups > self->max_groups)
+        self->max_groups = groups;
+    return 0;
 }
 
 //  True for a pattern name: 1-32 of [a-z0-9_].
@@ -256,7 +204,7 @@ s_load_file (mem_redact_t *self, const char *path, char *err, size_t err_size)
         if (line[skip] == 0 || line[skip] == '#')
             continue;
         char *tab = strchr (line, '\t');
-        char why[400];
+        char why[400], problem[300];
         s_pattern_t pattern = {line, tab ? tab + 1 : ""};
         if (bytes > S_MAX_FILE_BYTES)
             snprintf (why, sizeof why, "the file is over %u bytes", S_MAX_FILE_BYTES);
@@ -271,8 +219,9 @@ s_load_file (mem_redact_t *self, const char *path, char *err, size_t err_size)
             snprintf (why, sizeof why, "the regex is empty");
         else {
             *tab = 0;
-            if (s_add_unit (self, &pattern, 1, why, sizeof why) == 0)
+            if (s_add_unit (self, &pattern, problem, sizeof problem) == 0)
                 continue;
+            snprintf (why, sizeof why, "pattern '%s': %s", line, problem);
         }
         snprintf (err, err_size, "%s:%zu: %s", path, number, why);
         rc = -1;
@@ -286,6 +235,21 @@ s_load_file (mem_redact_t *self, const char *path, char *err, size_t err_size)
     return rc;
 }
 
+//  Adds the built-in patterns of a table. A failure here is a bug of ours.
+static int
+s_add_builtin (mem_redact_t *self, const s_pattern_t *patterns, size_t n, char *err,
+               size_t err_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        char why[300];
+        if (s_add_unit (self, &patterns[i], why, sizeof why)) {
+            snprintf (err, err_size, "built-in pattern '%s': %s", patterns[i].name, why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 mem_redact_t *
 mem_redact_new (const char *patterns_path, char *err, size_t err_size)
 {
@@ -296,14 +260,9 @@ mem_redact_new (const char *patterns_path, char *err, size_t err_size)
         return NULL;
     }
     pcre2_set_match_limit (self->match, S_MATCH_LIMIT);
-    char why[512];
-    if (s_add_unit (self, s_formats, S_COUNT (s_formats), why, sizeof why)
-        || s_add_unit (self, s_assignments, S_COUNT (s_assignments), why, sizeof why)) {
-        snprintf (err, err_size, "built-in %s", why);   //  a bug here, not the user's
-        mem_redact_destroy (&self);
-        return NULL;
-    }
-    if (patterns_path && s_load_file (self, patterns_path, err, err_size))
+    if (s_add_builtin (self, s_formats, S_COUNT (s_formats), err, err_size)
+        || s_add_builtin (self, s_assignments, S_COUNT (s_assignments), err, err_size)
+        || (patterns_path && s_load_file (self, patterns_path, err, err_size)))
         mem_redact_destroy (&self);
     return self;
 }
@@ -331,10 +290,8 @@ mem_redact_destroy (mem_redact_t **self_p)
     mem_redact_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->n_units; i++) {
+    for (size_t i = 0; i < self->n_units; i++)
         pcre2_code_free (self->units[i].code);
-        free (self->units[i].entries);
-    }
     free (self->units);
     pcre2_match_context_free (self->match);
     free (self);
@@ -344,47 +301,19 @@ mem_redact_destroy (mem_redact_t **self_p)
 size_t
 mem_redact_patterns (mem_redact_t *self)
 {
-    return self ? self->n_patterns : 0;
+    return self ? self->n_units : 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Matching
 
-//  The span to replace in a match: the first group of the matching pattern
-//  that took part, else the pattern's whole match. *name gets its name.
-static void
-s_secret_span (const s_unit_t *unit, const PCRE2_SIZE *ov, int rc, PCRE2_SIZE *start,
-               PCRE2_SIZE *end, const char **name)
-{
-    *start = ov[0];
-    *end = ov[1];
-    *name = "secret";
-    for (size_t e = 0; e < unit->n_entries; e++) {
-        const s_entry_t *entry = &unit->entries[e];
-        if (entry->group >= (uint32_t) rc || ov[2 * entry->group] == PCRE2_UNSET)
-            continue;
-        *name = entry->name;
-        *start = ov[2 * entry->group];
-        *end = ov[2 * entry->group + 1];
-        for (uint32_t g = entry->group + 1; g <= entry->group + entry->inner; g++)
-            if (g < (uint32_t) rc && ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g]) {
-                *start = ov[2 * g];
-                *end = ov[2 * g + 1];
-                break;
-            }
-        return;
-    }
-}
-
 //  Scans subject[0..len) with one unit, writing the redacted text to out
-//  when something matched. Returns the count, or -1 if the scan failed.
+//  when something matched. md has room for every unit's groups. Returns
+//  the count, or -1 if the scan failed.
 static int
-s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, const char *subject, size_t len,
-              s_buf_t *out)
+s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, pcre2_match_data *md,
+              const char *subject, size_t len, s_buf_t *out)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern (unit->code, NULL);
-    if (!md)
-        return -1;
     pcre2_match_context *match = self->match;
     pcre2_jit_stack *stack = NULL;
     PCRE2_SIZE offset = 0, copied = 0;
@@ -405,17 +334,22 @@ s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, const char *subjec
         }
         if (rc == PCRE2_ERROR_NOMATCH)
             break;
-        if (rc < 0) {
+        if (rc <= 0) {   //  0: the match data is too small, which is a bug of ours
             count = -1;
             break;
         }
+        //  The secret: the first group that took part, else the whole match.
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer (md);
-        PCRE2_SIZE start, end;
-        const char *name;
-        s_secret_span (unit, ov, rc, &start, &end, &name);
+        PCRE2_SIZE start = ov[0], end = ov[1];
+        for (int g = 1; g < rc; g++)
+            if (ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g]) {
+                start = ov[2 * g];
+                end = ov[2 * g + 1];
+                break;
+            }
         if (end > start && start >= copied) {
             if (s_buf_add (out, subject + copied, start - copied) || s_buf_add (out, "[REDACTED:", 10)
-                || s_buf_add (out, name, strlen (name)) || s_buf_add (out, "]", 1)) {
+                || s_buf_add (out, unit->name, strlen (unit->name)) || s_buf_add (out, "]", 1)) {
                 count = -1;
                 break;
             }
@@ -436,19 +370,20 @@ s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, const char *subjec
     if (match != self->match)
         pcre2_match_context_free (match);
     pcre2_jit_stack_free (stack);
-    pcre2_match_data_free (md);
     return count;
 }
 
-char *
-mem_redact_text (mem_redact_t *self, const char *text, size_t len, size_t *count)
+//  mem_redact_text with the caller's match data.
+static char *
+s_redact_text (mem_redact_t *self, pcre2_match_data *md, const char *text, size_t len,
+               size_t *count)
 {
     *count = 0;
     char *current = NULL;        //  the latest redacted text, if any
     const char *subject = text;
-    for (size_t i = 0; self && i < self->n_units; i++) {
+    for (size_t i = 0; i < self->n_units; i++) {
         s_buf_t out = {0};
-        int n = s_unit_apply (self, &self->units[i], subject, len, &out);
+        int n = md ? s_unit_apply (self, &self->units[i], md, subject, len, &out) : -1;
         if (n < 0) {
             //  Fail closed: what could not be scanned is not kept.
             free (out.data);
@@ -469,14 +404,26 @@ mem_redact_text (mem_redact_t *self, const char *text, size_t len, size_t *count
     return current;
 }
 
+char *
+mem_redact_text (mem_redact_t *self, const char *text, size_t len, size_t *count)
+{
+    *count = 0;
+    if (!self || self->n_units == 0)
+        return NULL;
+    pcre2_match_data *md = pcre2_match_data_create (self->max_groups + 1, NULL);
+    char *result = s_redact_text (self, md, text, len, count);
+    pcre2_match_data_free (md);
+    return result;
+}
+
 //  Redacts one heap string in place; adds to *total. 0 or -1.
 static int
-s_redact_string (mem_redact_t *self, char **text, size_t *total)
+s_redact_string (mem_redact_t *self, pcre2_match_data *md, char **text, size_t *total)
 {
     if (!*text || !**text)
         return 0;
     size_t n;
-    char *clean = mem_redact_text (self, *text, strlen (*text), &n);
+    char *clean = s_redact_text (self, md, *text, strlen (*text), &n);
     if (n && !clean)
         return -1;
     if (clean) {
@@ -493,11 +440,13 @@ mem_redact_record (mem_redact_t *self, Memd__V1__Record *record)
     if (!self || self->n_units == 0 || !record)
         return 0;
     size_t total = 0;
-    if (s_redact_string (self, &record->text, &total))
+    pcre2_match_data *md = pcre2_match_data_create (self->max_groups + 1, NULL);
+    int rc = s_redact_string (self, md, &record->text, &total);
+    for (size_t i = 0; i < record->n_metadata && !rc; i++)
+        rc = s_redact_string (self, md, &record->metadata[i]->value, &total);
+    pcre2_match_data_free (md);
+    if (rc)
         return -1;
-    for (size_t i = 0; i < record->n_metadata; i++)
-        if (s_redact_string (self, &record->metadata[i]->value, &total))
-            return -1;
     if (total == 0)
         return 0;
 
