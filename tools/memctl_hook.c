@@ -28,11 +28,9 @@
 
     SessionStart needs recent memories without a query, and memd's Recall
     needs one. Until memd can list an agent's latest records, the hooks
-    keep the ids they captured, the last 64 per project and memd endpoint,
-    in $XDG_STATE_HOME/memd/hooks/ (default ~/.local/state/memd/hooks/):
-    ids only, never text. session-start gets those records from memd
-    (forgotten ones are skipped) and prints the newest first within the
-    budget.
+    and memd-mcp keep the ids they capture (memd_recent_add, memd_agent.h);
+    session-start gets those records from memd (forgotten ones are
+    skipped) and prints the newest first within the budget.
 */
 #include "memctl.h"
 #include "memd_agent.h"
@@ -60,8 +58,6 @@ int memctl_hook_install (ctx_t *ctx, int argc, char **argv);   //  memctl_hook_i
 #define HOOK_MAX_TEXT      (64u << 10)     //  bytes of a prompt or reply captured
 #define HOOK_TRANSCRIPT_TAIL (4u << 20)    //  bytes read from the end of a transcript
 #define HOOK_TRANSCRIPT_LINES 2000         //  transcript lines looked at, from the end
-#define HOOK_RECENT_KEEP   64              //  ids kept per project
-#define HOOK_RECENT_BYTES  (8u << 10)      //  state file size that triggers a rewrite
 
 const char memctl_hook_usage[] =
     "Usage: memctl hook session-start|user-prompt|stop [OPTIONS] < HOOK_JSON\n"
@@ -248,123 +244,6 @@ s_budget_call (hook_t *hook)
 }
 
 //  --------------------------------------------------------------------------
-//  The ids the hooks captured, per project (see the top of the file)
-
-//  The state file of this agent and endpoint: a readable prefix and a hash.
-static int
-s_recent_path (hook_t *hook, char *path, size_t size, bool create_dir)
-{
-    const char *state = getenv ("XDG_STATE_HOME");
-    const char *home = getenv ("HOME");
-    char dir[PATH_MAX];
-    if (state && *state == '/')
-        snprintf (dir, sizeof dir, "%s/memd/hooks", state);
-    else if (home && *home)
-        snprintf (dir, sizeof dir, "%s/.local/state/memd/hooks", home);
-    else
-        return -1;
-    if (create_dir) {
-        //  mkdir -p, private: the names say which projects exist.
-        for (char *p = dir + 1; *p; p++)
-            if (*p == '/') {
-                *p = 0;
-                mkdir (dir, 0700);
-                *p = '/';
-            }
-        if (mkdir (dir, 0700) && errno != EEXIST)
-            return -1;
-    }
-    uint64_t hash = 14695981039346656037ULL;   //  FNV-1a of endpoint "\n" agent
-    for (const char *p = hook->endpoint; *p; p++)
-        hash = (hash ^ (unsigned char) *p) * 1099511628211ULL;
-    hash = (hash ^ '\n') * 1099511628211ULL;
-    for (const char *p = hook->agent; *p; p++)
-        hash = (hash ^ (unsigned char) *p) * 1099511628211ULL;
-    char name[65];
-    size_t n = 0;
-    for (const char *p = hook->agent; *p && n < 48; p++)
-        name[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-                         || *p == '-' || *p == '_' || *p == '.'
-                        ? *p
-                        : '_';
-    name[n] = 0;
-    int len = snprintf (path, size, "%s/%s-%016llx.ids", dir, name, (unsigned long long) hash);
-    return len > 0 && (size_t) len < size ? 0 : -1;
-}
-
-//  The last `max` distinct ids of the file, newest (largest) first.
-static size_t
-s_recent_read (const char *path, uint64_t *ids, size_t max)
-{
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    //  The latest ids are the last lines: keep a ring of the last ones read.
-    uint64_t ring[HOOK_RECENT_KEEP * 4];
-    size_t n = 0, cap = sizeof ring / sizeof ring[0];
-    unsigned long long id;
-    while (fscanf (file, "%llu", &id) == 1)
-        if (id > 0)
-            ring[n++ % cap] = id;
-    fclose (file);
-    size_t out = 0, have = n < cap ? n : cap;
-    for (size_t back = 1; back <= have && out < max; back++) {
-        uint64_t one = ring[(n - back) % cap];
-        bool seen = false;
-        for (size_t j = 0; j < out && !seen; j++)
-            seen = ids[j] == one;
-        if (!seen)
-            ids[out++] = one;
-    }
-    //  Ids grow with time: newest first is largest first.
-    for (size_t i = 1; i < out; i++)
-        for (size_t j = i; j > 0 && ids[j] > ids[j - 1]; j--) {
-            uint64_t swap = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = swap;
-        }
-    return out;
-}
-
-//  Remembers a captured id; keeps the file small. Failures only cost the
-//  next session-start this id.
-static void
-s_recent_add (hook_t *hook, uint64_t id)
-{
-    char path[PATH_MAX];
-    if (s_recent_path (hook, path, sizeof path, true)) {
-        s_note (hook, "no state directory (set XDG_STATE_HOME or HOME)");
-        return;
-    }
-    int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    char line[32];
-    int len = snprintf (line, sizeof line, "%llu\n", (unsigned long long) id);
-    struct stat st;
-    if (fd < 0 || write (fd, line, (size_t) len) != len || fstat (fd, &st)) {
-        s_note (hook, "cannot write %s: %s", path, strerror (errno));
-        if (fd >= 0)
-            close (fd);
-        return;
-    }
-    close (fd);
-    if (st.st_size <= (off_t) HOOK_RECENT_BYTES)
-        return;
-    uint64_t ids[HOOK_RECENT_KEEP];
-    size_t n = s_recent_read (path, ids, HOOK_RECENT_KEEP);
-    char tmp[PATH_MAX + 16];
-    snprintf (tmp, sizeof tmp, "%s.%d", path, (int) getpid ());
-    FILE *file = fopen (tmp, "w");
-    if (!file)
-        return;
-    for (size_t i = n; i-- > 0;)
-        fprintf (file, "%llu\n", (unsigned long long) ids[i]);
-    if (fclose (file) == 0)
-        rename (tmp, path);
-    else
-        unlink (tmp);
-}
-
-//  --------------------------------------------------------------------------
 //  Capture (user-prompt, stop)
 
 //  Cuts text to at most HOOK_MAX_TEXT bytes, at a space when there is one
@@ -419,7 +298,8 @@ s_capture_turn (hook_t *hook, const char *text, const char *role, const char *ev
         if (memd_client_capture (hook->ctx->client, hook->agent, &record, 1, &id, &dup) == 0) {
             s_note (hook, "captured #%llu%s (agent %s)", (unsigned long long) id,
                     dup ? ", a duplicate" : "", hook->agent);
-            s_recent_add (hook, id);
+            if (memd_recent_add (hook->endpoint, hook->agent, id))
+                s_note (hook, "cannot keep the id for session-start: %s", strerror (errno));
         }
         else
             s_note (hook, "memd: %s: %s", memctl_code_name (memd_client_code (hook->ctx->client)),
@@ -578,11 +458,8 @@ s_stop (hook_t *hook)
 static int
 s_session_start (hook_t *hook)
 {
-    char path[PATH_MAX];
-    uint64_t ids[HOOK_RECENT_KEEP];
-    size_t n = s_recent_path (hook, path, sizeof path, false) == 0
-                   ? s_recent_read (path, ids, HOOK_RECENT_KEEP)
-                   : 0;
+    uint64_t ids[MEMD_RECENT_KEEP];
+    size_t n = memd_recent_read (hook->endpoint, hook->agent, ids, MEMD_RECENT_KEEP);
     if (n == 0) {
         s_note (hook, "no memories captured by the hooks yet for agent %s", hook->agent);
         return 0;

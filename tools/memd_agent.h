@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MEMD_AGENT_MAX 256   /* bytes of an agent id (memd's limit) */
 
@@ -36,5 +37,20 @@ void memd_agent_resolve (const char *flag, const char *dir, char *out, size_t si
    exist: no memd listens there, so callers can say so at once instead of
    waiting out a timeout. False for anything else (which may still be down). */
 bool memd_endpoint_absent (const char *endpoint);
+
+/* ---- Recent captures -------------------------------------------------------
+   SessionStart wants a project's latest memories, without a query; memd's
+   Recall needs one and memd cannot list an agent's newest records yet. So
+   the integrations keep the ids they capture, the last MEMD_RECENT_KEEP
+   per agent and memd endpoint, in $XDG_STATE_HOME/memd/hooks/ (default
+   ~/.local/state/memd/hooks/, created 0700): ids only, never text. */
+#define MEMD_RECENT_KEEP 64
+
+/* Remembers a captured id. 0, or -1 with errno (the caller goes on: it
+   only costs session-start this id). */
+int memd_recent_add (const char *endpoint, const char *agent, uint64_t id);
+
+/* The last `max` distinct ids remembered, newest (largest) first. */
+size_t memd_recent_read (const char *endpoint, const char *agent, uint64_t *ids, size_t max);
 
 #endif

@@ -13,6 +13,7 @@
 #include "memctl_json.h"
 #include "memd_context.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +364,9 @@ s_capture (mcp_server_t *server, json_t *args, char *err, size_t err_size)
     memctl_record_destroy (&record);
     if (rc)
         return s_memd_error (server, "to store the memory");
+    if (!dup && memd_recent_add (server->endpoint, server->agent, id) && server->verbose)
+        fprintf (stderr, "memd-mcp: cannot keep #%llu for session-start: %s\n",
+                 (unsigned long long) id, strerror (errno));
 
     //  Tell the model when memd took secrets out of what it sent.
     long redactions = 0;
@@ -573,7 +577,7 @@ s_forget (mcp_server_t *server, json_t *args, char *err, size_t err_size)
     int rc = memd_client_forget (server->client, server->agent, ids, n, session, &forgotten);
     free (ids);
     if (rc && memd_client_code (server->client) == MEMD__V1__CODE__NOT_FOUND)
-        return s_result (NULL, true, "Forgot %llu memor%s; the others were not found: %s",
+        return s_result (NULL, true, "Forgot %llu memor%s. Not found: %s",
                          (unsigned long long) forgotten, forgotten == 1 ? "y" : "ies",
                          memd_client_error (server->client));
     if (rc)

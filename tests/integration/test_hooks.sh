@@ -44,6 +44,14 @@ context=$(jq -r .hookSpecificOutput.additionalContext "$T/out")
 check "the injected context holds the captured prompt with its id and session" \
     grep -qE "^- \[#$prompt_id \| [0-9-]{10} [0-9:]{5} \| session sess-1\] user: Please make the kumquat exporter" <<<"$context"
 check "stdout is one JSON document" [ "$(jq -s length "$T/out")" = 1 ]
+# A fact stored through memd-mcp in the same project shows too, newest first.
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"memory_capture","arguments":{"text":"Exports are UTF-8 with a BOM for Excel"}}}' \
+    | CLAUDE_PROJECT_DIR="$PROJECT" "$BIN/memd-mcp" > /dev/null
+hook session-start "{\"session_id\":\"sess-2\",\"cwd\":\"$PROJECT\"}"
+context=$(jq -r .hookSpecificOutput.additionalContext "$T/out")
+check "a memory captured with memd-mcp is in the next session's context, first" \
+    [ "$(sed -n 2p <<<"$context" | sed -E 's/^- \[#[0-9]+ \| [^]]*\] //')" = "Exports are UTF-8 with a BOM for Excel" ]
+check "... before the earlier prompt" grep -q "kumquat exporter" <(sed -n 3p <<<"$context")
 hook session-start "{\"session_id\":\"sess-2\",\"cwd\":\"$T/elsewhere\"}"
 check "another project's session-start shows nothing" empty_and_ok
 
