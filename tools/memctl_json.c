@@ -39,10 +39,8 @@ memctl_kind_parse (const char *name)
 //  --------------------------------------------------------------------------
 //  Output
 
-//  Length of the well-formed UTF-8 sequence at p (no overlongs, no
-//  surrogates, nothing above U+10FFFF), or 0 if it is not one.
-static size_t
-s_utf8_len (const unsigned char *p, const unsigned char *end)
+size_t
+memctl_utf8_len (const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0];
     if (c < 0x80)
@@ -76,7 +74,7 @@ memctl_json_string (const char *s)
     const unsigned char *p = (const unsigned char *) s, *end = p + len;
     size_t out = 0;
     while (p < end) {
-        size_t n = s_utf8_len (p, end);
+        size_t n = memctl_utf8_len (p, end);
         if (n) {
             memcpy (clean + out, p, n);
             out += n;

@@ -37,6 +37,10 @@ const char *memctl_kind_name (int kind);
 /* Kind from its name, case-insensitive; -1 if unknown. */
 int memctl_kind_parse (const char *name);
 
+/* Length of the well-formed UTF-8 sequence at p (no overlongs, no
+   surrogates, nothing above U+10FFFF), or 0 if it is not one. p < end. */
+size_t memctl_utf8_len (const unsigned char *p, const unsigned char *end);
+
 /* A JSON string that is never NULL for a non-NULL s: invalid UTF-8 bytes
    become U+FFFD. NULL s gives "". */
 json_t *memctl_json_string (const char *s);

@@ -1,6 +1,7 @@
 /*  memd_agent — agent ids for projects, and a quick "is memd there"; see
     memd_agent.h. */
 #include "memd_agent.h"
+#include "memctl_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,27 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-//  Length of the well-formed, printable UTF-8 character at p (no control
-//  characters, overlongs or surrogates), or 0.
-static size_t
-s_char_len (const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return c >= 0x20 && c != 0x7f ? 1 : 0;
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (len == 0 || (size_t) (end - p) < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90)
-        || (c == 0xf4 && p[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 //  Copies name[0..len) into out as an agent id: cut on a character
 //  boundary at MEMD_AGENT_MAX bytes, bad bytes as '_'.
 static void
@@ -41,7 +21,8 @@ s_clean_name (const char *name, size_t len, char *out, size_t size)
     size_t limit = size - 1 < MEMD_AGENT_MAX ? size - 1 : MEMD_AGENT_MAX;
     size_t n = 0;
     while (p < end) {
-        size_t char_len = s_char_len (p, end);
+        //  A printable character: no C0 controls, no DEL.
+        size_t char_len = *p < 0x20 || *p == 0x7f ? 0 : memctl_utf8_len (p, end);
         size_t take = char_len ? char_len : 1;
         if (n + take > limit)
             break;

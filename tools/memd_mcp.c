@@ -117,6 +117,18 @@ s_error (json_t *id, int code, const char *message)
 //  --------------------------------------------------------------------------
 //  Methods
 
+//  An optional object member (params, arguments): the object itself; when
+//  absent or null a new empty one, also put in *owned for the caller to
+//  release; NULL when it is anything else.
+static json_t *
+s_object_or_empty (json_t *value, json_t **owned)
+{
+    *owned = NULL;
+    if (!value || json_is_null (value))
+        return *owned = json_object ();
+    return json_is_object (value) ? value : NULL;
+}
+
 static void
 s_initialize (json_t *id, json_t *params)
 {
@@ -144,13 +156,11 @@ s_tools_call (mcp_server_t *server, json_t *id, json_t *params)
         s_error (id, S_INVALID_PARAMS, "tools/call needs params.name (a string)");
         return;
     }
-    if (args && !json_is_null (args) && !json_is_object (args)) {
+    json_t *empty;
+    if (!(args = s_object_or_empty (args, &empty))) {
         s_error (id, S_INVALID_PARAMS, "params.arguments must be an object");
         return;
     }
-    json_t *empty = NULL;
-    if (!args || json_is_null (args))
-        args = empty = json_object ();
     char err[512] = "";
     int64_t t0 = zclock_mono ();
     json_t *result = mcp_tools_call (server, json_string_value (name), args, err, sizeof err);
@@ -213,13 +223,11 @@ s_handle (mcp_server_t *server, json_t *msg)
         s_error (id, S_METHOD_NOT_FOUND, message);
         return;
     }
-    if (params && !json_is_null (params) && !json_is_object (params)) {
+    json_t *empty;
+    if (!(params = s_object_or_empty (params, &empty))) {
         s_error (id, S_INVALID_PARAMS, "\"params\" must be an object");
         return;
     }
-    json_t *empty = NULL;
-    if (!params || json_is_null (params))
-        params = empty = json_object ();
     if (server->verbose && strcmp (name, "tools/call") != 0)
         fprintf (stderr, "memd-mcp: %s\n", name);
     if (strcmp (name, "initialize") == 0)

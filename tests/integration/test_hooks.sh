@@ -109,24 +109,23 @@ live_before=$("$MEMCTL" --json status | jq .records.live)
 # --- memd down --------------------------------------------------------------------------
 input="{\"session_id\":\"sess-9\",\"cwd\":\"$PROJECT\",\"prompt\":\"captured while memd is down\"}"
 check "SIGTERM stops memd" stop_memd
-for event in user-prompt session-start stop; do
-    start=$(ms)
-    hook "$event" "$input"
-    took=$(( $(ms) - start ))
-    check "memd stopped: $event exits 0 at once with nothing on stdout ($took ms)" \
-        all empty_and_ok '[ "$took" -lt 1000 ]'
-done
+# quiet_within MS WHAT EVENT...: each hook exits 0, prints nothing, within MS.
+quiet_within () {
+    local limit=$1 what=$2 event start took; shift 2
+    for event in "$@"; do
+        start=$(ms)
+        hook "$event" "$input"
+        took=$(( $(ms) - start ))
+        check "$what: $event exits 0 with nothing on stdout ($took ms, limit $limit)" \
+            all empty_and_ok '[ "$took" -lt "$limit" ]'
+    done
+}
+quiet_within 1000 "memd stopped" user-prompt session-start stop
 hook user-prompt "$input" --verbose
 check "--verbose says why on stderr" grep -q "memd is not running" "$T/err"
 start_memd
 kill9_memd   # its socket file stays: connecting works, nobody answers
-for event in user-prompt session-start; do
-    start=$(ms)
-    hook "$event" "$input"
-    took=$(( $(ms) - start ))
-    check "memd killed: $event exits 0 within the 1500 ms limit ($took ms)" \
-        all empty_and_ok '[ "$took" -lt 2500 ]'
-done
+quiet_within 2500 "memd killed (1500 ms hook limit)" user-prompt session-start
 start=$(ms)
 MEMD_HOOK_TIMEOUT_MS=300 hook user-prompt "$input"
 took=$(( $(ms) - start ))
