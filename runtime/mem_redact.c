@@ -348,7 +348,8 @@ s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, pcre2_match_data *
                 break;
             }
         if (end > start && start >= copied) {
-            if (s_buf_add (out, subject + copied, start - copied) || s_buf_add (out, "[REDACTED:", 10)
+            if (s_buf_add (out, subject + copied, start - copied)
+                || s_buf_add (out, "[REDACTED:", 10)
                 || s_buf_add (out, unit->name, strlen (unit->name)) || s_buf_add (out, "]", 1)) {
                 count = -1;
                 break;
@@ -499,7 +500,9 @@ s_expect (mem_redact_t *self, const char *text, const char *want, size_t want_co
     char *got = mem_redact_text (self, text, strlen (text), &count);
     const char *result = got ? got : text;
     if (count != want_count || strcmp (result, want) != 0) {
-        fprintf (stderr, "\nredact: input  '%s'\n        got    '%s' (%zu)\n        wanted '%s' (%zu)\n",
+        fprintf (stderr,
+                 "\nredact: input  '%s'\n        got    '%s' (%zu)\n"
+                 "        wanted '%s' (%zu)\n",
                  text, result, count, want, want_count);
         assert (false);
     }
@@ -546,7 +549,8 @@ mem_redact_test (bool verbose)
     s_keep (self, "ghp_tooshort and ghx_abcdefghijklmnopqrstuvwxyz0123456789");
     s_expect (self, "glpat-" "xxxxXXXX1234_-abcdEFGH", "[REDACTED:gitlab_token]", 1);
     s_keep (self, "glpat-short");
-    s_expect (self, "slack xox" "b-123456789012-abcdefABCDEF done", "slack [REDACTED:slack_token] done",
+    s_expect (self, "slack xox" "b-123456789012-abcdefABCDEF done",
+              "slack [REDACTED:slack_token] done",
               1);
     s_keep (self, "xoxz-123456789012 and xoxb-12");
     snprintf (text, sizeof text, "//registry.npmjs.org/:_authToken=np" "m_%s", a36);
@@ -561,7 +565,8 @@ mem_redact_test (bool verbose)
               "use [REDACTED:anthropic_key]", 1);
     s_keep (self, "sk-learn is a library; task-management-system-overview-document; "
                   "sk-abcdefghijklmnopqrstuvwxyz has no digit");
-    s_expect (self, "stripe sk" "_live_4eC39HqLyjWDarjtT1zdp7dc", "stripe [REDACTED:stripe_key]", 1);
+    s_expect (self, "stripe sk" "_live_4eC39HqLyjWDarjtT1zdp7dc",
+              "stripe [REDACTED:stripe_key]", 1);
     s_expect (self, "maps AIza" "SyA-1234567890abcdefghijklmnopqrstu.",
               "maps [REDACTED:google_api_key].", 1);
     s_keep (self, "AIzaShort and AIzaSyA-1234567890abcdefghijklmnopqrstuvwxyz");
@@ -573,24 +578,29 @@ mem_redact_test (bool verbose)
               "before\n[REDACTED:private_key]\nafter", 1);
     s_expect (self, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n(truncated",
               "[REDACTED:private_key]", 1);
-    s_expect (self, "-----BEGIN PGP PRIVATE KEY BLOCK-----\nx\n-----END PGP PRIVATE KEY BLOCK-----",
+    s_expect (self,
+              "-----BEGIN PGP PRIVATE KEY BLOCK-----\nx\n-----END PGP PRIVATE KEY BLOCK-----",
               "[REDACTED:private_key]", 1);
     s_keep (self, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
                   "-----BEGIN PUBLIC KEY-----");
 
     //  JWT
     s_expect (self,
-              "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9",
+              "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0"
+              ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9",
               "jwt [REDACTED:jwt]", 1);
     s_keep (self, "eyJ alone, eyJabc.def and eyJhbGciOiJIUzI1NiJ9 without a payload");
 
     //  Assignments keep their names
     s_expect (self, "password=hunter2", "password=[REDACTED:secret]", 1);
-    s_expect (self, "DB_PASSWORD = 'correct horse battery'", "DB_PASSWORD = '[REDACTED:secret]'", 1);
+    s_expect (self, "DB_PASSWORD = 'correct horse battery'",
+              "DB_PASSWORD = '[REDACTED:secret]'", 1);
     s_expect (self, "{\"api_key\": \"abc123def\", \"user\": \"ann\"}",
               "{\"api_key\": \"[REDACTED:secret]\", \"user\": \"ann\"}", 1);
-    s_expect (self, "secret: s3cr3t-value\nnext: line", "secret: [REDACTED:secret]\nnext: line", 1);
-    s_expect (self, "mysql --password hunter22 -u root", "mysql --password [REDACTED:secret] -u root",
+    s_expect (self, "secret: s3cr3t-value\nnext: line",
+              "secret: [REDACTED:secret]\nnext: line", 1);
+    s_expect (self, "mysql --password hunter22 -u root",
+              "mysql --password [REDACTED:secret] -u root",
               1);
     s_expect (self, "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345",
               "Authorization: Bearer [REDACTED:auth_header]", 1);
@@ -607,8 +617,10 @@ mem_redact_test (bool verbose)
                   "password:\n\nnext paragraph; a bearer of news; https://example.com/a:b@c");
 
     //  <private> spans, closed or not, any case
-    s_expect (self, "keep <private>my home address</private> keep", "keep [REDACTED:private] keep", 1);
-    s_expect (self, "a <PRIVATE>x\ny</Private> b <private>to the end", "a [REDACTED:private] b [REDACTED:private]",
+    s_expect (self, "keep <private>my home address</private> keep",
+              "keep [REDACTED:private] keep", 1);
+    s_expect (self, "a <PRIVATE>x\ny</Private> b <private>to the end",
+              "a [REDACTED:private] b [REDACTED:private]",
               2);
 
     //  Counting, placeholders are never redacted again, the result is idempotent
@@ -619,9 +631,11 @@ mem_redact_test (bool verbose)
     s_keep (self, want);
 
     //  UTF-8: secrets next to multibyte text; invalid bytes never match or fail
-    s_expect (self, "mot de passe é password=héhé2 ü", "mot de passe é password=[REDACTED:secret] ü", 1);
+    s_expect (self, "mot de passe é password=héhé2 ü",
+              "mot de passe é password=[REDACTED:secret] ü", 1);
     s_expect (self, "日本語 AKIA" "IOSFODNN7EXAMPLE 日本語", "日本語 [REDACTED:aws_access_key] 日本語", 1);
-    s_expect (self, "\xff\xfe AKIA" "IOSFODNN7EXAMPLE \xc3", "\xff\xfe [REDACTED:aws_access_key] \xc3", 1);
+    s_expect (self, "\xff\xfe AKIA" "IOSFODNN7EXAMPLE \xc3",
+              "\xff\xfe [REDACTED:aws_access_key] \xc3", 1);
     s_keep (self, "caf\xc3\xa9 \xe2\x82 \xed\xa0\x80 plain");
     s_keep (self, "");
 
@@ -661,8 +675,8 @@ mem_redact_test (bool verbose)
         int n = planted % 50 == 0
                     ? snprintf (big + pos, 200, "line %zu password=pw%zu AKIA" "IOSFODNN7EXAMPLE ",
                                 planted, planted)
-                    : snprintf (big + pos, 200, "line %zu of ordinary words, café, nothing else. ",
-                                planted);
+                    : snprintf (big + pos, 200,
+                                "line %zu of ordinary words, café, nothing else. ", planted);
         pos += (size_t) n;
         planted++;
     }
@@ -701,7 +715,8 @@ mem_redact_test (bool verbose)
     assert (self);
     assert (mem_redact_patterns (self) == S_COUNT (s_formats) + S_COUNT (s_assignments) + 2);
     s_expect (self, "see ACME-123456, PIN 4321 and password=abc123",
-              "see [REDACTED:internal_id], PIN [REDACTED:ticket_pin] and password=[REDACTED:secret]",
+              "see [REDACTED:internal_id], PIN [REDACTED:ticket_pin] and "
+              "password=[REDACTED:secret]",
               3);
     s_keep (self, "ACME-12345 pin 12");
     mem_redact_destroy (&self);

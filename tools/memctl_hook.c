@@ -417,7 +417,8 @@ s_last_assistant (hook_t *hook, const char *path)
             s_content_text (json_object_get (message, "content"), &part);
             if (part && *part) {
                 char *joined = NULL;
-                if (asprintf (&joined, "%s%s%s", part, text ? "\n\n" : "", text ? text : "") >= 0) {
+                const char *gap = text ? "\n\n" : "";
+                if (asprintf (&joined, "%s%s%s", part, gap, text ? text : "") >= 0) {
                     free (text);
                     text = joined;
                 }
@@ -444,7 +445,8 @@ s_stop (hook_t *hook)
     const char *path = s_input (hook, "transcript_path");
     char *text = given ? strdup (given) : path ? s_last_assistant (hook, path) : NULL;
     if (!text) {
-        s_note (hook, "no assistant message found (%s)", path ? "transcript" : "no transcript_path");
+        s_note (hook, "no assistant message found (%s)",
+                path ? "transcript" : "no transcript_path");
         return 0;
     }
     int rc = s_capture_turn (hook, text, "assistant", "Stop");
@@ -490,8 +492,9 @@ s_session_start (hook_t *hook)
         memd_context_clear (&context);
         return 0;
     }
-    json_t *doc = json_pack ("{s:{s:s, s:o}}", "hookSpecificOutput", "hookEventName",
-                             "SessionStart", "additionalContext", memctl_json_string (context.text));
+    json_t *doc
+        = json_pack ("{s:{s:s, s:o}}", "hookSpecificOutput", "hookEventName", "SessionStart",
+                     "additionalContext", memctl_json_string (context.text));
     char *out = doc ? json_dumps (doc, JSON_COMPACT) : NULL;
     json_decref (doc);
     memd_context_clear (&context);

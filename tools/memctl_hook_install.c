@@ -208,11 +208,12 @@ s_print_diff (const char *label_a, const char *label_b, char *a_text, char *b_te
         return;
     }
     for (size_t i = a.n; i-- > 0;)
-        for (size_t j = b.n; j-- > 0;)
-            lcs[i * w + j] = strcmp (a.lines[i], b.lines[j]) == 0
-                                 ? lcs[(i + 1) * w + j + 1] + 1
-                                 : (lcs[(i + 1) * w + j] > lcs[i * w + j + 1] ? lcs[(i + 1) * w + j]
-                                                                               : lcs[i * w + j + 1]);
+        for (size_t j = b.n; j-- > 0;) {
+            uint32_t down = lcs[(i + 1) * w + j], right = lcs[i * w + j + 1];
+            lcs[i * w + j] = strcmp (a.lines[i], b.lines[j]) == 0 ? lcs[(i + 1) * w + j + 1] + 1
+                           : down > right                         ? down
+                                                                  : right;
+        }
     size_t n_ops = 0, i = 0, j = 0;
     while (i < a.n || j < b.n) {
         if (i < a.n && j < b.n && strcmp (a.lines[i], b.lines[j]) == 0)
@@ -381,7 +382,8 @@ memctl_hook_install (ctx_t *ctx, int argc, char **argv)
     char given[PATH_MAX], path[PATH_MAX];
     if (rc < 0 && !settings_path) {
         if (s_default_settings (given, sizeof given))
-            rc = memctl_usage_error (ctx, "no HOME to find ~/.claude/settings.json; use --settings");
+            rc = memctl_usage_error (ctx,
+                                     "no HOME to find ~/.claude/settings.json; use --settings");
         settings_path = given;
     }
     if (rc >= 0)

@@ -226,7 +226,8 @@ memd_context_build (memd_client_t *client, const char *agent, const memd_context
     s_text_t heading = {0};
     s_addf (&heading, "Memories from memd relevant to \"");
     s_add_one_line (&heading, query->query, 80);
-    s_addf (&heading, "\" (agent %s; best first; cite as #id):", agent && *agent ? agent : "default");
+    s_addf (&heading, "\" (agent %s; best first; cite as #id):",
+            agent && *agent ? agent : "default");
     int rc = heading.failed ? -1
                             : memd_context_format (records, n, heading.data, query->budget_tokens,
                                                    out);
