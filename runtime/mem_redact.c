@@ -71,8 +71,8 @@ static const s_pattern_t s_formats[] = {
     "(?!\\[REDACTED:)(?:\"(?!\\[REDACTED:)([^\"\\r\\n]+)\"|'(?!\\[REDACTED:)([^'\\r\\n]+)'"  \
     "|([^\\s\"'`,;]{3,}))"
 #define S_KEYWORDS                                                                           \
-    "(?i:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"     \
-    "|client[_-]?secret|credentials?)[\"']?[ \\t]*"
+    "(?i:password|passwd|secret(?:[_-]?key)?|token|api[_-]?key|apikey|access[_-]?key"        \
+    "|private[_-]?key|client[_-]?secret|credentials?)[\"']?[ \\t]*"
 
 //  Secrets because of what names them; the name is kept. The = and :
 //  forms are two patterns so that each has a character PCRE2 can look for
@@ -82,7 +82,8 @@ static const s_pattern_t s_assignments[] = {
     {"secret", S_KEYWORDS ":[ \\t]*" S_VALUE},
     {"secret", "(?i:--(?:password|passwd|secret|token|api-key))(?:[ \\t]+|=)" S_VALUE},
     {"auth_header", "(?i:authorization)[\"']?[ \\t]*[:=][ \\t]*[\"']?"
-                    "(?i:(?:bearer|basic|token|digest)[ \\t]+)?(?!\\[REDACTED:)([^\\s\"']{8,})"},
+                    "(?i:(?:bearer|basic|token|digest)[ \\t]+)?(?!\\[REDACTED:)"
+                    "(?=[^\\s\"']*[0-9+/=_-])([^\\s\"']{8,})"},
     {"bearer_token", "(?i:\\bbearer)[ \\t]+(?!\\[REDACTED:)([A-Za-z0-9._~+/-]{20,}=*)"},
     {"url_password", "://[^\\s:/@]+:(?!\\[REDACTED:)([^\\s:/@]+)@"},
 };
@@ -535,6 +536,8 @@ mem_redact_test (bool verbose)
     s_keep (self, "AKIAshort and AKIA" "IOSFODNN7EXAMPLEX1");   //  too short, too long
     s_expect (self, "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
               "aws_secret_access_key = [REDACTED:aws_secret_key]", 1);
+    s_keep (self, "aws_secret_access_key is set in CI");
+    s_expect (self, "aws_secret_key = tooShort/123", "aws_secret_key = [REDACTED:secret]", 1);
     s_expect (self, "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
               "AWS_SECRET_ACCESS_KEY=\"[REDACTED:aws_secret_key]\"", 1);
 
@@ -563,6 +566,8 @@ mem_redact_test (bool verbose)
     s_expect (self, "key sk" "-4f9aB2cD3eF4gH5iJ6kL7mN8 ok", "key [REDACTED:openai_key] ok", 1);
     s_expect (self, "use sk" "-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz012345",
               "use [REDACTED:anthropic_key]", 1);
+    s_keep (self, "sk-ant-short; sk_live_short; risk_test_abcdefghijklmnopqrstuv; "
+                  "rk_prod_abcdefghijklmnopqrstuv");
     s_keep (self, "sk-learn is a library; task-management-system-overview-document; "
                   "sk-abcdefghijklmnopqrstuvwxyz has no digit");
     s_expect (self, "stripe sk" "_live_4eC39HqLyjWDarjtT1zdp7dc",
@@ -593,6 +598,7 @@ mem_redact_test (bool verbose)
 
     //  Assignments keep their names
     s_expect (self, "password=hunter2", "password=[REDACTED:secret]", 1);
+    s_expect (self, "SECRET_KEY=django-insecure-x9", "SECRET_KEY=[REDACTED:secret]", 1);
     s_expect (self, "DB_PASSWORD = 'correct horse battery'",
               "DB_PASSWORD = '[REDACTED:secret]'", 1);
     s_expect (self, "{\"api_key\": \"abc123def\", \"user\": \"ann\"}",
@@ -616,6 +622,8 @@ mem_redact_test (bool verbose)
     s_keep (self, "passwords are hashed; max_tokens is 4096; the token: no; secretary=ann; "
                   "password:\n\nnext paragraph; a bearer of news; https://example.com/a:b@c");
 
+    s_keep (self, "Authorization: required for admins; authorization=denied; the "
+                  "private data is <priv>not tagged</priv>");
     //  <private> spans, closed or not, any case
     s_expect (self, "keep <private>my home address</private> keep",
               "keep [REDACTED:private] keep", 1);
