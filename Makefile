@@ -11,7 +11,7 @@ DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
+FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_redact
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps fuzz-deps build run test check-sanitize fuzz bench clean format

@@ -103,9 +103,11 @@ static volatile sig_atomic_t s_verbose_alarm = 0;
 static void
 s_on_alarm (int signum)
 {
-    static const char note[] = "memctl hook: time limit reached, nothing done\n";
-    if (s_verbose_alarm && write (STDERR_FILENO, note, sizeof note - 1) < 0)
-        _exit (0);
+    static const char note[] = "memctl hook: time limit reached, stopping\n";
+    if (s_verbose_alarm) {
+        ssize_t ignored = write (STDERR_FILENO, note, sizeof note - 1);
+        (void) ignored;
+    }
     _exit (0);
 }
 
