@@ -37,6 +37,10 @@ const char *memctl_kind_name (int kind);
 /* Kind from its name, case-insensitive; -1 if unknown. */
 int memctl_kind_parse (const char *name);
 
+/* printf into err (an error message buffer of err_size bytes). */
+void memctl_errorf (char *err, size_t err_size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 /* Length of the well-formed UTF-8 sequence at p (no overlongs, no
    surrogates, nothing above U+10FFFF), or 0 if it is not one. p < end. */
 size_t memctl_utf8_len (const unsigned char *p, const unsigned char *end);

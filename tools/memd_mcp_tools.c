@@ -234,18 +234,6 @@ s_connect (mcp_server_t *server)
 //  --------------------------------------------------------------------------
 //  Arguments
 
-static void s_why (char *err, size_t err_size, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *err, size_t err_size, const char *fmt, ...)
-{
-    va_list args;
-    va_start (args, fmt);
-    vsnprintf (err, err_size, fmt, args);
-    va_end (args);
-}
-
 //  Every argument is one of allowed (NULL-terminated). 0 or -1 with err.
 static int
 s_check_names (json_t *args, const char *const *allowed, const char *tool, char *err,
@@ -258,7 +246,7 @@ s_check_names (json_t *args, const char *const *allowed, const char *tool, char 
         while (allowed[i] && strcmp (allowed[i], key) != 0)
             i++;
         if (!allowed[i]) {
-            s_why (err, err_size, "%s has no argument '%.64s'", tool, key);
+            memctl_errorf (err, err_size, "%s has no argument '%.64s'", tool, key);
             return -1;
         }
     }
@@ -274,11 +262,11 @@ s_string_arg (json_t *args, const char *name, bool required, const char **out, c
     *out = NULL;
     if (!value || json_is_null (value)) {
         if (required)
-            s_why (err, err_size, "missing required argument '%s'", name);
+            memctl_errorf (err, err_size, "missing required argument '%s'", name);
         return required ? -1 : 0;
     }
     if (!json_is_string (value) || (required && json_string_length (value) == 0)) {
-        s_why (err, err_size, "'%s' must be a%s string", name, required ? " non-empty" : "");
+        memctl_errorf (err, err_size, "'%s' must be a%s string", name, required ? " non-empty" : "");
         return -1;
     }
     *out = json_string_value (value);
@@ -300,11 +288,11 @@ s_int_arg (json_t *args, const char *name, json_int_t min, json_int_t max, json_
     else if (json_is_integer (value))
         *out = json_integer_value (value);
     else {
-        s_why (err, err_size, "'%s' must be an integer", name);
+        memctl_errorf (err, err_size, "'%s' must be an integer", name);
         return -1;
     }
     if (*out < min || *out > max) {
-        s_why (err, err_size, "'%s' must be from %lld to %lld", name, (long long) min,
+        memctl_errorf (err, err_size, "'%s' must be from %lld to %lld", name, (long long) min,
                (long long) max);
         return -1;
     }
@@ -322,7 +310,7 @@ s_kind_arg (json_t *args, Memd__V1__Kind *kind, char *err, size_t err_size)
         return 0;
     int value = memctl_kind_parse (name);
     if (value < 0) {
-        s_why (err, err_size, "'kind' must be one of fact, episodic, procedure, summary, note");
+        memctl_errorf (err, err_size, "'kind' must be one of fact, episodic, procedure, summary, note");
         return -1;
     }
     *kind = (Memd__V1__Kind) value;
@@ -416,7 +404,7 @@ s_tags_arg (json_t *args, char ***tags, size_t *n, char *err, size_t err_size)
     if (!ok || !*tags) {
         free (*tags);
         *tags = NULL;
-        s_why (err, err_size, "'tags' must be an array of at most 64 non-empty strings");
+        memctl_errorf (err, err_size, "'tags' must be an array of at most 64 non-empty strings");
         return -1;
     }
     *n = count;
@@ -541,16 +529,16 @@ s_forget (mcp_server_t *server, json_t *args, char *err, size_t err_size)
         || s_string_arg (args, "session", false, &session, err, err_size))
         return NULL;
     if (session && !*session) {
-        s_why (err, err_size, "'session' must be a non-empty string");
+        memctl_errorf (err, err_size, "'session' must be a non-empty string");
         return NULL;
     }
     if (!ids_arg == !session) {
-        s_why (err, err_size, "give either 'ids' or 'session'");
+        memctl_errorf (err, err_size, "give either 'ids' or 'session'");
         return NULL;
     }
     size_t n = ids_arg ? json_array_size (ids_arg) : 0;
     if (ids_arg && (!json_is_array (ids_arg) || n == 0 || n > S_FORGET_MAX_IDS)) {
-        s_why (err, err_size, "'ids' must be an array of 1 to %d record ids", S_FORGET_MAX_IDS);
+        memctl_errorf (err, err_size, "'ids' must be an array of 1 to %d record ids", S_FORGET_MAX_IDS);
         return NULL;
     }
     uint64_t *ids = calloc (n ? n : 1, sizeof *ids);
@@ -562,7 +550,7 @@ s_forget (mcp_server_t *server, json_t *args, char *err, size_t err_size)
         int rc = s_int_arg (one, "id", 1, INT64_MAX, &id, err, err_size);
         json_decref (one);
         if (rc) {
-            s_why (err, err_size, "'ids'[%zu] must be a record id (an integer from 1)", i);
+            memctl_errorf (err, err_size, "'ids'[%zu] must be a record id (an integer from 1)", i);
             free (ids);
             return NULL;
         }
@@ -637,6 +625,6 @@ mcp_tools_call (mcp_server_t *server, const char *name, json_t *args, char *err,
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
         if (strcmp (tools[i].name, name) == 0)
             return tools[i].fn (server, args, err, err_size);
-    s_why (err, err_size, "Unknown tool: %.100s", name);
+    memctl_errorf (err, err_size, "Unknown tool: %.100s", name);
     return NULL;
 }
