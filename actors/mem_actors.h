@@ -13,6 +13,7 @@
 #include "mem_codec.h"
 #include "mem_config.h"
 #include "mem_consolidate.h"
+#include "mem_redact.h"
 #include "mem_store.h"
 
 #define MEM_INPROC_CAPTURE     "inproc://memd-capture"
@@ -56,6 +57,7 @@ typedef struct {
     mem_jobs_config_t jobs;
     mem_lifecycle_config_t lifecycle;
     const char *events_endpoint; /* PUB for events; NULL = none */
+    mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */

@@ -104,6 +104,8 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
             return ENOMEM;
         for (size_t i = 0; i < cap->n_records && !rc; i++) {
             bool dup = false;
+            if (mem_redact_record (self->ctx->redact, cap->records[i]) < 0)
+                return ENOMEM;   //  secrets out before anything is stored (mem_redact.h)
             rc = mem_records_capture (batch, cap->records[i], req->agent_id, now, &item->ids[i],
                                       &dup);
             item->dups[i] = dup;

@@ -94,6 +94,13 @@ static const s_setting_t s_settings[] = {
     {"lifecycle/retention_ms", S_INT, "604800000", 0, 86400000LL * 3650, NULL,
      "forgotten (tombstoned) records are purged for good after this long"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
+    {"redact/enabled", S_INT, "1", 0, 1, NULL,
+     "1 = secrets (tokens, keys, password= values, <private> spans) are replaced by "
+     "[REDACTED:type] in every captured text and metadata value before it is stored; "
+     "0 = texts are stored as sent"},
+    {"redact/patterns", S_STRING, "none", 0, 0, NULL,
+     "file of extra secret patterns, one \"name<TAB>regex\" (PCRE2) a line, # for comments; "
+     "checked at start; none = the built-in patterns only (docs/agents.md)"},
 };
 #define S_COUNT (sizeof s_settings / sizeof s_settings[0])
 

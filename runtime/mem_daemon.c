@@ -97,6 +97,9 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
                                                             ? MAX_RECALL_WORKERS
                                                             : workers);
 
+    if (!(ctx->redact = mem_redact_from_config (config, err, err_size)))
+        goto failed;
+
     self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, err, err_size);
     if (self->endpoint_lock == -1)
         goto failed;
@@ -175,6 +178,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     zactor_destroy (&self->capture);
     zactor_destroy (&self->reaper);
     mem_store_destroy (&self->ctx.store);
+    mem_redact_destroy (&self->ctx.redact);
     if (self->endpoint_lock >= 0) {
         unlink (self->endpoint + 6);   //  the socket file, if the listener left it
         if (self->events_endpoint && strncmp (self->events_endpoint, "ipc://", 6) == 0)

@@ -39,10 +39,8 @@ memctl_kind_parse (const char *name)
 //  --------------------------------------------------------------------------
 //  Output
 
-//  Length of the well-formed UTF-8 sequence at p (no overlongs, no
-//  surrogates, nothing above U+10FFFF), or 0 if it is not one.
-static size_t
-s_utf8_len (const unsigned char *p, const unsigned char *end)
+size_t
+memctl_utf8_len (const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0];
     if (c < 0x80)
@@ -76,7 +74,7 @@ memctl_json_string (const char *s)
     const unsigned char *p = (const unsigned char *) s, *end = p + len;
     size_t out = 0;
     while (p < end) {
-        size_t n = s_utf8_len (p, end);
+        size_t n = memctl_utf8_len (p, end);
         if (n) {
             memcpy (clean + out, p, n);
             out += n;
@@ -449,11 +447,8 @@ memctl_record_destroy (Memd__V1__Record **record_p)
 //  --------------------------------------------------------------------------
 //  JSONL input
 
-static void s_error (char *err, size_t err_size, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_error (char *err, size_t err_size, const char *fmt, ...)
+void
+memctl_errorf (char *err, size_t err_size, const char *fmt, ...)
 {
     va_list args;
     va_start (args, fmt);
@@ -477,7 +472,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     json_t *value;
     if ((value = s_field (doc, "agent"))) {
         if (!json_is_string (value) || json_string_length (value) == 0) {
-            s_error (err, err_size, "\"agent\" must be a non-empty string");
+            memctl_errorf (err, err_size, "\"agent\" must be a non-empty string");
             return -1;
         }
         if (s_set_string (&record->agent_id, json_string_value (value)))
@@ -485,7 +480,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if ((value = s_field (doc, "session"))) {
         if (!json_is_string (value)) {
-            s_error (err, err_size, "\"session\" must be a string");
+            memctl_errorf (err, err_size, "\"session\" must be a string");
             return -1;
         }
         if (s_set_string (&record->session_id, json_string_value (value)))
@@ -494,7 +489,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     if ((value = s_field (doc, "kind"))) {
         int kind = json_is_string (value) ? memctl_kind_parse (json_string_value (value)) : -1;
         if (kind < 0) {
-            s_error (err, err_size,
+            memctl_errorf (err, err_size,
                      "\"kind\" must be one of episodic, fact, summary, procedure, note");
             return -1;
         }
@@ -513,7 +508,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
         int rc = ok ? (s_set_tags (record, tags, n) ? -2 : 0) : -1;
         free (tags);
         if (rc == -1)
-            s_error (err, err_size, "\"tags\" must be an array of non-empty strings");
+            memctl_errorf (err, err_size, "\"tags\" must be an array of non-empty strings");
         if (rc)
             return rc;
     }
@@ -525,7 +520,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if (ts) {
         if (!json_is_integer (ts) || json_integer_value (ts) < 0) {
-            s_error (err, err_size, "\"%s\" must be a non-negative integer (milliseconds)",
+            memctl_errorf (err, err_size, "\"%s\" must be a non-negative integer (milliseconds)",
                      ts_name);
             return -1;
         }
@@ -534,7 +529,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     if ((value = s_field (doc, "embedding"))) {
         size_t n = json_is_array (value) ? json_array_size (value) : 0;
         if (!json_is_array (value) || n == 0) {
-            s_error (err, err_size, "\"embedding\" must be a non-empty array of numbers");
+            memctl_errorf (err, err_size, "\"embedding\" must be a non-empty array of numbers");
             return -1;
         }
         float *floats = (float *) malloc (n * sizeof (float));
@@ -545,7 +540,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
             double x = json_number_value (number);
             if (!json_is_number (number) || !isfinite (x) || fabs (x) > FLT_MAX) {
                 free (floats);
-                s_error (err, err_size, "\"embedding\"[%zu] is not a finite float", i);
+                memctl_errorf (err, err_size, "\"embedding\"[%zu] is not a finite float", i);
                 return -1;
             }
             floats[i] = (float) x;
@@ -556,7 +551,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if ((value = s_field (doc, "metadata"))) {
         if (!json_is_object (value)) {
-            s_error (err, err_size, "\"metadata\" must be an object of strings");
+            memctl_errorf (err, err_size, "\"metadata\" must be an object of strings");
             return -1;
         }
         s_clear_metadata (record);
@@ -564,7 +559,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
         json_t *entry;
         json_object_foreach (value, key, entry) {
             if (!json_is_string (entry)) {
-                s_error (err, err_size, "\"metadata\".\"%.64s\" must be a string", key);
+                memctl_errorf (err, err_size, "\"metadata\".\"%.64s\" must be a string", key);
                 return -1;
             }
             if (s_add_metadata (record, key, json_string_value (entry)))
@@ -581,26 +576,40 @@ memctl_record_from_json (const char *line, size_t len, const memctl_defaults_t *
     json_error_t jerr;
     json_t *doc = json_loadb (line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        s_error (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        memctl_errorf (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return NULL;
     }
+    Memd__V1__Record *record = memctl_record_from_object (doc, defaults, err, err_size);
+    json_decref (doc);
+    return record;
+}
+
+Memd__V1__Record *
+memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults, char *err,
+                           size_t err_size)
+{
     Memd__V1__Record *record = NULL;
     json_t *text = json_object_get (doc, "text");
     if (!json_is_object (doc))
-        s_error (err, err_size, "not a JSON object");
+        memctl_errorf (err, err_size, "not a JSON object");
     else if (!json_is_string (text))
-        s_error (err, err_size, "\"text\" is %s", text ? "not a string" : "missing");
+        memctl_errorf (err, err_size, "\"text\" is %s", text ? "not a string" : "missing");
     else if (json_string_length (text) == 0)
-        s_error (err, err_size, "\"text\" is empty");
+        memctl_errorf (err, err_size, "\"text\" is empty");
     else if (!(record = memctl_record_new (defaults, json_string_value (text))))
-        s_error (err, err_size, "out of memory");
+        memctl_errorf (err, err_size, "out of memory");
     else {
         int rc = s_apply_fields (record, doc, err, err_size);
         if (rc == -2)
-            s_error (err, err_size, "out of memory");
+            memctl_errorf (err, err_size, "out of memory");
         if (rc)
             memctl_record_destroy (&record);
     }
-    json_decref (doc);
     return record;
+}
+
+int
+memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value)
+{
+    return s_add_metadata (record, key, value);
 }

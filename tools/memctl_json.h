@@ -37,6 +37,14 @@ const char *memctl_kind_name (int kind);
 /* Kind from its name, case-insensitive; -1 if unknown. */
 int memctl_kind_parse (const char *name);
 
+/* printf into err (an error message buffer of err_size bytes). */
+void memctl_errorf (char *err, size_t err_size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* Length of the well-formed UTF-8 sequence at p (no overlongs, no
+   surrogates, nothing above U+10FFFF), or 0 if it is not one. p < end. */
+size_t memctl_utf8_len (const unsigned char *p, const unsigned char *end);
+
 /* A JSON string that is never NULL for a non-NULL s: invalid UTF-8 bytes
    become U+FFFD. NULL s gives "". */
 json_t *memctl_json_string (const char *s);
@@ -88,6 +96,14 @@ Memd__V1__Record *memctl_record_new (const memctl_defaults_t *defaults, const ch
 Memd__V1__Record *memctl_record_from_json (const char *line, size_t len,
                                            const memctl_defaults_t *defaults, char *err,
                                            size_t err_size);
+
+/* The same from a parsed object (borrowed), for callers that already hold
+   one (the MCP server's tool arguments). */
+Memd__V1__Record *memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults,
+                                             char *err, size_t err_size);
+
+/* Adds one metadata entry (copied). 0, or -1 if out of memory. */
+int memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value);
 
 void memctl_record_destroy (Memd__V1__Record **record_p);
 
