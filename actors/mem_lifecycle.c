@@ -101,19 +101,21 @@ s_tell_progress (self_t *self)
 
 static void s_ask_step (self_t *self);
 
+//  Moves to state. Only WAKE is entered again from itself: activity there
+//  restarts the quiet period.
 static void
 s_enter (self_t *self, s_state_t state, const char *reason)
 {
-    if (state == self->state && state != S_WAKE)
+    bool changed = state != self->state;
+    if (!changed && state != S_WAKE)
         return;
-    if (state != self->state) {
+    if (changed) {
         snprintf (self->from, sizeof self->from, "%s", s_state_names[self->state]);
         snprintf (self->to, sizeof self->to, "%s", s_state_names[state]);
         snprintf (self->reason, sizeof self->reason, "%s", reason);
         self->at_ms = mem_now_ms ();
         mem_log_debug ("lifecycle: %s → %s (%s)", self->from, self->to, reason);
     }
-    bool changed = state != self->state;
     self->state = state;
     self->since_ms = mem_mono_ms ();
     if (state != S_SLEEP) {
