@@ -46,7 +46,8 @@ static const char s_global_usage[] =
     "  sleep      consolidate now, then hibernate\n"
     "  wake       back to WAKE\n"
     "  verify     check the store's consistency while memd serves\n"
-    "  events     print memd's events live (captured, forgotten, state)\n"
+    "  events     print memd's events live (captured, forgotten, state, job)\n"
+    "  top        a live view: state, traffic, recall latency, jobs, resources\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -82,7 +83,8 @@ static const char s_global_usage[] =
     X (sleep)                                                                            \
     X (wake)                                                                             \
     X (verify)                                                                           \
-    X (events)
+    X (events)                                                                           \
+    X (top)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \
