@@ -39,7 +39,7 @@ set_tests_properties (bindings_python PROPERTIES TIMEOUT 180 ENVIRONMENT
 if (MEMD_NODE)
     add_test (NAME bindings_node
               COMMAND ${MEMD_NODE} --test test/client.test.js test/errors.test.js
-                      test/jobs.test.js test/timeouts.test.js
+                      test/jobs.test.js test/timeouts.test.js test/events.test.js
               WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/bindings/node)
     set_tests_properties (bindings_node PROPERTIES TIMEOUT 180
                           ENVIRONMENT "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd")
