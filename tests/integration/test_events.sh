@@ -83,13 +83,18 @@ check "memctl events job shows only the job" done_within "$jobonly_pid" 10
 check "the line says what happened to which job: $(cat "$T/jobonly.out")" \
       grep -qE "  job       #$jid ev-only enqueued \(queued\), due .*, 5 attempts\$" "$T/jobonly.out"
 
-# Events never hold a write up: a subscriber that reads nothing does not slow captures.
-"$MEMCTL" events > /dev/null &
-sleeper=$!
-kill -STOP $sleeper
-for i in $(seq 1 200); do echo "{\"text\": \"burst $i\"}"; done | "$MEMCTL" capture --batch 1 - > "$T/burst"
+# Events never hold a write up: a subscriber that stopped reading (SIGSTOP,
+# once subscribed) does not slow captures down.
+check "a subscriber that will stop reading subscribes" listen stopped
+kill -STOP "$stopped_pid"
+for i in $(seq 1 200); do echo "{\"text\": \"burst $i\"}"; done |
+    "$MEMCTL" --timeout 2000 capture --batch 1 - > "$T/burst"
 check "200 captures acked while a subscriber is stopped" [ "$(wc -l < "$T/burst")" -eq 200 ]
-kill -CONT $sleeper; kill $sleeper; wait $sleeper 2>/dev/null || true
+kill -CONT "$stopped_pid"; kill "$stopped_pid"; wait "$stopped_pid" 2>/dev/null || true
+
+# The C client's events (tests/test_events.c), last: it puts memd to sleep.
+check "the C client: captures, every job action, polling, timeouts, confirmation, sleep/wake" \
+      "$BIN/test_events" "$MEMD_ENDPOINT" "$MEMD_PID"
 
 check "memd stops cleanly" stop_memd
 finish
