@@ -23,7 +23,7 @@ import zmq
 
 from ._pb import pb
 from .errors import Internal, NotFound, Timeout, Unavailable, error_for
-from .events import Events
+from .events import Events, check_topics
 from .types import (
     Captured,
     Code,
@@ -530,6 +530,7 @@ class Client:
         Events.get(timeout) waits for one event. close() the stream (or use
         `with`) when done. Raises Unavailable when memd has no events
         endpoint."""
+        check_topics(topics)   # before asking memd: a typo is no memd matter
         budget = self.timeout if timeout is None else float(timeout)
         endpoint = self.status(timeout=budget).events_endpoint
         if not endpoint:

@@ -41,6 +41,17 @@ READY = b"\xffmemd.ready"   # memd's confirmation marker (messages/mem_codec.h)
 TOPICS = ("captured", "forgotten", "state", "job", "graph")
 
 
+def check_topics(topics) -> tuple:
+    """The topics as a tuple (None: all, ()); ValueError for one memd does not publish."""
+    if isinstance(topics, str):
+        topics = [topics]
+    topics = tuple(topics) if topics else ()
+    for t in topics:
+        if t not in TOPICS:
+            raise ValueError("unknown event topic %r (one of %s)" % (t, ", ".join(TOPICS)))
+    return topics
+
+
 def _event_from_pb(e) -> Event:
     body = e.WhichOneof("body")
     if body in ("captured", "forgotten"):
@@ -67,12 +78,7 @@ class Events:
     def __init__(self, endpoint: str, topics: Optional[Union[str, Iterable[str]]] = None, *,
                  timeout: float = 5.0, idle_timeout: Optional[float] = None,
                  context: Optional[zmq.Context] = None):
-        if isinstance(topics, str):
-            topics = [topics]
-        self.topics = tuple(topics) if topics else ()
-        for t in self.topics:
-            if t not in TOPICS:
-                raise ValueError("unknown event topic %r (one of %s)" % (t, ", ".join(TOPICS)))
+        self.topics = check_topics(topics)
         self.endpoint = endpoint
         self.idle_timeout = idle_timeout
         self._early = []          # events that came while waiting for the confirmation
@@ -178,4 +184,4 @@ class Events:
         return "memd.Events(%r, topics=%r)" % (self.endpoint, self.topics or "all")
 
 
-__all__ = ["Events", "TOPICS"]
+__all__ = ["Events", "TOPICS", "check_topics"]

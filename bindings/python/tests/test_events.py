@@ -147,6 +147,9 @@ def test_events_in_another_thread(server, client):
 def test_unknown_topic(client):
     with pytest.raises(ValueError, match="unknown event topic"):
         client.events("captures")
+    with memd.Client("ipc:///tmp/memd-py-none/none.sock", timeout=0.2) as down:
+        with pytest.raises(ValueError):          # checked before memd is asked
+            down.events(["state", "jobs"])
 
 
 def test_events_when_memd_is_down_or_has_none(spawn, tmp_path):
