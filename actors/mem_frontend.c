@@ -482,14 +482,6 @@ s_self_handle_subscriptions (self_t *self)
     zframe_destroy (&frame);
 }
 
-static int64_t
-s_mono_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 //  The slot of a recall worker (by its identity), or NULL.
 static s_worker_t *
 s_worker (self_t *self, zframe_t *identity)
@@ -539,7 +531,7 @@ s_self_handle_api (self_t *self)
     zmsg_t *msg = zmsg_recv (self->api);
     if (!msg)
         return;
-    int64_t arrived_us = s_mono_us ();
+    int64_t arrived_us = mem_mono_us ();
     self->requests++;
     zframe_t *identity = zmsg_pop (msg);
     //  [identity][empty][payload] from REQ, or from a DEALER that sends the delimiter.
@@ -740,7 +732,7 @@ s_self_handle_recall (self_t *self)
         s_relay (self, msg);
         if (slot && slot->since_us)
             mem_latency_record (&self->recall_latency, mem_mono_ms (),
-                                (uint64_t) (s_mono_us () - slot->since_us));
+                                (uint64_t) (mem_mono_us () - slot->since_us));
     }
     if (slot)
         slot->since_us = 0;

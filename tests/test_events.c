@@ -18,18 +18,17 @@
 #include <czmq.h>
 #include <signal.h>
 #include "memd_client.h"
+#include "test_check.h"
 
-static int s_failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                          \
-            fprintf (stderr, __VA_ARGS__);                                                 \
-            fprintf (stderr, "\n");                                                        \
-            s_failures++;                                                                  \
-        }                                                                                  \
-    } while (0)
+//  memd_client_events, checked.
+static memd_events_t *
+s_subscribe (memd_client_t *client, const char *topic)
+{
+    memd_events_t *events = memd_client_events (client, topic);
+    CHECK (events, "memd_client_events (%s): %s", topic ? topic : "all",
+           memd_client_error (client));
+    return events;
+}
 
 //  The next event of the topic's body within 5 s whose job (for job
 //  events) is id, or NULL.
@@ -51,8 +50,7 @@ s_next (memd_events_t *events, uint64_t job_id)
 static void
 s_captured (memd_client_t *client, const char *endpoint)
 {
-    memd_events_t *events = memd_client_events (client, "captured");
-    CHECK (events, "memd_client_events: %s", memd_client_error (client));
+    memd_events_t *events = s_subscribe (client, "captured");
     if (!events)
         return;
     memd_client_t *other = memd_client_new (endpoint, 5000);
@@ -117,8 +115,7 @@ s_lease_one (memd_client_t *client, int64_t lease_ms, uint64_t *fence)
 static void
 s_jobs (memd_client_t *client)
 {
-    memd_events_t *events = memd_client_events (client, "job");
-    CHECK (events, "memd_client_events: %s", memd_client_error (client));
+    memd_events_t *events = s_subscribe (client, "job");
     if (!events)
         return;
     Memd__V1__JobEnqueue job = MEMD__V1__JOB_ENQUEUE__INIT;
@@ -156,8 +153,7 @@ s_jobs (memd_client_t *client)
 static void
 s_poll_and_timeout (memd_client_t *client)
 {
-    memd_events_t *events = memd_client_events (client, "graph");
-    CHECK (events, "memd_client_events: %s", memd_client_error (client));
+    memd_events_t *events = s_subscribe (client, "graph");
     if (!events)
         return;
     int64_t t0 = zclock_mono ();
@@ -166,8 +162,7 @@ s_poll_and_timeout (memd_client_t *client)
     CHECK (took >= 150 && took < 2000, "memd_events_next (200) took %lld ms", (long long) took);
     memd_events_destroy (&events);
 
-    events = memd_client_events (client, NULL);
-    CHECK (events, "memd_client_events (all): %s", memd_client_error (client));
+    events = s_subscribe (client, NULL);
     if (!events)
         return;
     uint64_t id;
@@ -188,8 +183,7 @@ s_poll_and_timeout (memd_client_t *client)
 static void
 s_state (memd_client_t *client)
 {
-    memd_events_t *events = memd_client_events (client, "state");
-    CHECK (events, "memd_client_events: %s", memd_client_error (client));
+    memd_events_t *events = s_subscribe (client, "state");
     if (!events)
         return;
     Memd__V1__Reply *reply = memd_client_sleep (client, false);

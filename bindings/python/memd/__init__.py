@@ -53,6 +53,7 @@ from .types import (  # noqa: E402
     Lifecycle,
     Pong,
     Record,
+    RecordsEvent,
     StateEvent,
     Transition,
     UnknownEvent,
@@ -68,6 +69,6 @@ __all__ = [
     "Code", "Kind", "JobState", "Record", "Hit", "Captured", "Pong", "Transition",
     "DaemonStatus", "Job", "JobList", "JobStats", "JobKindStats", "Enqueued",
     "Consolidation", "Lifecycle", "VerifyResult",
-    "Events", "Event", "CapturedEvent", "ForgottenEvent", "StateEvent", "JobEvent", "JobAction",
-    "UnknownEvent",
+    "Events", "Event", "RecordsEvent", "CapturedEvent", "ForgottenEvent", "StateEvent",
+    "JobEvent", "JobAction", "UnknownEvent",
 ]

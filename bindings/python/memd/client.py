@@ -21,6 +21,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
 import zmq
 
+from ._closable import Closable
 from ._pb import pb
 from .errors import Internal, NotFound, Timeout, Unavailable, error_for
 from .events import Events, check_topics
@@ -133,7 +134,7 @@ def _job_ref(job: Union[Job, int], fence: Optional[int]):
     return int(job), int(fence)
 
 
-class Client:
+class Client(Closable):
     """A connection to memd. Every call has a timeout (seconds: the client's
     `timeout`, or the call's own `timeout=`), raises a MemdError subclass on
     failure, and returns typed results (memd.types).
@@ -187,17 +188,6 @@ class Client:
             self._sock.close(0)
             self._sock = None
 
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "memd.Client(%r, timeout=%g)" % (self.endpoint, self.timeout)

@@ -24,6 +24,7 @@ from typing import Iterable, Optional, Union
 
 import zmq
 
+from ._closable import Closable
 from ._pb import pb
 from .errors import Timeout
 from .types import (
@@ -71,7 +72,7 @@ def _event_from_pb(e) -> Event:
     return UnknownEvent(topic=e.topic, at_ms=e.at_ms, message=e)
 
 
-class Events:
+class Events(Closable):
     """An iterator over memd's events (see the module's doc). Made by
     Client.events(); close() it (or use `with`) when done."""
 
@@ -168,17 +169,6 @@ class Events:
     def closed(self) -> bool:
         return self._sock is None
 
-    def __enter__(self) -> "Events":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "memd.Events(%r, topics=%r)" % (self.endpoint, self.topics or "all")

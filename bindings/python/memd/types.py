@@ -279,9 +279,8 @@ class Event:
 
 
 @dataclass
-class CapturedEvent(Event):
-    """Records were captured (topic "captured"): the new ids of one batch of
-    an agent (duplicates excluded)."""
+class RecordsEvent(Event):
+    """Records of one agent: the fields of "captured" and "forgotten" events."""
 
     agent: str
     ids: List[int]
@@ -290,13 +289,15 @@ class CapturedEvent(Event):
 
 
 @dataclass
-class ForgottenEvent(Event):
-    """Records were forgotten (topic "forgotten"): by id, or a whole session."""
+class CapturedEvent(RecordsEvent):
+    """Records were captured (topic "captured"): the new ids of one batch of
+    an agent (duplicates excluded)."""
 
-    agent: str
-    ids: List[int]
-    session: str
-    count: int
+
+@dataclass
+class ForgottenEvent(RecordsEvent):
+    """Records were forgotten (topic "forgotten"): by id (ids), or a whole
+    session (session; ids empty)."""
 
 
 @dataclass
