@@ -62,6 +62,7 @@ typedef struct {
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
 int64_t mem_mono_ms (void);      /* monotonic clock, ms */
+int64_t mem_mono_us (void);      /* monotonic clock, µs */
 
 /* Starts an actor and waits for its START reply: "OK" or an error text.
    Returns the actor, or NULL (with err filled) if it failed to start. */

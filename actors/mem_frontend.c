@@ -21,9 +21,15 @@
     snapshots). Its only timer is that trailing report, armed only while
     requests flow.
 
-    It owns the events PUB endpoint: actors push [topic][Event] to an
-    inproc PULL and it publishes them as they are; the lifecycle's STATE
-    messages become `state` events.
+    It owns the events PUB endpoint (an XPUB: it answers a subscription to
+    MEM_EVENTS_READY with that marker, so a subscriber knows when it is in
+    place): actors push [topic][Event] to an inproc PULL and it publishes
+    them as they are; the lifecycle's STATE messages become `state` events.
+
+    Traffic for status (memctl top): requests by operation, and the latency
+    of recalls from arrival to the relay of the reply (a ring of arrival
+    times beside the recall queue, one slot per worker; no allocation per
+    request, no timer).
 
     Pipe commands: $TERM; DRAIN (stop taking data-plane work, answer
     "DRAINED" once every forwarded request has been answered).
@@ -34,6 +40,17 @@
 #include "mem_jobs.h"
 #include "mem_records.h"
 #include "mem_consolidate.h"
+#include "mem_latency.h"
+
+#define S_OPS          64       //  request op_cases counted (field numbers of Request.op)
+#define S_LATENCY_SLOT 10000    //  recall latency: percentiles over the last 10 to 20 s
+
+//  A recall worker and the arrival time of the recall it is serving.
+typedef struct {
+    uint8_t id[16];           //  its ROUTER identity
+    size_t id_size;           //  0: slot free
+    int64_t since_us;         //  0: not serving a recall
+} s_worker_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -43,13 +60,18 @@ typedef struct {
     zsock_t *recall;          //  ROUTER the recall workers connect to
     zsock_t *lifecycle;       //  PAIR to the lifecycle actor
     zsock_t *events_in;       //  PULL: events from every actor
-    zsock_t *events;          //  PUB, public (NULL: no events endpoint)
+    zsock_t *events;          //  XPUB, public (NULL: no events endpoint)
     zpoller_t *poller;
     mem_context_t *ctx;
     zlist_t *idle_workers;    //  zframe_t * worker identities, ready for work
     zlist_t *waiting;         //  zmsg_t * [identity][bytes] for the recall pool
     size_t in_flight;         //  forwarded, not yet answered
     uint64_t requests, rejected;
+    uint64_t by_op[S_OPS];    //  decoded requests by op_case
+    mem_latency_t recall_latency;
+    int64_t *arrived;         //  ring beside `waiting`: a recall's arrival (µs), 0 for others
+    size_t arrived_head;
+    s_worker_t *workers;      //  one per recall worker
     uint32_t jobs_waiting;    //  Lease requests parked in the reaper (its last snapshot)
     uint32_t jobs_leased;     //  1 if any job is leased (its last snapshot)
     //  Lifecycle: its last STATE and PROGRESS, and activity accounting.
@@ -103,6 +125,8 @@ s_self_destroy (self_t **self_p)
             zmsg_destroy (&msg);
         zlist_destroy (&self->waiting);
     }
+    free (self->arrived);
+    free (self->workers);
     free (self);
     *self_p = NULL;
 }
@@ -294,6 +318,25 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     result.data_dir = (char *) ctx->data_dir;
     result.endpoint = (char *) ctx->endpoint;
     mem_store_sizes (ctx->store, &result.map_bytes, &result.store_bytes);
+    Memd__V1__StatusResult__RequestsByKindEntry by_kind[S_OPS], *by_kind_p[S_OPS];
+    for (int op = 1; op < S_OPS; op++) {
+        const ProtobufCFieldDescriptor *field
+            = protobuf_c_message_descriptor_get_field (&memd__v1__request__descriptor, op);
+        if (!self->by_op[op] || !field)
+            continue;
+        Memd__V1__StatusResult__RequestsByKindEntry *e = &by_kind[result.n_requests_by_kind];
+        memd__v1__status_result__requests_by_kind_entry__init (e);
+        e->key = (char *) field->name;
+        e->value = self->by_op[op];
+        by_kind_p[result.n_requests_by_kind++] = e;
+    }
+    result.requests_by_kind = by_kind_p;
+    mem_latency_summary_t latency;
+    mem_latency_summary (&self->recall_latency, mem_mono_ms (), &latency);
+    result.recall_p50_us = latency.p50_us;
+    result.recall_p99_us = latency.p99_us;
+    result.recall_window_count = latency.count;
+    result.recall_window_ms = latency.window_ms;
 
     Memd__V1__Status status = MEMD__V1__STATUS__INIT;
     Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
@@ -438,6 +481,37 @@ s_self_handle_events (self_t *self)
     zmsg_destroy (&msg);
 }
 
+//  Subscriptions on the events XPUB (verbose: every one, repeats too). A
+//  subscription to MEM_EVENTS_READY comes after the subscriber's others, so
+//  publishing the marker then tells it they are in place.
+static void
+s_self_handle_subscriptions (self_t *self)
+{
+    zframe_t *frame = zframe_recv (self->events);
+    size_t size = sizeof MEM_EVENTS_READY - 1;
+    if (frame && zframe_size (frame) == 1 + size && zframe_data (frame)[0] == 1
+        && memcmp (zframe_data (frame) + 1, MEM_EVENTS_READY, size) == 0)
+        zstr_send (self->events, MEM_EVENTS_READY);
+    zframe_destroy (&frame);
+}
+
+//  The slot of a recall worker (by its identity), or NULL.
+static s_worker_t *
+s_worker (self_t *self, zframe_t *identity)
+{
+    size_t size = zframe_size (identity);
+    for (unsigned i = 0; i < self->ctx->recall_workers && size <= sizeof self->workers->id; i++) {
+        s_worker_t *w = &self->workers[i];
+        if (w->id_size == 0) {
+            memcpy (w->id, zframe_data (identity), size);
+            w->id_size = size;
+        }
+        if (w->id_size == size && memcmp (w->id, zframe_data (identity), size) == 0)
+            return w;
+    }
+    return NULL;
+}
+
 //  Gives waiting recall requests to idle workers.
 static void
 s_dispatch_recall (self_t *self)
@@ -445,6 +519,10 @@ s_dispatch_recall (self_t *self)
     while (zlist_size (self->waiting) && zlist_size (self->idle_workers)) {
         zmsg_t *msg = zlist_pop (self->waiting);
         zframe_t *worker = zlist_pop (self->idle_workers);
+        s_worker_t *slot = s_worker (self, worker);
+        if (slot)
+            slot->since_us = self->arrived[self->arrived_head];
+        self->arrived_head = (self->arrived_head + 1) % self->ctx->recall_queue;
         zmsg_prepend (msg, &worker);
         zmsg_send (&msg, self->recall);
     }
@@ -466,6 +544,7 @@ s_self_handle_api (self_t *self)
     zmsg_t *msg = zmsg_recv (self->api);
     if (!msg)
         return;
+    int64_t arrived_us = mem_mono_us ();
     self->requests++;
     zframe_t *identity = zmsg_pop (msg);
     //  [identity][empty][payload] from REQ, or from a DEALER that sends the delimiter.
@@ -496,6 +575,8 @@ s_self_handle_api (self_t *self)
                   "request does not decode as a memd.v1.Request");
         return;
     }
+    if ((unsigned) req->op_case < S_OPS)
+        self->by_op[req->op_case]++;
     char err[512];
     mem_code_t code = mem_codec_request_validate (req, &self->ctx->limits, err, sizeof err);
     if (code != MEM_OK) {
@@ -559,6 +640,7 @@ s_self_handle_api (self_t *self)
     bool to_writer = req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
                   || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
     bool to_reaper = s_is_job_op (req->op_case);
+    bool is_recall = req->op_case == MEMD__V1__REQUEST__OP_RECALL;
     uint64_t request_id = req->request_id;
     memd__v1__request__free_unpacked (req, NULL);
     if (to_writer || to_reaper) {
@@ -585,6 +667,8 @@ s_self_handle_api (self_t *self)
                   "recall queue is full; retry later");
         return;
     }
+    size_t tail = (self->arrived_head + zlist_size (self->waiting)) % self->ctx->recall_queue;
+    self->arrived[tail] = is_recall ? arrived_us : 0;
     zlist_append (self->waiting, out);
     self->in_flight++;
     s_dispatch_recall (self);
@@ -653,11 +737,18 @@ s_self_handle_recall (self_t *self)
     if (!msg)
         return;
     zframe_t *worker = zmsg_pop (msg);
+    s_worker_t *slot = worker ? s_worker (self, worker) : NULL;
     zlist_append (self->idle_workers, worker);
     if (zmsg_size (msg) == 1)
         zmsg_destroy (&msg);   //  READY
-    else
+    else {
         s_relay (self, msg);
+        if (slot && slot->since_us)
+            mem_latency_record (&self->recall_latency, mem_mono_ms (),
+                                (uint64_t) (mem_mono_us () - slot->since_us));
+    }
+    if (slot)
+        slot->since_us = 0;
     s_dispatch_recall (self);
 }
 
@@ -700,11 +791,12 @@ s_self_start (self_t *self, char *err, size_t err_size)
         return -1;
     }
     if (ctx->events_endpoint) {
-        self->events = zsock_new (ZMQ_PUB);
+        self->events = zsock_new (ZMQ_XPUB);
         if (!self->events) {
             snprintf (err, err_size, "cannot create the events socket");
             return -1;
         }
+        zsock_set_xpub_verbose (self->events, 1);
         zsock_set_sndhwm (self->events, 10000);
         zsock_set_linger (self->events, 0);
         if (zsock_bind (self->events, "%s", ctx->events_endpoint) < 0) {
@@ -734,8 +826,17 @@ s_self_start (self_t *self, char *err, size_t err_size)
     }
     self->poller = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall,
                                 self->lifecycle, self->events_in, NULL);
+    if (self->events)
+        zpoller_add (self->poller, self->events);
     self->idle_workers = zlist_new ();
     self->waiting = zlist_new ();
+    self->arrived = calloc (ctx->recall_queue, sizeof *self->arrived);
+    self->workers = calloc (ctx->recall_workers, sizeof *self->workers);
+    if (!self->arrived || !self->workers) {
+        snprintf (err, err_size, "frontend: out of memory");
+        return -1;
+    }
+    mem_latency_init (&self->recall_latency, S_LATENCY_SLOT);
     return 0;
 }
 
@@ -778,6 +879,8 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_lifecycle (self);
         else if (which == self->events_in)
             s_self_handle_events (self);
+        else if (which == self->events && self->events)
+            s_self_handle_subscriptions (self);
         else if (which == self->api)
             s_self_handle_api (self);
         else if (which == self->capture)

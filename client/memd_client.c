@@ -494,6 +494,8 @@ memd_client_verify (memd_client_t *self)
 
 struct _memd_events_t {
     zsock_t *sub;
+    bool ready;                 //  memd confirmed the subscription
+    zlist_t *early;             //  events that came while waiting for that
 };
 
 memd_events_t *
@@ -503,12 +505,13 @@ memd_events_new (const char *endpoint, const char *topic)
     if (!self)
         return NULL;
     self->sub = zsock_new (ZMQ_SUB);
-    if (!self->sub || zsock_connect (self->sub, "%s", endpoint)) {
-        zsock_destroy (&self->sub);
-        free (self);
+    self->early = zlist_new ();
+    if (!self->sub || !self->early || zsock_connect (self->sub, "%s", endpoint)) {
+        memd_events_destroy (&self);
         return NULL;
     }
     zsock_set_subscribe (self->sub, topic ? topic : "");
+    zsock_set_subscribe (self->sub, MEM_EVENTS_READY);   //  last: see mem_codec.h
     return self;
 }
 
@@ -519,24 +522,101 @@ memd_events_destroy (memd_events_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->sub);
+    if (self->early) {
+        Memd__V1__Event *event;
+        while ((event = zlist_pop (self->early)))
+            memd__v1__event__free_unpacked (event, NULL);
+        zlist_destroy (&self->early);
+    }
     free (self);
     *self_p = NULL;
+}
+
+//  Receives the next event or readiness marker until the deadline (-1:
+//  none). Returns the event; NULL with *marker set for the marker; NULL on
+//  timeout or interrupt. Other messages are skipped.
+static Memd__V1__Event *
+s_events_recv (memd_events_t *self, int64_t deadline, bool *marker)
+{
+    *marker = false;
+    while (true) {
+        int64_t left = deadline < 0 ? -1 : deadline - zclock_mono ();
+        zsock_set_rcvtimeo (self->sub, deadline < 0 ? -1 : left > 0 ? (int) left : 0);
+        zmsg_t *msg = zmsg_recv (self->sub);
+        if (!msg)
+            return NULL;
+        zframe_t *first = zmsg_first (msg), *bytes = zmsg_last (msg);
+        Memd__V1__Event *event = NULL;
+        if (zmsg_size (msg) == 1)
+            *marker = zframe_streq (first, MEM_EVENTS_READY);
+        else if (zmsg_size (msg) == 2)
+            event = memd__v1__event__unpack (NULL, zframe_size (bytes), zframe_data (bytes));
+        zmsg_destroy (&msg);
+        if (event || *marker)
+            return event;
+    }
+}
+
+int
+memd_events_ready (memd_events_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    while (!self->ready) {
+        bool marker;
+        Memd__V1__Event *event = s_events_recv (self, deadline, &marker);
+        if (marker)
+            self->ready = true;
+        else if (!event)
+            return -1;
+        else if (zlist_append (self->early, event))
+            memd__v1__event__free_unpacked (event, NULL);
+    }
+    return 0;
 }
 
 Memd__V1__Event *
 memd_events_next (memd_events_t *self, int timeout_ms)
 {
     assert (self);
-    zsock_set_rcvtimeo (self->sub, timeout_ms);
-    zmsg_t *msg = zmsg_recv (self->sub);
-    if (!msg)
-        return NULL;
-    zframe_t *bytes = zmsg_last (msg);
-    Memd__V1__Event *event = zmsg_size (msg) == 2
-        ? memd__v1__event__unpack (NULL, zframe_size (bytes), zframe_data (bytes))
-        : NULL;
-    zmsg_destroy (&msg);
+    Memd__V1__Event *event = zlist_pop (self->early);
+    if (event)
+        return event;
+    int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    bool marker = true;
+    while (!event && marker) {
+        event = s_events_recv (self, deadline, &marker);
+        self->ready |= marker;
+    }
     return event;
+}
+
+memd_events_t *
+memd_client_events (memd_client_t *self, const char *topic)
+{
+    assert (self);
+    Memd__V1__Reply *reply = memd_client_status (self);
+    if (!reply)
+        return NULL;
+    char *endpoint = strdup (reply->status_result->events_endpoint);
+    memd_client_reply_free (&reply);
+    memd_events_t *events = NULL;
+    if (!endpoint)
+        s_set_error (self, MEMD__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+    else if (!*endpoint)
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,
+                     "memd publishes no events (its api/events_endpoint is none)");
+    else if (!(events = memd_events_new (endpoint, topic)))
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE, "cannot subscribe to memd's events at %s",
+                     endpoint);
+    else if (memd_events_ready (events, self->timeout_ms)) {
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,
+                     "memd did not confirm the events subscription at %s within %d ms", endpoint,
+                     self->timeout_ms);
+        memd_events_destroy (&events);
+    }
+    free (endpoint);
+    return events;
 }
 
 void *

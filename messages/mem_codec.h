@@ -14,6 +14,12 @@
 
 #define MEM_PROTOCOL_VERSION 1
 
+/* The events endpoint's readiness marker (docs/protocol.md, Events): a
+   subscriber subscribes to this topic after its others, and memd publishes
+   it, as one frame, when that subscription arrives (so the others are in
+   place). 0xff sorts last, so a reconnecting SUB resends it last too. */
+#define MEM_EVENTS_READY "\xff" "memd.ready"
+
 typedef Memd__V1__Code mem_code_t;
 #define MEM_OK                 MEMD__V1__CODE__OK
 #define MEM_INVALID_ARGUMENT   MEMD__V1__CODE__INVALID_ARGUMENT

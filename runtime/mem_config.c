@@ -31,7 +31,7 @@ static const s_setting_t s_settings[] = {
     {"api/endpoint", S_STRING, "", 0, 0, NULL,
      "API endpoint; default ipc://RUN_DIR/memd.sock; env MEMD_ENDPOINT; flag --endpoint"},
     {"api/events_endpoint", S_STRING, "", 0, 0, NULL,
-     "events endpoint (PUB: topics state, captured, forgotten); default: the API endpoint "
+     "events endpoint (PUB: topics state, captured, forgotten, job); default: the API endpoint "
      "with .sock replaced by -events.sock (ipc only); \"none\" = no events"},
     {"api/max_message_bytes", S_INT, "16777216", 1024, 1 << 30, NULL,
      "largest request accepted, in bytes"},

@@ -10,6 +10,7 @@
 #include "mem_edges.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
+#include "mem_latency.h"
 #include "mem_minhash.h"
 #include "mem_records.h"
 #include "mem_redact.h"
@@ -29,7 +30,7 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
-    {"mem_redact", mem_redact_test},
+    {"mem_redact", mem_redact_test},   {"mem_latency", mem_latency_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

@@ -2,13 +2,13 @@
 # start a real memd on temporary directories and talk to it over ipc.
 foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_config mem_store
               mem_index mem_records mem_jobs mem_reaper mem_edges mem_verify mem_consolidate
-              mem_redact)
+              mem_redact mem_latency)
     add_test (NAME selftest_${class} COMMAND memd_selftest --test ${class})
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
-              shutdown_replies consolidate clients_doc mcp hooks redact)
+              shutdown_replies consolidate clients_doc mcp hooks redact events top)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES
@@ -39,7 +39,7 @@ set_tests_properties (bindings_python PROPERTIES TIMEOUT 180 ENVIRONMENT
 if (MEMD_NODE)
     add_test (NAME bindings_node
               COMMAND ${MEMD_NODE} --test test/client.test.js test/errors.test.js
-                      test/jobs.test.js test/timeouts.test.js
+                      test/jobs.test.js test/timeouts.test.js test/events.test.js
               WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/bindings/node)
     set_tests_properties (bindings_node PROPERTIES TIMEOUT 180
                           ENVIRONMENT "MEMD_BINARY=${CMAKE_CURRENT_BINARY_DIR}/memd")

@@ -46,9 +46,10 @@ static const char s_global_usage[] =
     "  sleep      consolidate now, then hibernate\n"
     "  wake       back to WAKE\n"
     "  verify     check the store's consistency while memd serves\n"
-    "  events     print memd's events live (captured, forgotten, state)\n"
+    "  events     print memd's events live (captured, forgotten, state, job)\n"
     "  hook       Claude Code hooks: session-start, user-prompt, stop, and install\n"
     "             to add them to Claude Code's settings ('memctl hook --help')\n"
+    "  top        a live view: state, traffic, recall latency, jobs, resources\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -85,7 +86,8 @@ static const char s_global_usage[] =
     X (wake)                                                                             \
     X (verify)                                                                           \
     X (events)                                                                           \
-    X (hook)
+    X (hook)                                                                             \
+    X (top)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \

@@ -126,6 +126,9 @@ void memctl_format_duration (int64_t ms, char *buf, size_t size);
 //  "512 B", "1.5 MiB", …
 void memctl_format_bytes (uint64_t bytes, char *buf, size_t size);
 
+//  A latency: "850 µs", "1.25 ms", "2.40 s"; "-" for 0 (memctl_top.c).
+void memctl_format_latency (uint64_t us, char *buf, size_t size);
+
 //  Prints text on one line: control characters become spaces, and with
 //  max_chars > 0 it is cut (on a character boundary) to that many characters.
 void memctl_print_one_line (const char *text, size_t max_chars);

@@ -199,6 +199,17 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "recall_workers", json_integer (st->recall_workers));
     json_object_set_new (doc, "requests", memctl_json_u64 (st->requests));
     json_object_set_new (doc, "requests_rejected", memctl_json_u64 (st->requests_rejected));
+    json_t *by_kind = json_object ();
+    for (size_t i = 0; i < st->n_requests_by_kind; i++)
+        json_object_set_new (by_kind, st->requests_by_kind[i]->key,
+                             memctl_json_u64 (st->requests_by_kind[i]->value));
+    json_object_set_new (doc, "requests_by_kind", by_kind);
+    json_object_set_new (doc, "recall_latency",
+                         json_pack ("{s:o, s:o, s:o, s:I}", "p50_us",
+                                    memctl_json_u64 (st->recall_p50_us), "p99_us",
+                                    memctl_json_u64 (st->recall_p99_us), "count",
+                                    memctl_json_u64 (st->recall_window_count), "window_ms",
+                                    (json_int_t) st->recall_window_ms));
     json_object_set_new (doc, "data_dir", memctl_json_string (st->data_dir));
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));

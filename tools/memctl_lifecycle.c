@@ -3,6 +3,7 @@
 #include "memctl.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,15 +36,20 @@ const char memctl_events_usage[] =
     "Usage: memctl events [--count N] [TOPIC]\n"
     "\n"
     "Prints memd's events as they happen, one per line, until interrupted (or N\n"
-    "events). TOPIC: captured, forgotten or state (default: all). Events are best\n"
-    "effort: those published before memctl subscribed are not shown.\n"
+    "events). TOPIC: captured, forgotten, state, job or graph (default: all).\n"
+    "Once memd has confirmed the subscription, memctl says so on stderr\n"
+    "(\"memctl: listening ...\"): every event after that is shown (events are best\n"
+    "effort: one published before, or while memctl lags far behind, is not).\n"
     "\n"
     "Options:\n"
     "  -n, --count N   stop after N events\n"
     "\n"
     "JSON (--json): one object per line (JSONL):\n"
-    "  {\"topic\", \"at_ms\", \"agent\", \"ids\", \"session\", \"count\"} or\n"
-    "  {\"topic\": \"state\", \"at_ms\", \"from\", \"to\", \"reason\"}\n";
+    "  {\"topic\", \"at_ms\", \"agent\", \"ids\", \"session\", \"count\"} (captured,\n"
+    "  forgotten), {\"topic\": \"state\", \"at_ms\", \"from\", \"to\", \"reason\"} or\n"
+    "  {\"topic\": \"job\", \"at_ms\", \"action\", \"id\", \"kind\", \"state\", \"attempts\",\n"
+    "   \"max_attempts\", \"fence\", \"worker\", \"error\", \"next_run_at_ms\"};\n"
+    "  action: enqueued, leased, completed, failed or dead\n";
 
 //  Sleep or Wake.
 static int
@@ -115,9 +121,51 @@ memctl_cmd_verify (ctx_t *ctx, int argc, char **argv)
     return rc;
 }
 
+//  "enqueued", "leased", … for a job event's action.
+static const char *
+s_job_action (int action)
+{
+    const ProtobufCEnumValue *v
+        = protobuf_c_enum_descriptor_get_value (&memd__v1__job_event__action__descriptor, action);
+    static char name[32];
+    snprintf (name, sizeof name, "%s", v ? v->name : "unknown");
+    for (char *c = name; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+    return name;
+}
+
+//  "#12 summarize leased to worker w1, attempt 1 of 5, fence 3", …
+static void
+s_print_job_event (const Memd__V1__JobEvent *job)
+{
+    char at[64];
+    memctl_format_time (job->next_run_at_ms, at, sizeof at);
+    printf ("#%llu %s %s", (unsigned long long) job->id, job->kind, s_job_action (job->action));
+    switch (job->action) {
+    case MEMD__V1__JOB_EVENT__ACTION__ENQUEUED:
+        printf (" (%s), due %s, %u attempts", memctl_job_state_name (job->state), at,
+                job->max_attempts);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__LEASED:
+        printf (" to %s, attempt %u of %u, fence %llu", *job->worker ? job->worker : "-",
+                job->attempts, job->max_attempts, (unsigned long long) job->fence);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__FAILED:
+        printf (", attempt %u of %u: %s; retry at %s", job->attempts, job->max_attempts,
+                job->error, at);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__DEAD:
+        printf (" after attempt %u of %u: %s", job->attempts, job->max_attempts, job->error);
+        break;
+    default:
+        printf (", attempt %u of %u", job->attempts, job->max_attempts);
+    }
+}
+
 static void
 s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
 {
+    const Memd__V1__JobEvent *job = e->body_case == MEMD__V1__EVENT__BODY_JOB ? e->job : NULL;
     const Memd__V1__RecordsEvent *r
         = e->body_case == MEMD__V1__EVENT__BODY_CAPTURED    ? e->captured
         : e->body_case == MEMD__V1__EVENT__BODY_FORGOTTEN ? e->forgotten
@@ -135,6 +183,18 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
             json_object_set_new (doc, "from", memctl_json_string (e->state->from_state));
             json_object_set_new (doc, "to", memctl_json_string (e->state->to_state));
             json_object_set_new (doc, "reason", memctl_json_string (e->state->reason));
+        }
+        else if (job) {
+            json_object_set_new (doc, "action", json_string (s_job_action (job->action)));
+            json_object_set_new (doc, "id", memctl_json_u64 (job->id));
+            json_object_set_new (doc, "kind", memctl_json_string (job->kind));
+            json_object_set_new (doc, "state", json_string (memctl_job_state_name (job->state)));
+            json_object_set_new (doc, "attempts", json_integer (job->attempts));
+            json_object_set_new (doc, "max_attempts", json_integer (job->max_attempts));
+            json_object_set_new (doc, "fence", memctl_json_u64 (job->fence));
+            json_object_set_new (doc, "worker", memctl_json_string (job->worker));
+            json_object_set_new (doc, "error", memctl_json_string (job->error));
+            json_object_set_new (doc, "next_run_at_ms", json_integer (job->next_run_at_ms));
         }
         char *line = json_dumps (doc, JSON_COMPACT);
         if (line)
@@ -158,6 +218,8 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
         else if (e->body_case == MEMD__V1__EVENT__BODY_STATE)
             printf ("%s -> %s (%s)", *e->state->from_state ? e->state->from_state : "(start)",
                     e->state->to_state, e->state->reason);
+        else if (job)
+            s_print_job_event (job);
         putchar ('\n');
     }
     fflush (stdout);
@@ -184,22 +246,15 @@ memctl_cmd_events (ctx_t *ctx, int argc, char **argv)
     const char *topic = optind < argc ? argv[optind] : "";
     if (*topic && !streq (topic, "captured") && !streq (topic, "forgotten")
         && !streq (topic, "state") && !streq (topic, "job") && !streq (topic, "graph"))
-        return memctl_usage_error (ctx, "unknown topic '%s' (captured, forgotten, state)", topic);
+        return memctl_usage_error (
+            ctx, "unknown topic '%s' (captured, forgotten, state, job or graph)", topic);
     if ((rc = memctl_connect (ctx)) >= 0)
         return rc;
-    //  The events endpoint is memd's to say.
-    Memd__V1__Reply *reply = memd_client_status (ctx->client);
-    if (!reply)
-        return memctl_fail_client (ctx);
-    char endpoint[4096];
-    snprintf (endpoint, sizeof endpoint, "%s", reply->status_result->events_endpoint);
-    memd_client_reply_free (&reply);
-    if (!*endpoint)
-        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE,
-                            "memd publishes no events (api/events_endpoint is none)");
-    memd_events_t *events = memd_events_new (endpoint, topic);
+    //  The events endpoint is memd's to say; memd confirms the subscription.
+    memd_events_t *events = memd_client_events (ctx->client, topic);
     if (!events)
-        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE, "cannot subscribe to memd's events");
+        return memctl_fail_client (ctx);
+    fprintf (stderr, "memctl: listening for %s events (Ctrl-C to stop)\n", *topic ? topic : "all");
     //  Ctrl-C ends the loop: the receive returns NULL when interrupted.
     zsys_handler_reset ();
     signal (SIGINT, SIG_DFL);

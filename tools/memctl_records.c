@@ -40,7 +40,9 @@ const char memctl_status_usage[] =
     "      \"jobs\": {\"queued\", \"leased\", \"dead\", ...} as in 'memctl jobs stats'\n"
     "      \"consolidation\": {\"phase\", \"cycle\", \"cycle_done_ms\", \"steps\",\n"
     "      \"duplicates_merged\", \"digests_written\", \"records_decayed\",\n"
-    "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\"\n"
+    "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\",\n"
+    "      \"requests_by_kind\": {\"capture\": N, \"recall\": N, ...} (since start),\n"
+    "      \"recall_latency\": {\"p50_us\", \"p99_us\", \"count\", \"window_ms\"} (recent)\n"
     "      (\"graph\" is null until memd has that subsystem)\n";
 
 const char memctl_capture_usage[] =
@@ -185,8 +187,20 @@ s_print_status (const Memd__V1__StatusResult *st)
     memctl_format_bytes (st->rss_bytes, a, sizeof a);
     printf ("resources        %s RSS, %u fds, %u threads, %u recall workers\n", a, st->fds,
             st->threads, st->recall_workers);
-    printf ("requests         %llu received, %llu rejected\n",
+    printf ("requests         %llu received, %llu rejected",
             (unsigned long long) st->requests, (unsigned long long) st->requests_rejected);
+    for (size_t i = 0; i < st->n_requests_by_kind; i++)
+        printf ("%s%s %llu", i ? ", " : ": ", st->requests_by_kind[i]->key,
+                (unsigned long long) st->requests_by_kind[i]->value);
+    putchar ('\n');
+    if (st->recall_window_count) {
+        char p50[32], p99[32], window[32];
+        memctl_format_latency (st->recall_p50_us, p50, sizeof p50);
+        memctl_format_latency (st->recall_p99_us, p99, sizeof p99);
+        memctl_format_duration (st->recall_window_ms, window, sizeof window);
+        printf ("recall latency   p50 %s, p99 %s (%llu recalls in the last %s)\n", p50, p99,
+                (unsigned long long) st->recall_window_count, window);
+    }
     memctl_format_bytes (st->store_bytes, a, sizeof a);
     memctl_format_bytes (st->map_bytes, b, sizeof b);
     printf ("store            %s data file, %s map\n", a, b);
