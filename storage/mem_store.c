@@ -461,6 +461,16 @@ mem_store_grow (mem_store_t *self)
 }
 
 int
+mem_store_copy (mem_store_t *self, const char *dir)
+{
+    //  The copy's read transaction holds off map growth like any reader.
+    pthread_rwlock_rdlock (&self->resize);
+    int rc = MEM_MDB (mdb_env_copy2 (self->env, dir, MDB_CP_COMPACT));
+    pthread_rwlock_unlock (&self->resize);
+    return rc;
+}
+
+int
 mem_store_reader_check (mem_store_t *self)
 {
     int dead = 0;

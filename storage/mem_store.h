@@ -121,6 +121,11 @@ int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
    Waits for open read transactions to end. Returns 0 or an LMDB code. */
 int mem_store_grow (mem_store_t *self);
 
+/* Writes a compacted copy of the store (one read snapshot) as dir/data.mdb
+   (mdb_env_copy2 with MDB_CP_COMPACT; the file must not exist). Map
+   growth waits for it, as for any reader. Returns 0 or an LMDB code. */
+int mem_store_copy (mem_store_t *self, const char *dir);
+
 /* Counters in the meta table (u64), updated inside the caller's txn. */
 /* Clears reader slots left by dead processes; returns how many (or -1). */
 int mem_store_reader_check (mem_store_t *self);
