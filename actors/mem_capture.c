@@ -101,13 +101,24 @@ s_apply_import (self_t *self, mem_capture_batch_t *batch, s_item_t *item, int64_
     Memd__V1__Import *im = req->import_records;
     item->reply.result_case = MEMD__V1__REPLY__RESULT_IMPORT_RECORDS;
     item->reply.import_records = &item->import;
-    if (im->keep_ids && im->records[0]->id <= batch->next_id) {
-        s_item_fail (item, MEM_INVALID_ARGUMENT,
-                     "keep_ids: record id %llu is not above every id this store has assigned "
-                     "(%llu); import without keep_ids to give the records new ids",
-                     (unsigned long long) im->records[0]->id,
-                     (unsigned long long) batch->next_id);
-        return 0;
+    for (size_t i = 0; im->keep_ids && i < im->n_records; i++) {
+        //  The first record the store does not know decides (known ones are skipped).
+        uint64_t known;
+        int rc = mem_records_uid_lookup (self->ctx->store, batch->txn, im->records[i]->uid.data,
+                                         &known);
+        if (rc == 0)
+            continue;
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        if (im->records[i]->id <= batch->next_id) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT,
+                         "keep_ids: record id %llu is not above every id this store has "
+                         "assigned (%llu); import without keep_ids to give the records new ids",
+                         (unsigned long long) im->records[i]->id,
+                         (unsigned long long) batch->next_id);
+            return 0;
+        }
+        break;
     }
     item->ids = calloc (im->n_records, sizeof *item->ids);
     item->outcomes = calloc (im->n_records, sizeof *item->outcomes);

@@ -50,10 +50,11 @@ typedef struct {
 int mem_backup (mem_store_t *store, const char *dir, mem_backup_result_t *result, char *err,
                 size_t err_size);
 
-/* Verifies the store in dir, opened read-only (another memd may be
-   serving it). Returns 0 with the report, or -1 with err filled. */
-int mem_verify_dir (const char *dir, bool no_lock, mem_verify_report_t *report, char *err,
-                    size_t err_size);
+/* Verifies the store in dir, opened read-only: beside the memd that
+   serves it, if one does (LMDB's reader table), else with no lock file at
+   all, holding memd.lock so no memd starts meanwhile. Returns 0 with the
+   report, or -1 with err filled. */
+int mem_verify_dir (const char *dir, mem_verify_report_t *report, char *err, size_t err_size);
 
 void mem_export_test (bool verbose);
 

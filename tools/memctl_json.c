@@ -201,6 +201,8 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "recall_workers", json_integer (st->recall_workers));
     json_object_set_new (doc, "requests", memctl_json_u64 (st->requests));
     json_object_set_new (doc, "requests_rejected", memctl_json_u64 (st->requests_rejected));
+    json_object_set_new (doc, "connections_refused", memctl_json_u64 (st->connections_refused));
+    json_object_set_new (doc, "replies_dropped", memctl_json_u64 (st->replies_dropped));
     json_object_set_new (doc, "data_dir", memctl_json_string (st->data_dir));
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));

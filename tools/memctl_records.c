@@ -193,6 +193,9 @@ s_print_status (const Memd__V1__StatusResult *st)
             st->threads, st->recall_workers);
     printf ("requests         %llu received, %llu rejected\n",
             (unsigned long long) st->requests, (unsigned long long) st->requests_rejected);
+    printf ("access           %llu connections refused, %llu replies dropped\n",
+            (unsigned long long) st->connections_refused,
+            (unsigned long long) st->replies_dropped);
     memctl_format_bytes (st->store_bytes, a, sizeof a);
     memctl_format_bytes (st->map_bytes, b, sizeof b);
     printf ("store            %s data file, %s map\n", a, b);
