@@ -17,7 +17,7 @@ NODE_DIR  = bindings/node
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
+FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_jsonl
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench bench-idle locomo clean format

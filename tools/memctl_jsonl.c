@@ -191,7 +191,8 @@ s_fill (Memd__V1__Record *r, json_t *doc, const char *default_agent, char *err, 
         return -1;
     json_t *kind = json_object_get (doc, "kind");
     if (kind && !json_is_null (kind)) {
-        int k = json_is_string (kind) ? memctl_kind_parse (json_string_value (kind)) : -1;
+        const char *name = json_is_string (kind) ? json_string_value (kind) : NULL;
+        int k = !name ? -1 : strcmp (name, "unspecified") == 0 ? 0 : memctl_kind_parse (name);
         if (k < 0) {
             snprintf (err, err_size, "\"kind\" must be episodic, fact, summary, procedure or note");
             return -1;
@@ -312,6 +313,8 @@ memctl_jsonl_parse (const char *line, size_t len, const char *default_agent, cha
         snprintf (err, err_size, "not a JSON object");
     else if ((r = malloc (sizeof *r))) {
         memd__v1__record__init (r);
+        //  init points strings at protobuf-c's static "": ours are malloc'd or NULL.
+        r->text = r->agent_id = r->session_id = NULL;
         if (s_fill (r, doc, default_agent, err, err_size))
             memctl_jsonl_free (&r);
     }
