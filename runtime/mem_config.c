@@ -39,7 +39,7 @@ static const s_setting_t s_settings[] = {
      "other users (numeric uids, \"1001,1002\") whose ipc connections are accepted besides "
      "memd's own uid; they also need access to the run directory and socket (an ACL)"},
     {"api/ipc_uid_filter", S_INT, "1", 0, 1, NULL,
-     "1 = also refuse other uids in the kernel accept path (ZMQ_IPC_FILTER_UID) before the ZAP "
+     "1 = also refuse other uids in libzmq's accept path (ZMQ_IPC_FILTER_UID) before the ZAP "
      "handler sees them; 0 = the ZAP handler alone (it logs the refused uid and pid)"},
     {"api/allow_tcp", S_INT, "0", 0, 1, NULL,
      "1 = accept a tcp:// API or events endpoint; tcp peers are NOT authenticated (anyone who "
