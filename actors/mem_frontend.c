@@ -345,6 +345,8 @@ s_op_name (int op)
     case MEMD__V1__REQUEST__OP_GET: return "get";
     case MEMD__V1__REQUEST__OP_FORGET: return "forget";
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";
+    case MEMD__V1__REQUEST__OP_EXPORT_RECORDS: return "export";
+    case MEMD__V1__REQUEST__OP_IMPORT_RECORDS: return "import";
     default: return "job";
     }
 }

@@ -33,6 +33,14 @@ int
 mem_paths_check_dir (const char *dir, bool shared_ok, char *err, size_t err_size)
 {
     struct stat st;
+    //  A symlink planted by someone else (say in /tmp) could point anywhere
+    //  of ours: only our own links are followed.
+    if (lstat (dir, &st) == 0 && S_ISLNK (st.st_mode) && st.st_uid != geteuid ()) {
+        snprintf (err, err_size, "run directory %s is a symbolic link of uid %u: use a run "
+                                 "directory of your own (--run-dir)",
+                  dir, (unsigned) st.st_uid);
+        return -1;
+    }
     if (stat (dir, &st)) {
         snprintf (err, err_size, "cannot use run directory %s: %s", dir, strerror (errno));
         return -1;

@@ -73,24 +73,6 @@ mem_export_page (mem_store_t *store, MDB_txn *txn, bool all, uint32_t agent, uin
 //  --------------------------------------------------------------------------
 //  Backup
 
-static int
-s_mkdirs (const char *dir)
-{
-    char path[4096];
-    if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir (path, 0700) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir (path, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 //  fsync of a file or directory by path; 0 or -1.
 static int
 s_fsync_path (const char *path, bool directory)
@@ -151,7 +133,7 @@ mem_backup (mem_store_t *store, const char *dir, mem_backup_result_t *result, ch
     memset (result, 0, sizeof *result);
     struct timespec t0, t1;
     clock_gettime (CLOCK_MONOTONIC, &t0);
-    if (s_mkdirs (dir)) {
+    if (mem_store_mkdirs (dir)) {
         snprintf (err, err_size, "cannot create %s: %s", dir, strerror (errno));
         return -1;
     }
@@ -250,6 +232,24 @@ mem_export_test (bool verbose)
     assert (mem_agents_lookup (store, txn, "alice", false, &alice) == 0);
     assert (mem_records_forget (store, txn, alice, ids[2], 5000) == 0);
     assert (mem_store_write_commit (store, &txn) == 0);
+
+    //  A store of schema 2 gets its uid index at open (the 2 → 3 migration).
+    MDB_val skey = {14, "schema_version"}, sval;
+    uint32_t two = 2;
+    assert (mem_store_write_begin (store, &txn) == 0);
+    sval = (MDB_val){sizeof two, &two};
+    assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_META), &skey, &sval, 0) == 0);
+    assert (mdb_drop (txn, mem_store_dbi (store, MEM_DB_UIDS), 0) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    mem_index_writer_destroy (&index);
+    mem_store_destroy (&store);
+    assert ((store = mem_store_open (&opts, err, sizeof err)));
+    index = mem_index_writer_new (store);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    mem_verify_report_t migrated;
+    assert (mem_verify (store, txn, &migrated) == 0 && migrated.problem_count == 0);
+    mem_verify_report_clear (&migrated);
+    mem_store_read_end (store, &txn);
 
     //  Pages: all agents, two at a time; then alice's only.
     assert (mem_store_read_begin (store, &txn) == 0);

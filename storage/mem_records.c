@@ -155,6 +155,66 @@ mem_records_uid_lookup (mem_store_t *store, MDB_txn *txn, const uint8_t uid[16],
     return 0;
 }
 
+//  The live record of agent with exactly this text: *existing (0: none).
+//  *index_hash: whether a new record may take the dedupe entry (not on a
+//  64-bit collision with another text: then both are kept, the first deduped).
+static int
+s_dedupe_lookup (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text,
+                 uint64_t hash, uint64_t *existing, bool *index_hash)
+{
+    *existing = 0;
+    *index_hash = true;
+    uint8_t hk[12];
+    mem_put_u32be (hk, agent);
+    mem_put_u64be (hk + 4, hash);
+    MDB_val hkey = {12, hk}, hval;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, &hval));
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc || hval.mv_size != 8)
+        return rc ? rc : MDB_CORRUPTED;
+    uint64_t id = mem_get_u64be (hval.mv_data);
+    Memd__V1__Record *old;
+    if ((rc = mem_records_get_any (store, txn, id, &old)))
+        return rc;
+    if (strcmp (old->text, text) == 0)
+        *existing = id;
+    else
+        *index_hash = false;
+    memd__v1__record__free_unpacked (old, NULL);
+    return 0;
+}
+
+//  The entries only a live record has: its dedupe hash and session entry.
+static int
+s_index_live (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id, uint64_t hash,
+              bool index_hash, const char *session)
+{
+    uint8_t idk[8];
+    mem_put_u64be (idk, id);
+    int rc;
+    if (index_hash) {
+        uint8_t hk[12];
+        mem_put_u32be (hk, agent);
+        mem_put_u64be (hk + 4, hash);
+        MDB_val hkey = {12, hk}, hval = {8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, &hval, 0))))
+            return rc;
+    }
+    if (*session) {
+        uint8_t sk[SESSION_KEY_MAX];
+        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
+                                    MDB_APPENDDUP))))
+            if (rc == MDB_KEYEXIST)   //  APPENDDUP is only a hint for the common order
+                rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey,
+                                       &sval, 0));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int
 mem_capture_batch_begin (mem_capture_batch_t *batch, mem_store_t *store, MDB_txn *txn,
                          mem_index_writer_t *index)
@@ -197,30 +257,15 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
 
     //  Dedupe: the same text for the same agent returns the live record.
     size_t text_len = strlen (in->text);
-    uint64_t hash = mem_hash64 (in->text, text_len);
-    uint8_t hk[12];
-    mem_put_u32be (hk, agent);
-    mem_put_u64be (hk + 4, hash);
-    MDB_val hkey = {12, hk}, hval;
-    MDB_dbi hashes = mem_store_dbi (store, MEM_DB_HASHES);
-    bool index_hash = true;
-    rc = MEM_MDB (mdb_get (txn, hashes, &hkey, &hval));
-    if (rc == 0 && hval.mv_size == 8) {
-        uint64_t existing = mem_get_u64be (hval.mv_data);
-        Memd__V1__Record *old;
-        if ((rc = mem_records_get_any (store, txn, existing, &old)))
-            return rc;
-        bool same = strcmp (old->text, in->text) == 0;
-        memd__v1__record__free_unpacked (old, NULL);
-        if (same) {
-            *id = existing;
-            *duplicate = true;
-            return 0;
-        }
-        index_hash = false;   //  a 64-bit collision: keep both, dedupe the first
-    }
-    else if (rc != MDB_NOTFOUND)
+    uint64_t hash = mem_hash64 (in->text, text_len), existing;
+    bool index_hash;
+    if ((rc = s_dedupe_lookup (store, txn, agent, in->text, hash, &existing, &index_hash)))
         return rc;
+    if (existing) {
+        *id = existing;
+        *duplicate = true;
+        return 0;
+    }
 
     *id = ++batch->next_id;
     *duplicate = false;
@@ -256,26 +301,7 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                           agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};
     if ((rc = s_put_docmeta (store, txn, *id, &meta, MDB_APPEND)))
         return rc;
-    if (index_hash) {
-        uint8_t idk[8];
-        mem_put_u64be (idk, *id);
-        hval = (MDB_val){8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, hashes, &hkey, &hval, 0))))
-            return rc;
-    }
-    if (*session) {
-        uint8_t sk[SESSION_KEY_MAX], idk[8];
-        mem_put_u64be (idk, *id);
-        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
-                                    MDB_APPENDDUP))))
-            if (rc == MDB_KEYEXIST)   //  APPENDDUP is only a hint for the common order
-                rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey,
-                                       &sval, 0));
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return s_index_live (store, txn, agent, *id, hash, index_hash, session);
 }
 
 int
@@ -535,32 +561,15 @@ mem_records_import (mem_capture_batch_t *batch, const Memd__V1__Record *in,
         return rc;
     bool live = in->tombstoned_at_ms == 0;
     size_t text_len = strlen (in->text);
-    uint64_t hash = mem_hash64 (in->text, text_len);
-    uint8_t hk[12];
-    mem_put_u32be (hk, agent);
-    mem_put_u64be (hk + 4, hash);
-    MDB_val hkey = {12, hk}, hval;
-    MDB_dbi hashes = mem_store_dbi (store, MEM_DB_HASHES);
-    bool index_hash = live;
-    if (live) {
-        //  Dedupe as capture does: one live record per text and agent.
-        rc = MEM_MDB (mdb_get (txn, hashes, &hkey, &hval));
-        if (rc == 0 && hval.mv_size == 8) {
-            uint64_t existing = mem_get_u64be (hval.mv_data);
-            Memd__V1__Record *old;
-            if ((rc = mem_records_get_any (store, txn, existing, &old)))
-                return rc;
-            bool same = strcmp (old->text, in->text) == 0;
-            memd__v1__record__free_unpacked (old, NULL);
-            if (same) {
-                *id = existing;
-                *outcome = MEM_IMPORT_DUPLICATE;
-                return 0;
-            }
-            index_hash = false;
-        }
-        else if (rc != MDB_NOTFOUND)
-            return rc;
+    uint64_t hash = mem_hash64 (in->text, text_len), existing = 0;
+    bool index_hash = false;
+    //  Dedupe as capture does: one live record per text and agent.
+    if (live && (rc = s_dedupe_lookup (store, txn, agent, in->text, hash, &existing, &index_hash)))
+        return rc;
+    if (existing) {
+        *id = existing;
+        *outcome = MEM_IMPORT_DUPLICATE;
+        return 0;
     }
     *id = keep_id ? in->id : batch->next_id + 1;
     batch->next_id = *id;
@@ -602,21 +611,7 @@ mem_records_import (mem_capture_batch_t *batch, const Memd__V1__Record *in,
             return rc;
         return mem_store_counter_add (txn, store, "records_tombstoned", 1);
     }
-    uint8_t idk[8];
-    mem_put_u64be (idk, *id);
-    if (index_hash) {
-        hval = (MDB_val){8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, hashes, &hkey, &hval, 0))))
-            return rc;
-    }
-    if (*session) {
-        uint8_t sk[SESSION_KEY_MAX];
-        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
-                                    0))))
-            return rc;
-    }
-    return 0;
+    return s_index_live (store, txn, agent, *id, hash, index_hash, session);
 }
 
 int

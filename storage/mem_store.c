@@ -72,9 +72,8 @@ mem_store_options_default (mem_store_options_t *opts)
     opts->no_lock = false;
 }
 
-//  Creates dir (and parents) with mode 0700 where missing.
-static int
-s_mkdirs (const char *dir)
+int
+mem_store_mkdirs (const char *dir)
 {
     char path[4096];
     if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path)
@@ -234,7 +233,7 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
             goto failed;
         }
     }
-    else if (!self->dir || s_mkdirs (self->dir)) {
+    else if (!self->dir || mem_store_mkdirs (self->dir)) {
         snprintf (err, err_size, "cannot create data directory %s: %s", opts->dir,
                   strerror (errno));
         goto failed;

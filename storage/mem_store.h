@@ -79,6 +79,9 @@ int mem_store_check (int rc, const char *call, const char *file, int line);
 
 void mem_store_options_default (mem_store_options_t *opts);
 
+/* Creates dir (and parents) with mode 0700 where missing. 0 or -1 (errno). */
+int mem_store_mkdirs (const char *dir);
+
 /* Opens the store; NULL with a message in err on failure. */
 mem_store_t *mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size);
 void mem_store_destroy (mem_store_t **self_p);
