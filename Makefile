@@ -5,11 +5,12 @@ BUILD     ?= build
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 # Debian packages the build and the tests need (the last line: the Python binding,
-# its code generator and its tests; util-linux gives the tests unshare).
+# its code generator and its tests; util-linux gives the tests unshare and setpriv,
+# passwd useradd: test_access runs a client as another user).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
             lmdb-utils procps \
-            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux passwd
 # The Node binding needs node and npm: Debian's nodejs and npm when the commands are
 # missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
 NODE_PKGS = nodejs npm
