@@ -731,11 +731,12 @@ s_self_start (self_t *self, char *err, size_t err_size)
         return -1;
     }
     self->backup = zsock_new (ZMQ_PAIR);
+    if (self->backup)
+        zsock_set_sndhwm (self->backup, 4);   //  Backup requests waiting, with the actor's 4
     if (!self->backup || zsock_connect (self->backup, MEM_INPROC_BACKUP)) {
         snprintf (err, err_size, "cannot reach the backup actor");
         return -1;
     }
-    zsock_set_sndhwm (self->backup, 4);
     if (ctx->events_endpoint) {
         self->events = zsock_new (ZMQ_PUB);
         if (!self->events) {
