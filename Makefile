@@ -5,11 +5,12 @@ BUILD     ?= build
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 # Debian packages the build and the tests need (the last line: the Python binding,
-# its code generator and its tests; util-linux gives the tests unshare).
+# its code generator and its tests; util-linux gives the tests unshare and setpriv,
+# passwd useradd: test_access runs a client as another user).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
             libpcre2-dev lmdb-utils procps jq \
-            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux passwd
 # The Node binding needs node and npm: Debian's nodejs and npm when the commands are
 # missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
 NODE_PKGS = nodejs npm
@@ -17,7 +18,7 @@ NODE_DIR  = bindings/node
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_redact
+FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_redact fuzz_jsonl
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench bench-idle locomo clean format

@@ -23,6 +23,13 @@
 #define MEM_INPROC_LIFECYCLE   "inproc://memd-lifecycle"     /* frontend ↔ lifecycle */
 #define MEM_INPROC_CONSOLIDATE "inproc://memd-consolidate"   /* lifecycle ↔ capture (steps) */
 #define MEM_INPROC_EVENTS      "inproc://memd-events"        /* actors → frontend's PUB */
+#define MEM_INPROC_BACKUP      "inproc://memd-backup"        /* frontend ↔ backup */
+#define MEM_INPROC_API_MONITOR "inproc://memd-api-monitor"   /* the API socket's monitor */
+#define MEM_INPROC_EVENTS_MONITOR "inproc://memd-events-monitor"
+
+/* ZAP domains of the public sockets (mem_zap). */
+#define MEM_ZAP_DOMAIN_IPC "memd.ipc"
+#define MEM_ZAP_DOMAIN_TCP "memd.tcp"
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -58,6 +65,10 @@ typedef struct {
     mem_lifecycle_config_t lifecycle;
     const char *events_endpoint; /* PUB for events; NULL = none */
     mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
+    uint32_t allow_uids[MEM_ALLOW_UIDS_MAX];   /* accepted besides memd's own uid */
+    size_t n_allow_uids;
+    bool allow_tcp;              /* api/allow_tcp: tcp endpoints, unauthenticated */
+    bool ipc_uid_filter;         /* api/ipc_uid_filter: ZMQ_IPC_FILTER_UID too */
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
@@ -74,6 +85,24 @@ void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
 void mem_lifecycle_actor (zsock_t *pipe, void *args);
+void mem_zap_actor (zsock_t *pipe, void *args);      /* the ZAP handler; start it first */
+void mem_backup_actor (zsock_t *pipe, void *args);   /* Backup requests, one at a time */
+
+/* Access control (mem_zap.c, DESIGN §11). Prepares a public socket before
+   it binds: refuses a non-ipc endpoint unless allow_tcp, sets the ZAP
+   domain with enforcement (no handler: refused), ZMQ_IPC_FILTER_UID for
+   memd's uid and the allowed ones, and a monitor on the inproc endpoint
+   monitor (NULL: none) reporting refused connections. 0 or -1 with err. */
+int mem_zap_secure (zsock_t *sock, const char *endpoint, const mem_context_t *ctx,
+                    const char *monitor, char *err, size_t err_size);
+/* A PAIR reading that monitor; mem_zap_monitor_recv reads one event and
+   returns 1 if it was a refused connection, else 0. */
+zsock_t *mem_zap_monitor_new (const char *monitor);
+uint64_t mem_zap_monitor_recv (zsock_t *monitor);
+/* The uid (and pid) from a ZAP address "…:uid:gid:pid". 0 or -1. */
+int mem_zap_peer_uid (const char *address, uint32_t *uid, uint32_t *pid);
+bool mem_zap_uid_allowed (const mem_context_t *ctx, uint32_t uid);
+void mem_zap_test (bool verbose);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);

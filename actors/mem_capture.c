@@ -1,6 +1,6 @@
 /*  mem_capture — the one writer (DESIGN §2, §5).
 
-    Takes Capture and Forget requests from the frontend. Everything queued
+    Takes Capture, Forget and Import requests from the frontend. Everything queued
     at the moment it wakes is written in one transaction (group commit),
     committed — synced per store/sync, fsync by default — and only then
     acknowledged: an ack means the write survives kill -9 and power loss.
@@ -42,6 +42,8 @@ typedef struct {
     Memd__V1__ForgetResult forget;
     uint64_t *ids;                 //  capture ids or forget's missing ids
     protobuf_c_boolean *dups;
+    Memd__V1__ImportResult import;
+    Memd__V1__ImportOutcome *outcomes;
 } s_item_t;
 
 typedef struct {
@@ -70,6 +72,7 @@ s_item_clear (s_item_t *item)
         memd__v1__request__free_unpacked (item->req, NULL);
     free (item->ids);
     free (item->dups);
+    free (item->outcomes);
     memset (item, 0, sizeof *item);
 }
 
@@ -88,6 +91,56 @@ s_item_fail (s_item_t *item, mem_code_t code, const char *fmt, ...)
     item->reply.result_case = MEMD__V1__REPLY__RESULT__NOT_SET;
 }
 
+//  Import (mem_records_import): exported records with every field kept.
+//  All or nothing: with keep_ids the first id is checked before anything
+//  is written (the ids increase, the codec checked that).
+static int
+s_apply_import (self_t *self, mem_capture_batch_t *batch, s_item_t *item, int64_t now)
+{
+    Memd__V1__Request *req = item->req;
+    Memd__V1__Import *im = req->import_records;
+    item->reply.result_case = MEMD__V1__REPLY__RESULT_IMPORT_RECORDS;
+    item->reply.import_records = &item->import;
+    for (size_t i = 0; im->keep_ids && i < im->n_records; i++) {
+        //  The first record the store does not know decides (known ones are skipped).
+        uint64_t known;
+        int rc = mem_records_uid_lookup (self->ctx->store, batch->txn, im->records[i]->uid.data,
+                                         &known);
+        if (rc == 0)
+            continue;
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        if (im->records[i]->id <= batch->next_id) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT,
+                         "keep_ids: record id %llu is not above every id this store has "
+                         "assigned (%llu); import without keep_ids to give the records new ids",
+                         (unsigned long long) im->records[i]->id,
+                         (unsigned long long) batch->next_id);
+            return 0;
+        }
+        break;
+    }
+    item->ids = calloc (im->n_records, sizeof *item->ids);
+    item->outcomes = calloc (im->n_records, sizeof *item->outcomes);
+    if (!item->ids || !item->outcomes)
+        return ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < im->n_records && !rc; i++) {
+        mem_import_outcome_t outcome = 0;
+        rc = mem_records_import (batch, im->records[i], req->agent_id, im->keep_ids, now,
+                                 &item->ids[i], &outcome);
+        if (!rc && outcome == MEM_IMPORT_ID_TAKEN)
+            rc = MDB_KEYEXIST;   //  cannot happen after the check above: fail the group
+        item->outcomes[i] = (Memd__V1__ImportOutcome) outcome;
+        item->import.added += outcome == MEM_IMPORT_ADDED;
+    }
+    item->import.ids = item->ids;
+    item->import.n_ids = im->n_records;
+    item->import.outcomes = item->outcomes;
+    item->import.n_outcomes = im->n_records;
+    return rc;
+}
+
 //  Applies one request inside txn. Returns an LMDB code that must abort the
 //  whole group (MAP_FULL, I/O), or 0 (the item's own outcome is in its reply).
 static int
@@ -96,6 +149,8 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
     mem_store_t *store = self->ctx->store;
     Memd__V1__Request *req = item->req;
     int rc = 0;
+    if (req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
+        return s_apply_import (self, batch, item, now);
     if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
         Memd__V1__Capture *cap = req->capture;
         item->ids = calloc (cap->n_records, sizeof *item->ids);
@@ -163,8 +218,11 @@ s_group_reset (self_t *self)
         s_item_t *item = &self->items[i];
         free (item->ids);
         free (item->dups);
+        free (item->outcomes);
         item->ids = NULL;
         item->dups = NULL;
+        item->outcomes = NULL;
+        memd__v1__import_result__init (&item->import);
         memset (&item->capture, 0, sizeof item->capture);
         memset (&item->forget, 0, sizeof item->forget);
         memd__v1__capture_result__init (&item->capture);
@@ -211,7 +269,8 @@ s_group_events (self_t *self)
     for (size_t i = 0; i < self->n_items; i++) {
         s_item_t *item = &self->items[i];
         Memd__V1__Request *req = item->req;
-        if (!req || (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE && item->status.code != MEM_OK))
+        if (!req || (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE && item->status.code != MEM_OK)
+            || req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
             continue;   //  a forget with missing ids still forgot the others
         Memd__V1__RecordsEvent body = MEMD__V1__RECORDS_EVENT__INIT;
         Memd__V1__Event event = MEMD__V1__EVENT__INIT;
@@ -310,6 +369,8 @@ s_take (self_t *self)
     zmsg_destroy (&msg);
     if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE)
         return item->req->capture->n_records;
+    if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
+        return item->req->import_records->n_records;
     return 1;
 }
 

@@ -10,7 +10,15 @@
     by readiness: a worker gets a request only when it said it is free, and
     requests wait here (bounded) when every worker is busy.
 
-    Sleep and Wake go to the lifecycle actor; Verify to the recall pool.
+    Sleep and Wake go to the lifecycle actor; Verify and Export to the
+    recall pool; Import to the writer; Backup to the backup actor.
+
+    Access control (mem_zap.c): both public sockets get a ZAP domain with
+    enforcement and the ipc uid filter before they bind, and a monitor
+    whose refused connections are counted in status. Replies never block:
+    the API socket is ROUTER_MANDATORY and replies go out with DONTWAIT, so
+    one to a client that has gone or stopped reading is dropped and
+    counted (replies_dropped) instead of stalling the frontend.
 
     The frontend is the lifecycle's only source: it reports real activity
     (data-plane requests; never Ping, Status or an idle connection), at
@@ -61,6 +69,11 @@ typedef struct {
     zsock_t *lifecycle;       //  PAIR to the lifecycle actor
     zsock_t *events_in;       //  PULL: events from every actor
     zsock_t *events;          //  XPUB, public (NULL: no events endpoint)
+    zsock_t *backup;          //  PAIR to the backup actor
+    zsock_t *api_monitor;     //  PAIR: refused connections on the API socket
+    zsock_t *events_monitor;  //  PAIR: the same on the events socket (NULL: none)
+    uint64_t refused;         //  connections refused (both public sockets)
+    uint64_t dropped;         //  replies dropped: the client had gone or was not reading
     zpoller_t *poller;
     mem_context_t *ctx;
     zlist_t *idle_workers;    //  zframe_t * worker identities, ready for work
@@ -113,6 +126,9 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events_in);
     zsock_destroy (&self->events);
+    zsock_destroy (&self->backup);
+    zsock_destroy (&self->api_monitor);
+    zsock_destroy (&self->events_monitor);
     if (self->idle_workers) {
         zframe_t *frame;
         while ((frame = zlist_pop (self->idle_workers)))
@@ -140,12 +156,18 @@ s_reply (self_t *self, zframe_t **identity_p, zframe_t **reply_p)
         zframe_destroy (identity_p);
         return;
     }
-    zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, identity_p);
-    zmsg_addmem (msg, NULL, 0);
-    zmsg_append (msg, reply_p);
-    zmsg_send (&msg, self->api);
-    self->last_reply_ms = mem_mono_ms ();
+    //  ROUTER_MANDATORY: the first frame fails at once (EHOSTUNREACH: the
+    //  client has gone; EAGAIN: its queue is full) and nothing is sent.
+    //  Once it is in, the other frames of the message follow it.
+    if (zframe_send (identity_p, self->api, ZFRAME_MORE | ZFRAME_DONTWAIT) == 0
+        && zmq_send (zsock_resolve (self->api), "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0
+        && zframe_send (reply_p, self->api, ZFRAME_DONTWAIT) == 0) {
+        self->last_reply_ms = mem_mono_ms ();
+        return;
+    }
+    self->dropped++;
+    zframe_destroy (identity_p);
+    zframe_destroy (reply_p);
 }
 
 static void
@@ -315,6 +337,8 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     result.recall_workers = ctx->recall_workers;
     result.requests = self->requests;
     result.requests_rejected = self->rejected;
+    result.connections_refused = self->refused;
+    result.replies_dropped = self->dropped;
     result.data_dir = (char *) ctx->data_dir;
     result.endpoint = (char *) ctx->endpoint;
     mem_store_sizes (ctx->store, &result.map_bytes, &result.store_bytes);
@@ -377,6 +401,8 @@ s_op_name (int op)
     case MEMD__V1__REQUEST__OP_GET: return "get";
     case MEMD__V1__REQUEST__OP_FORGET: return "forget";
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";
+    case MEMD__V1__REQUEST__OP_EXPORT_RECORDS: return "export";
+    case MEMD__V1__REQUEST__OP_IMPORT_RECORDS: return "import";
     default: return "job";
     }
 }
@@ -638,14 +664,16 @@ s_self_handle_api (self_t *self)
     zmsg_append (out, &identity);
     zmsg_append (out, &bytes);
     bool to_writer = req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
-                  || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+                  || req->op_case == MEMD__V1__REQUEST__OP_FORGET
+                  || req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS;
     bool to_reaper = s_is_job_op (req->op_case);
     bool is_recall = req->op_case == MEMD__V1__REQUEST__OP_RECALL;
+    bool to_backup = req->op_case == MEMD__V1__REQUEST__OP_BACKUP;
     uint64_t request_id = req->request_id;
     memd__v1__request__free_unpacked (req, NULL);
-    if (to_writer || to_reaper) {
+    if (to_writer || to_reaper || to_backup) {
         //  Never block the control plane on a full queue: refuse.
-        zsock_t *actor = to_writer ? self->capture : self->reaper;
+        zsock_t *actor = to_writer ? self->capture : to_reaper ? self->reaper : self->backup;
         if (zsock_events (actor) & ZMQ_POLLOUT) {
             zmsg_send (&out, actor);
             self->in_flight++;
@@ -656,8 +684,9 @@ s_self_handle_api (self_t *self)
         identity = zmsg_pop (out);
         zmsg_destroy (&out);
         s_reject (self, &identity, request_id, MEM_RESOURCE_EXHAUSTED,
-                  to_writer ? "capture queue is full; retry later"
-                            : "job queue requests are backed up; retry later");
+                  to_writer   ? "capture queue is full; retry later"
+                  : to_backup ? "backups are already running or waiting; retry later"
+                              : "job queue requests are backed up; retry later");
         return;
     }
     if (zlist_size (self->waiting) >= self->ctx->recall_queue) {
@@ -729,6 +758,22 @@ s_self_handle_reaper (self_t *self)
     s_relay (self, msg);
 }
 
+//  From the backup actor: [identity][reply].
+static void
+s_self_handle_backup (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->backup);
+    if (msg)
+        s_relay (self, msg);
+}
+
+//  A monitor event of a public socket: count the refused connections.
+static void
+s_self_handle_monitor (self_t *self, zsock_t *monitor)
+{
+    self->refused += mem_zap_monitor_recv (monitor);
+}
+
 //  From a recall worker: [worker]["READY"] or [worker][identity][reply].
 static void
 s_self_handle_recall (self_t *self)
@@ -790,6 +835,13 @@ s_self_start (self_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "cannot reach the lifecycle: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
+    self->backup = zsock_new (ZMQ_PAIR);
+    if (self->backup)
+        zsock_set_sndhwm (self->backup, 4);   //  Backup requests waiting, with the actor's 4
+    if (!self->backup || zsock_connect (self->backup, MEM_INPROC_BACKUP)) {
+        snprintf (err, err_size, "cannot reach the backup actor");
+        return -1;
+    }
     if (ctx->events_endpoint) {
         self->events = zsock_new (ZMQ_XPUB);
         if (!self->events) {
@@ -799,6 +851,12 @@ s_self_start (self_t *self, char *err, size_t err_size)
         zsock_set_xpub_verbose (self->events, 1);
         zsock_set_sndhwm (self->events, 10000);
         zsock_set_linger (self->events, 0);
+        //  Subscribers send only subscriptions (topic prefixes): small.
+        zsock_set_maxmsgsize (self->events, 4096);
+        if (mem_zap_secure (self->events, ctx->events_endpoint, ctx, MEM_INPROC_EVENTS_MONITOR,
+                            err, err_size)
+            || !(self->events_monitor = mem_zap_monitor_new (MEM_INPROC_EVENTS_MONITOR)))
+            return -1;
         if (zsock_bind (self->events, "%s", ctx->events_endpoint) < 0) {
             snprintf (err, err_size, "cannot bind the events endpoint %s: %s",
                       ctx->events_endpoint, zmq_strerror (zmq_errno ()));
@@ -820,14 +878,24 @@ s_self_start (self_t *self, char *err, size_t err_size)
     zsock_set_sndhwm (self->api, 100000);
     zsock_set_rcvhwm (self->api, 100000);
     zsock_set_linger (self->api, 1000);   //  let the last acks out at shutdown
+    zsock_set_router_mandatory (self->api, 1);
+    if (mem_zap_secure (self->api, ctx->endpoint, ctx, MEM_INPROC_API_MONITOR, err, err_size))
+        return -1;
+    if (!(self->api_monitor = mem_zap_monitor_new (MEM_INPROC_API_MONITOR))) {
+        snprintf (err, err_size, "cannot read the API socket's monitor");
+        return -1;
+    }
     if (zsock_bind (self->api, "%s", ctx->endpoint) < 0) {
         snprintf (err, err_size, "cannot bind %s: %s", ctx->endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
     self->poller = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall,
-                                self->lifecycle, self->events_in, NULL);
+                                self->lifecycle, self->events_in, self->backup,
+                                self->api_monitor, NULL);
     if (self->events)
         zpoller_add (self->poller, self->events);
+    if (self->events_monitor)
+        zpoller_add (self->poller, self->events_monitor);
     self->idle_workers = zlist_new ();
     self->waiting = zlist_new ();
     self->arrived = calloc (ctx->recall_queue, sizeof *self->arrived);
@@ -889,6 +957,10 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_reaper (self);
         else if (which == self->recall)
             s_self_handle_recall (self);
+        else if (which == self->backup)
+            s_self_handle_backup (self);
+        else if (which && (which == self->api_monitor || which == self->events_monitor))
+            s_self_handle_monitor (self, which);
         else if (zpoller_terminated (self->poller))
             break;
         if (self->activity_pending && s_activity_timeout (self) == 0)

@@ -1,6 +1,7 @@
 /*  mem_recall — one worker of the read pool (DESIGN §2).
 
-    Serves Recall, Get and Verify from LMDB read transactions; never writes. Each
+    Serves Recall, Get, Verify and Export pages from LMDB read
+    transactions; never writes. Each
     worker tells the frontend it is READY, and then every reply it sends
     means it is free again, so the frontend hands work only to idle workers
     and a slow query never holds up the next one.
@@ -14,6 +15,7 @@
 #include "mem_log.h"
 #include "mem_records.h"
 #include "mem_verify.h"
+#include "mem_export.h"
 
 #define DEFAULT_K 10
 
@@ -263,6 +265,47 @@ s_verify (self_t *self, const Memd__V1__Request *req)
     return reply;
 }
 
+//  Export: one page of records in id order (mem_export_page).
+static zframe_t *
+s_export (self_t *self, const Memd__V1__Request *req)
+{
+    const Memd__V1__Export *e = req->export_records;
+    mem_store_t *store = self->ctx->store;
+    uint32_t agent = 0;
+    mem_export_page_t page;
+    memset (&page, 0, sizeof page);
+    int rc = e->all_agents ? 0
+                           : mem_agents_lookup (store, self->reader.txn, req->agent_id, false,
+                                                &agent);
+    bool unknown_agent = rc == MDB_NOTFOUND;
+    if (!rc)
+        rc = mem_export_page (store, self->reader.txn, e->all_agents, agent, e->after_id,
+                              e->limit ? e->limit : MEM_EXPORT_DEFAULT_LIMIT, &page);
+    zframe_t *reply;
+    if (rc && !unknown_agent)
+        reply = mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
+                                       "export failed: %s", mdb_strerror (rc));
+    else {
+        //  An agent with no records yet exports nothing.
+        Memd__V1__ExportResult result = MEMD__V1__EXPORT_RESULT__INIT;
+        result.records = page.records;
+        result.n_records = page.n_records;
+        result.next_after_id = page.next_after_id;
+        result.more = page.more;
+        result.scanned = page.scanned;
+        result.store_records = page.store_records;
+        Memd__V1__Status status = MEMD__V1__STATUS__INIT;
+        Memd__V1__Reply msg = MEMD__V1__REPLY__INIT;
+        msg.request_id = req->request_id;
+        msg.status = &status;
+        msg.result_case = MEMD__V1__REPLY__RESULT_EXPORT_RECORDS;
+        msg.export_records = &result;
+        reply = mem_codec_pack (&msg.base);
+    }
+    mem_export_page_clear (&page);
+    return reply;
+}
+
 //  [identity][request bytes] → [identity][reply bytes]
 static void
 s_self_handle_frontend (self_t *self)
@@ -290,6 +333,8 @@ s_self_handle_frontend (self_t *self)
             reply = s_get (self, req);
         else if (req->op_case == MEMD__V1__REQUEST__OP_VERIFY)
             reply = s_verify (self, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_EXPORT_RECORDS)
+            reply = s_export (self, req);
         else
             reply = mem_codec_error_reply (req->request_id, MEM_INTERNAL,
                                            "recall: operation %d is not mine", req->op_case);

@@ -239,6 +239,13 @@ s_set_unavailable (memd_client_t *self, bool sent, size_t request_size)
                          "memd is not running (no socket at %s)", ep + 6);
             return;
         }
+        if (access (ep + 6, W_OK) == -1 && errno == EACCES) {
+            s_set_error (self, MEMD__V1__CODE__PERMISSION_DENIED,
+                         "permission denied on memd's socket %s: it is another user's memd "
+                         "(memd serves only its own user unless api/allow_uids names others)",
+                         ep + 6);
+            return;
+        }
     }
     if (!sent)
         s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,

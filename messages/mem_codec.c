@@ -354,6 +354,72 @@ s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *
 }
 
 //  True for the operations on records, which are scoped by agent.
+//  Export, Import and Backup (memctl export, import, backup).
+static mem_code_t
+s_validate_portability (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
+                        size_t err_size)
+{
+    if (req->op_case == MEMD__V1__REQUEST__OP_EXPORT_RECORDS) {
+        const Memd__V1__Export *e = req->export_records;
+        if (!e->all_agents && (!req->agent_id || !*req->agent_id)) {
+            snprintf (err, err_size, "export needs agent_id or all_agents");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (e->limit > MEM_EXPORT_MAX_LIMIT) {
+            snprintf (err, err_size, "export limit %u is over the limit of %d", e->limit,
+                      MEM_EXPORT_MAX_LIMIT);
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    if (req->op_case == MEMD__V1__REQUEST__OP_BACKUP) {
+        const char *dir = req->backup->dir;
+        CHECK_STRING ("dir", dir, 4000);
+        if (!dir || dir[0] != '/') {
+            snprintf (err, err_size, "backup dir must be an absolute path");
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    const Memd__V1__Import *im = req->import_records;
+    if (im->n_records == 0) {
+        snprintf (err, err_size, "import has no records");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (im->n_records > limits->max_batch) {
+        snprintf (err, err_size, "import of %zu records is over the batch limit of %zu",
+                  im->n_records, limits->max_batch);
+        return MEM_TOO_LARGE;
+    }
+    uint64_t last_id = 0;
+    for (size_t i = 0; i < im->n_records; i++) {
+        const Memd__V1__Record *rec = im->records[i];
+        mem_code_t rc = s_validate_record (rec, i, req->agent_id, limits, err, err_size);
+        if (rc != MEM_OK)
+            return rc;
+        if (rec->uid.len != 16) {
+            snprintf (err, err_size, "record %zu: uid must be 16 bytes, not %zu", i, rec->uid.len);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (rec->tombstoned_at_ms < 0 || rec->last_recalled_ms < 0) {
+            snprintf (err, err_size, "record %zu: a negative time", i);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (rec->salience_base < 0 || rec->salience_base > 1
+            || rec->salience_base != rec->salience_base) {
+            snprintf (err, err_size, "record %zu: salience_base must be within 0..1", i);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (im->keep_ids && (rec->id == 0 || rec->id <= last_id)) {
+            snprintf (err, err_size, "record %zu: with keep_ids, ids must be increasing and "
+                                     "above 0 (id %llu)", i, (unsigned long long) rec->id);
+            return MEM_INVALID_ARGUMENT;
+        }
+        last_id = rec->id;
+    }
+    return MEM_OK;
+}
+
 static bool
 s_is_record_op (const Memd__V1__Request *req)
 {
@@ -469,6 +535,10 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
     case MEMD__V1__REQUEST__OP_JOB_LIST:
     case MEMD__V1__REQUEST__OP_JOB_STATS:
         return s_validate_job (req, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_EXPORT_RECORDS:
+    case MEMD__V1__REQUEST__OP_IMPORT_RECORDS:
+    case MEMD__V1__REQUEST__OP_BACKUP:
+        return s_validate_portability (req, limits, err, err_size);
     default:
         snprintf (err, err_size, "unknown operation %d", (int) req->op_case);
         return MEM_INVALID_ARGUMENT;
@@ -490,6 +560,7 @@ mem_codec_is_data_plane (const Memd__V1__Request *req)
     case MEMD__V1__REQUEST__OP_SLEEP:
     case MEMD__V1__REQUEST__OP_WAKE:
     case MEMD__V1__REQUEST__OP_VERIFY:
+    case MEMD__V1__REQUEST__OP_BACKUP:
     case MEMD__V1__REQUEST__OP_JOB_LEASE:
     case MEMD__V1__REQUEST__OP_JOB_EXTEND:
     case MEMD__V1__REQUEST__OP_JOB_LIST:

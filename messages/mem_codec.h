@@ -52,6 +52,9 @@ typedef struct {
     size_t max_list;            /* jobs in one JobList; default 10,000 */
 } mem_limits_t;
 
+#define MEM_EXPORT_MAX_LIMIT 10000  /* records in one Export page */
+#define MEM_EXPORT_DEFAULT_LIMIT 1000
+
 #define MEM_JOB_KIND_MAX    64      /* bytes in a job kind: [A-Za-z0-9_.:-] */
 #define MEM_JOB_DEDUPE_MAX  256     /* bytes in a dedupe key */
 #define MEM_JOB_DEPENDS_MAX 256     /* depends_on entries */

@@ -1,6 +1,7 @@
 /*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
 
-    Start: store, reaper, capture, recall pool, lifecycle, frontend (binds
+    Start: the ZAP handler (before any public socket exists, DESIGN §11),
+    store, reaper, capture, recall pool, lifecycle, backup, frontend (binds
     the events endpoint, then the API).
     Stop: the reaper answers its parked leases, the frontend drains what is
     in flight, then every actor stops in reverse order of start. */
@@ -18,6 +19,8 @@ struct _mem_daemon_t {
     char *data_dir;
     char *endpoint;
     int endpoint_lock;
+    zactor_t *zap;
+    zactor_t *backup;
     zactor_t *reaper;
     zactor_t *capture;
     zactor_t *recall[MAX_RECALL_WORKERS];
@@ -100,8 +103,30 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     if (!(ctx->redact = mem_redact_from_config (config, err, err_size)))
         goto failed;
 
-    self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, err, err_size);
+    int n_uids = mem_config_parse_uids (mem_config_get (config, "api/allow_uids"),
+                                        ctx->allow_uids, MEM_ALLOW_UIDS_MAX, err, err_size);
+    if (n_uids < 0)
+        goto failed;
+    ctx->n_allow_uids = (size_t) n_uids;
+    ctx->allow_tcp = mem_config_int (config, "api/allow_tcp") != 0;
+    ctx->ipc_uid_filter = mem_config_int (config, "api/ipc_uid_filter") != 0;
+
+    self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, n_uids > 0, err, err_size);
     if (self->endpoint_lock == -1)
+        goto failed;
+    if (self->events_endpoint && strncmp (self->events_endpoint, "ipc://", 6) == 0) {
+        char dir[4096];
+        snprintf (dir, sizeof dir, "%s", self->events_endpoint + 6);
+        char *slash = strrchr (dir, '/');
+        if (slash && slash != dir) {
+            *slash = 0;
+            if (mem_paths_check_dir (dir, n_uids > 0, err, err_size))
+                goto failed;
+        }
+    }
+    //  Peers are authenticated from the first connection on: the handler
+    //  exists before any public socket.
+    if (!(self->zap = mem_actor_start (mem_zap_actor, ctx, err, err_size)))
         goto failed;
 
     mem_store_options_t opts;
@@ -125,6 +150,8 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
               = mem_actor_start (mem_recall_actor, ctx, err, err_size)))
             goto failed;
     if (!(self->lifecycle = mem_actor_start (mem_lifecycle_actor, ctx, err, err_size)))
+        goto failed;
+    if (!(self->backup = mem_actor_start (mem_backup_actor, ctx, err, err_size)))
         goto failed;
     if (!(self->frontend = mem_actor_start (mem_frontend_actor, ctx, err, err_size)))
         goto failed;
@@ -172,11 +199,13 @@ mem_daemon_destroy (mem_daemon_t **self_p)
         zstr_free (&reply);
         zactor_destroy (&self->frontend);
     }
+    zactor_destroy (&self->backup);
     zactor_destroy (&self->lifecycle);
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
     zactor_destroy (&self->reaper);
+    zactor_destroy (&self->zap);   //  last: no public socket is left
     mem_store_destroy (&self->ctx.store);
     mem_redact_destroy (&self->ctx.redact);
     if (self->endpoint_lock >= 0) {

@@ -1201,6 +1201,71 @@ mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *proble
 }
 
 int
+mem_index_verify_docs (mem_store_t *store, MDB_txn *txn, mem_index_doc_fn *fn, void *arg)
+{
+    //  First the agents with a merge in progress: a term may then be in a
+    //  source and in the merged segment at once, so counts are not exact.
+    MDB_cursor *cat;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &cat));
+    if (rc)
+        return rc;
+    uint32_t *merging = NULL;
+    size_t n_merging = 0, cap = 0;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cat, &key, &val, MDB_NEXT)) == 0) {
+        s_seg_info_t info;
+        if (key.mv_size != 8 || val.mv_size != sizeof info)
+            continue;   //  mem_index_verify reports these
+        memcpy (&info, val.mv_data, sizeof info);
+        if (info.state != SEG_READY) {
+            if (!s_grow ((void **) &merging, &cap, n_merging + 1, sizeof *merging)) {
+                rc = ENOMEM;
+                break;
+            }
+            merging[n_merging++] = mem_get_u32be (key.mv_data);
+        }
+    }
+    if (rc != MDB_NOTFOUND) {
+        mdb_cursor_close (cat);
+        free (merging);
+        return MEM_MDB (rc);
+    }
+    MDB_cursor *cursor;
+    rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor));
+    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get (cat, &key, &val, MDB_FIRST); r == 0;
+         r = mdb_cursor_get (cat, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8)
+            continue;
+        uint32_t agent = mem_get_u32be (key.mv_data);
+        bool exact = true;
+        for (size_t i = 0; i < n_merging; i++)
+            exact = exact && merging[i] != agent;
+        uint8_t k[4];
+        memcpy (k, (uint8_t *) key.mv_data + 4, 4);
+        MDB_val pkey = {4, k}, pval;
+        for (r = mdb_cursor_get (cursor, &pkey, &pval, MDB_SET_RANGE);
+             r == 0 && pkey.mv_size >= 4 && memcmp (pkey.mv_data, k, 4) == 0;
+             r = mdb_cursor_get (cursor, &pkey, &pval, MDB_NEXT)) {
+            if (pval.mv_size < HEADER_SIZE || (pval.mv_size - HEADER_SIZE) % POSTING_SIZE)
+                continue;   //  mem_index_verify reports these
+            const uint8_t *p = (const uint8_t *) pval.mv_data + HEADER_SIZE;
+            size_t n = (pval.mv_size - HEADER_SIZE) / POSTING_SIZE;
+            for (size_t i = 0; i < n; i++, p += POSTING_SIZE)
+                fn (arg, agent, s_posting_id (p), s_posting_tf (p), s_posting_dl (p), exact);
+        }
+        if (r != 0 && r != MDB_NOTFOUND) {
+            rc = MEM_MDB (r);
+            break;
+        }
+    }
+    if (!rc)
+        mdb_cursor_close (cursor);
+    mdb_cursor_close (cat);
+    free (merging);
+    return rc;
+}
+
+int
 mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn)
 {
     //  Every agent with more than one segment is a candidate; the policy

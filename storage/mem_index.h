@@ -134,6 +134,15 @@ typedef void(mem_index_problem_fn) (void *arg, const char *text);
 int mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *problem, void *arg,
                       uint64_t *postings);
 
+/* Calls fn for every posting of every catalogued segment: the agent, the
+   record id, its tf and dl. exact is false for an agent with a merge in
+   progress, whose terms may then be counted in two segments. Lets verify
+   check records against their postings (a record with none, or fewer
+   than its length says). Returns 0 or an LMDB code. */
+typedef void(mem_index_doc_fn) (void *arg, uint32_t agent, uint64_t id, unsigned tf, unsigned dl,
+                                bool exact);
+int mem_index_verify_docs (mem_store_t *store, MDB_txn *txn, mem_index_doc_fn *fn, void *arg);
+
 void mem_index_test (bool verbose);
 
 #endif

@@ -105,6 +105,32 @@ int mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, c
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                                 const char *session, int64_t now_ms, uint64_t *count);
 
+/* What mem_records_import did with a record. */
+typedef enum {
+    MEM_IMPORT_ADDED = 1,      /* stored (*id is its id here) */
+    MEM_IMPORT_KNOWN = 2,      /* the store has this uid (*id; 0 if it was purged) */
+    MEM_IMPORT_DUPLICATE = 3,  /* a live record of the agent has the same text (*id) */
+    MEM_IMPORT_ID_TAKEN = 4    /* keep_id, but the id is not above every id assigned */
+} mem_import_outcome_t;
+
+/* Stores a validated exported record with every field it carries (uid,
+   times, salience, tombstone, recall statistics), under its own id
+   (keep_id: it must be above every id assigned, and ids increase within a
+   batch) or the next one. A uid the store knows is skipped, which makes
+   import idempotent; a live record whose text the agent already has live
+   is a duplicate, as in capture. Tombstoned records are stored without
+   postings. Flush the batch's index writer before commit. */
+int mem_records_import (mem_capture_batch_t *batch, const Memd__V1__Record *in,
+                        const char *agent_name, bool keep_id, int64_t now_ms, uint64_t *id,
+                        mem_import_outcome_t *outcome);
+
+/* The id of the record with this uid: 0 if it was purged; MDB_NOTFOUND if
+   the store never had it. */
+int mem_records_uid_lookup (mem_store_t *store, MDB_txn *txn, const uint8_t uid[16], uint64_t *id);
+
+/* Fills the uid index from the records (schema 2 → 3 migration). */
+int mem_records_index_uids (mem_store_t *store, MDB_txn *txn);
+
 /* Live and tombstoned record counts over all agents. */
 int mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned);
 

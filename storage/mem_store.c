@@ -19,6 +19,7 @@ struct _mem_store_t {
     MDB_dbi dbi[MEM_DB_COUNT];
     char *dir;
     int lock_fd;                 //  holds the flock while the store is open
+    bool read_only;              //  opened for reading only (mem_store_options_t)
     pthread_rwlock_t resize;     //  txns hold it shared; map growth exclusive
 };
 
@@ -49,6 +50,7 @@ static const struct {
     [MEM_DB_BANDS] = {"bands", MDB_DUPSORT | MDB_DUPFIXED},
     [MEM_DB_DIGESTS] = {"digests", 0},
     [MEM_DB_DIRTY] = {"dirty_sessions", 0},
+    [MEM_DB_UIDS] = {"uids", 0},
 };
 
 int
@@ -67,11 +69,12 @@ mem_store_options_default (mem_store_options_t *opts)
     opts->map_size = (size_t) 1 << 30;
     opts->sync = MEM_SYNC_FULL;
     opts->max_readers = 256;
+    opts->read_only = false;
+    opts->no_lock = false;
 }
 
-//  Creates dir (and parents) with mode 0700 where missing.
-static int
-s_mkdirs (const char *dir)
+int
+mem_store_mkdirs (const char *dir)
 {
     char path[4096];
     if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path)
@@ -127,13 +130,19 @@ static int
 s_check_schema (mem_store_t *self, char *err, size_t err_size)
 {
     MDB_txn *txn;
-    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, &txn));
+    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, self->read_only ? MDB_RDONLY : 0, &txn));
     if (rc) {
         snprintf (err, err_size, "cannot begin transaction: %s", mdb_strerror (rc));
         return -1;
     }
     MDB_val key = {14, "schema_version"}, val;
     rc = MEM_MDB (mdb_get (txn, self->dbi[MEM_DB_META], &key, &val));
+    if (rc == MDB_NOTFOUND && self->read_only) {
+        mdb_txn_abort (txn);
+        snprintf (err, err_size, "the store in %s has no schema version: not a memd store",
+                  self->dir);
+        return -1;
+    }
     if (rc == MDB_NOTFOUND) {
         uint32_t version = MEM_SCHEMA_VERSION;
         val = (MDB_val){sizeof version, &version};
@@ -168,11 +177,22 @@ s_check_schema (mem_store_t *self, char *err, size_t err_size)
         mdb_txn_abort (txn);
         return 0;
     }
+    if (self->read_only) {
+        mdb_txn_abort (txn);
+        snprintf (err, err_size,
+                  "the store in %s has schema version %u; this memd reads only schema %d "
+                  "read-only: start memd on it once (or on a copy) to migrate it",
+                  self->dir, version, MEM_SCHEMA_VERSION);
+        return -1;
+    }
     //  1 → 2: the tables of the sleep cycle are new (and empty); only the
-    //  tombstones index must be filled from the records. One pass, once.
+    //  tombstones index must be filled from the records. 2 → 3: the uid
+    //  index is filled from the records. One pass each, once.
     mem_log_info ("migrating the store in %s from schema %u to %d", self->dir, version,
                   MEM_SCHEMA_VERSION);
-    rc = mem_records_index_tombstones (self, txn);
+    rc = version < 2 ? mem_records_index_tombstones (self, txn) : 0;
+    if (!rc)
+        rc = mem_records_index_uids (self, txn);
     version = MEM_SCHEMA_VERSION;
     val = (MDB_val){sizeof version, &version};
     if (!rc)
@@ -205,15 +225,26 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
     pthread_rwlockattr_destroy (&attr);
     self->dir = strdup (opts->dir);
 
-    if (!self->dir || s_mkdirs (self->dir)) {
+    self->read_only = opts->read_only;
+    if (self->read_only) {
+        struct stat st;
+        if (!self->dir || stat (self->dir, &st) || !S_ISDIR (st.st_mode)) {
+            snprintf (err, err_size, "cannot open data directory %s: %s", opts->dir,
+                      self->dir && errno ? strerror (errno) : "not a directory");
+            goto failed;
+        }
+    }
+    else if (!self->dir || mem_store_mkdirs (self->dir)) {
         snprintf (err, err_size, "cannot create data directory %s: %s", opts->dir,
                   strerror (errno));
         goto failed;
     }
-    if (s_lock (self, err, err_size))
+    if (!self->read_only && s_lock (self, err, err_size))
         goto failed;
 
     unsigned flags = MDB_NOTLS;
+    if (self->read_only)
+        flags |= MDB_RDONLY | (opts->no_lock ? MDB_NOLOCK : 0);
     if (opts->sync == MEM_SYNC_BATCH)
         flags |= MDB_NOMETASYNC;
     else if (opts->sync == MEM_SYNC_NONE)
@@ -229,17 +260,27 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
         goto failed;
     }
     int dead = 0;
-    if (MEM_MDB (mdb_reader_check (self->env, &dead)) == 0 && dead)
+    if (!self->read_only && MEM_MDB (mdb_reader_check (self->env, &dead)) == 0 && dead)
         mem_log_info ("cleared %d stale reader slot(s) left by dead processes", dead);
 
     MDB_txn *txn;
-    if ((rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, &txn)))) {
+    if ((rc = MEM_MDB (mdb_txn_begin (self->env, NULL, self->read_only ? MDB_RDONLY : 0,
+                                      &txn)))) {
         snprintf (err, err_size, "cannot open tables: %s", mdb_strerror (rc));
         goto failed;
     }
     for (int i = 0; i < MEM_DB_COUNT; i++) {
-        rc = MEM_MDB (mdb_dbi_open (txn, s_tables[i].name, s_tables[i].flags | MDB_CREATE,
+        unsigned create = self->read_only ? 0 : MDB_CREATE;
+        rc = MEM_MDB (mdb_dbi_open (txn, s_tables[i].name, s_tables[i].flags | create,
                                     &self->dbi[i]));
+        if (rc == MDB_NOTFOUND && self->read_only) {
+            mdb_txn_abort (txn);
+            snprintf (err, err_size,
+                      "the store in %s has no table %s: it is not a memd store, or one of "
+                      "an older schema (start memd on it once, or on a copy, to migrate it)",
+                      self->dir, s_tables[i].name);
+            goto failed;
+        }
         if (rc) {
             mdb_txn_abort (txn);
             snprintf (err, err_size, "cannot open table %s: %s", s_tables[i].name,
@@ -416,6 +457,16 @@ mem_store_grow (mem_store_t *self)
     pthread_rwlock_unlock (&self->resize);
     if (!rc)
         mem_log_info ("store map grown to %zu MiB", size >> 20);
+    return rc;
+}
+
+int
+mem_store_copy (mem_store_t *self, const char *dir)
+{
+    //  The copy's read transaction holds off map growth like any reader.
+    pthread_rwlock_rdlock (&self->resize);
+    int rc = MEM_MDB (mdb_env_copy2 (self->env, dir, MDB_CP_COMPACT));
+    pthread_rwlock_unlock (&self->resize);
     return rc;
 }
 

@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 2   /* 2: tombstones, edges, bands, digests (the sleep cycle) */
+#define MEM_SCHEMA_VERSION 3   /* 2: tombstones, edges, bands, digests (the sleep cycle);
+                                  3: uids (import is idempotent by record uid) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -34,6 +35,10 @@ typedef struct {
     size_t map_size;         /* initial map size in bytes; grows on demand */
     mem_sync_t sync;
     unsigned max_readers;
+    bool read_only;          /* no writer lock, no writes, no migration: for verifying a
+                                copy or a store another memd serves (LMDB readers share) */
+    bool no_lock;            /* with read_only: no LMDB lock file either (MDB_NOLOCK), for
+                                a copy nobody else opens */
 } mem_store_options_t;
 
 /* The named databases (tables). */
@@ -61,6 +66,7 @@ typedef enum {
     MEM_DB_BANDS,       /* agent (u32 BE) + band (u8) + key (u64 BE) → ids (dupsort): near-dupes */
     MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */
     MEM_DB_DIRTY,       /* agent (u32 BE) + session → (): sessions changed since their digest */
+    MEM_DB_UIDS,        /* record uid (16 bytes) → id (u64 BE); 0 once the record is purged */
     MEM_DB_COUNT
 } mem_db_t;
 
@@ -72,6 +78,9 @@ typedef struct _mem_store_t mem_store_t;
 int mem_store_check (int rc, const char *call, const char *file, int line);
 
 void mem_store_options_default (mem_store_options_t *opts);
+
+/* Creates dir (and parents) with mode 0700 where missing. 0 or -1 (errno). */
+int mem_store_mkdirs (const char *dir);
 
 /* Opens the store; NULL with a message in err on failure. */
 mem_store_t *mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size);
@@ -114,6 +123,11 @@ int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
 /* Doubles the map (after MDB_MAP_FULL, with the writer's txn aborted).
    Waits for open read transactions to end. Returns 0 or an LMDB code. */
 int mem_store_grow (mem_store_t *self);
+
+/* Writes a compacted copy of the store (one read snapshot) as dir/data.mdb
+   (mdb_env_copy2 with MDB_CP_COMPACT; the file must not exist). Map
+   growth waits for it, as for any reader. Returns 0 or an LMDB code. */
+int mem_store_copy (mem_store_t *self, const char *dir);
 
 /* Counters in the meta table (u64), updated inside the caller's txn. */
 /* Clears reader slots left by dead processes; returns how many (or -1). */

@@ -3,6 +3,7 @@
 #include "mem_edges.h"
 #include "mem_index.h"
 #include "mem_records.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,81 @@ typedef struct {
     size_t n, cap;
 } s_sums_t;
 
+//  A live record and what its postings add up to (records → postings).
+typedef struct {
+    uint64_t id;
+    uint32_t agent;
+    uint16_t doc_len;
+    uint8_t inexact;         //  some of its postings were in an agent mid-merge
+    uint8_t bad_dl;          //  a posting carried another document length
+    uint64_t postings, tf;
+} s_live_t;
+
+typedef struct {
+    s_live_t *items;         //  in id order (the records table's order)
+    size_t n, cap;
+} s_lives_t;
+
+static bool
+s_lives_add (s_lives_t *lives, uint64_t id, uint32_t agent, uint16_t doc_len)
+{
+    if (lives->n == lives->cap) {
+        size_t cap = lives->cap ? lives->cap * 2 : 1024;
+        s_live_t *grown = realloc (lives->items, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        lives->items = grown;
+        lives->cap = cap;
+    }
+    lives->items[lives->n++] = (s_live_t){id, agent, doc_len, 0, 0, 0, 0};
+    return true;
+}
+
+//  From mem_index_verify_docs: one posting, added to its live record.
+static void
+s_lives_posting (void *arg, uint32_t agent, uint64_t id, unsigned tf, unsigned dl, bool exact)
+{
+    s_lives_t *lives = arg;
+    size_t lo = 0, hi = lives->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lives->items[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == lives->n || lives->items[lo].id != id || lives->items[lo].agent != agent)
+        return;   //  not live (or another agent's): mem_index_verify judges those
+    s_live_t *live = &lives->items[lo];
+    live->postings++;
+    live->tf += tf;
+    live->inexact |= !exact;
+    live->bad_dl |= dl != live->doc_len;
+}
+
+//  Every live record is in the index: as many term occurrences as its
+//  length (exactly, unless a merge is in progress or the length is capped).
+static int
+s_check_lives (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_lives_t *lives)
+{
+    int rc = mem_index_verify_docs (store, txn, s_lives_posting, lives);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < lives->n; i++) {
+        const s_live_t *live = &lives->items[i];
+        unsigned long long id = (unsigned long long) live->id;
+        if (live->doc_len && !live->postings)
+            s_problem (r, "live record %llu of %u terms has no postings", id, live->doc_len);
+        else if (live->bad_dl)
+            s_problem (r, "live record %llu: a posting says another length than its docmeta (%u)",
+                       id, live->doc_len);
+        else if (!live->inexact && live->doc_len < 0xFFFF && live->tf != live->doc_len)
+            s_problem (r, "live record %llu: its postings hold %llu of its %u terms", id,
+                       (unsigned long long) live->tf, live->doc_len);
+    }
+    return 0;
+}
+
 static s_agent_sum_t *
 s_sum_for (s_sums_t *sums, uint32_t agent)
 {
@@ -84,7 +160,7 @@ s_exists (mem_store_t *store, MDB_txn *txn, mem_db_t db, const void *k, size_t k
 //  Records and docmeta, and from each record the entries that must exist.
 static int
 s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sums_t *sums,
-                 uint64_t *max_id, uint64_t *tombstones)
+                 s_lives_t *lives, uint64_t *max_id, uint64_t *tombstones)
 {
     MDB_cursor *cursor;
     int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_RECORDS), &cursor));
@@ -113,6 +189,11 @@ s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sum
         if (mem_agents_lookup (store, txn, rec->agent_id, false, &agent) || agent != meta.agent)
             s_problem (r, "record %llu: agent '%s' does not match its docmeta",
                        (unsigned long long) id, rec->agent_id);
+        uint64_t by_uid = 0;
+        if (rec->uid.len != 16)
+            s_problem (r, "record %llu has no uid", (unsigned long long) id);
+        else if (mem_records_uid_lookup (store, txn, rec->uid.data, &by_uid) || by_uid != id)
+            s_problem (r, "record %llu is missing from the uid index", (unsigned long long) id);
         bool tombstoned = rec->tombstoned_at_ms != 0;
         if (tombstoned != ((meta.flags & MEM_DOC_TOMBSTONED) != 0))
             s_problem (r, "record %llu: tombstone flag differs from its docmeta",
@@ -129,6 +210,11 @@ s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sum
                            (unsigned long long) id);
         }
         else {
+            if (!s_lives_add (lives, id, meta.agent, meta.doc_len)) {
+                memd__v1__record__free_unpacked (rec, NULL);
+                mdb_cursor_close (cursor);
+                return ENOMEM;
+            }
             s_agent_sum_t *sum = s_sum_for (sums, meta.agent);
             if (sum) {
                 sum->docs++;
@@ -248,11 +334,44 @@ mem_verify (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *report)
 {
     memset (report, 0, sizeof *report);
     s_sums_t sums = {NULL, 0, 0};
+    s_lives_t lives = {NULL, 0, 0};
     uint64_t max_id = 0, tombstones = 0;
-    int rc = s_check_records (store, txn, report, &sums, &max_id, &tombstones);
+    int rc = s_check_records (store, txn, report, &sums, &lives, &max_id, &tombstones);
     if (!rc)
         rc = s_check_stats (store, txn, report, &sums);
+    if (!rc)
+        rc = s_check_lives (store, txn, report, &lives);
     free (sums.items);
+    free (lives.items);
+    //  The uid index holds every record once (and the purged as 0).
+    if (!rc) {
+        MDB_cursor *cursor;
+        rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_UIDS), &cursor));
+        MDB_val key, val;
+        uint64_t mapped = 0;
+        bool open = rc == 0;
+        while (open && (rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+            if (key.mv_size != 16 || val.mv_size != 8) {
+                s_problem (report, "uids: an entry of %zu → %zu bytes", key.mv_size,
+                           val.mv_size);
+                continue;
+            }
+            uint64_t id = mem_get_u64be (val.mv_data);
+            mem_docmeta_t meta;
+            if (id && mem_records_docmeta (store, txn, id, &meta))
+                s_problem (report, "uids: record %llu does not exist", (unsigned long long) id);
+            mapped += id != 0;
+        }
+        if (open) {
+            mdb_cursor_close (cursor);
+            rc = rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
+        }
+        if (!rc) {
+            if (mapped != report->records)
+                s_problem (report, "the uid index maps %llu records, the store has %llu",
+                           (unsigned long long) mapped, (unsigned long long) report->records);
+        }
+    }
     //  Every docmeta has its record.
     if (!rc) {
         MDB_stat a, b;
@@ -353,18 +472,31 @@ mem_verify_test (bool verbose)
     mem_put_u64be (tk + 8, ids[2]);
     MDB_val tkey = {16, tk}, tval = {0, NULL};
     assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, &tval, 0) == 0);
+    //  And postings deleted behind a live record's back: "bird" of ids[2].
+    MDB_cursor *cursor;
+    assert (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor) == 0);
+    MDB_val pkey, pval;
+    int deleted = 0;
+    while (mdb_cursor_get (cursor, &pkey, &pval, MDB_NEXT) == 0)
+        if (pkey.mv_size == 8 && memcmp ((char *) pkey.mv_data + 4, "bird", 4) == 0) {
+            assert (mdb_cursor_del (cursor, 0) == 0);
+            deleted++;
+        }
+    mdb_cursor_close (cursor);
+    assert (deleted == 1);
     assert (mem_verify (store, txn, &report) == 0);
     if (verbose)
         for (size_t i = 0; i < report.n_problems; i++)
             printf ("\n   %s", report.problems[i]);
-    assert (report.problem_count == 3);
-    bool mirror = false, session = false, stray = false;
+    assert (report.problem_count == 4);
+    bool mirror = false, session = false, stray = false, postings = false;
     for (size_t i = 0; i < report.n_problems; i++) {
         mirror = mirror || strstr (report.problems[i], "no mirror");
         session = session || strstr (report.problems[i], "session");
         stray = stray || strstr (report.problems[i], "not tombstoned");
+        postings = postings || strstr (report.problems[i], "postings hold 1 of its 2 terms");
     }
-    assert (mirror && session && stray);
+    assert (mirror && session && stray && postings);
     mem_verify_report_clear (&report);
 
     mem_store_write_abort (store, &txn);

@@ -8,6 +8,7 @@
 #include "mem_consolidate.h"
 #include "mem_digest.h"
 #include "mem_edges.h"
+#include "mem_export.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
 #include "mem_latency.h"
@@ -31,6 +32,7 @@ static const struct {
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
     {"mem_redact", mem_redact_test},   {"mem_latency", mem_latency_test},
+    {"mem_export", mem_export_test},   {"mem_zap", mem_zap_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

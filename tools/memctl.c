@@ -45,7 +45,11 @@ static const char s_global_usage[] =
     "             retry and purge dead letters ('memctl jobs --help')\n"
     "  sleep      consolidate now, then hibernate\n"
     "  wake       back to WAKE\n"
-    "  verify     check the store's consistency while memd serves\n"
+    "  verify     check the store's consistency while memd serves (or offline:\n"
+    "             'memctl verify --data-dir DIR')\n"
+    "  export     every record as JSONL, streamed in pages\n"
+    "  import     records from an export (idempotent: known uids are skipped)\n"
+    "  backup     a hot, compacted, verified copy of the store into a directory\n"
     "  events     print memd's events live (captured, forgotten, state, job)\n"
     "  hook       Claude Code hooks: session-start, user-prompt, stop, and install\n"
     "             to add them to Claude Code's settings ('memctl hook --help')\n"
@@ -85,6 +89,9 @@ static const char s_global_usage[] =
     X (sleep)                                                                            \
     X (wake)                                                                             \
     X (verify)                                                                           \
+    X (export)                                                                           \
+    X (import)                                                                           \
+    X (backup)                                                                           \
     X (events)                                                                           \
     X (hook)                                                                             \
     X (top)

@@ -210,6 +210,8 @@ memctl_json_status (const Memd__V1__StatusResult *st)
                                     memctl_json_u64 (st->recall_p99_us), "count",
                                     memctl_json_u64 (st->recall_window_count), "window_ms",
                                     (json_int_t) st->recall_window_ms));
+    json_object_set_new (doc, "connections_refused", memctl_json_u64 (st->connections_refused));
+    json_object_set_new (doc, "replies_dropped", memctl_json_u64 (st->replies_dropped));
     json_object_set_new (doc, "data_dir", memctl_json_string (st->data_dir));
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));

@@ -201,6 +201,9 @@ s_print_status (const Memd__V1__StatusResult *st)
         printf ("recall latency   p50 %s, p99 %s (%llu recalls in the last %s)\n", p50, p99,
                 (unsigned long long) st->recall_window_count, window);
     }
+    printf ("access           %llu connections refused, %llu replies dropped\n",
+            (unsigned long long) st->connections_refused,
+            (unsigned long long) st->replies_dropped);
     memctl_format_bytes (st->store_bytes, a, sizeof a);
     memctl_format_bytes (st->map_bytes, b, sizeof b);
     printf ("store            %s data file, %s map\n", a, b);
