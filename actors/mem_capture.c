@@ -27,6 +27,7 @@
 #include "mem_log.h"
 #include "mem_records.h"
 #include "mem_consolidate.h"
+#include "mem_vectors.h"
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
@@ -98,6 +99,16 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
     int rc = 0;
     if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
         Memd__V1__Capture *cap = req->capture;
+        //  Embeddings need their agents' dimensions (in the store): a
+        //  mismatch refuses the whole request before anything is written.
+        char why[256];
+        rc = mem_vectors_check_capture (store, txn, cap, req->agent_id, why, sizeof why);
+        if (rc == MEM_VECTORS_MISMATCH) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT, "%s", why);
+            return 0;
+        }
+        if (rc)
+            return rc;
         item->ids = calloc (cap->n_records, sizeof *item->ids);
         item->dups = calloc (cap->n_records, sizeof *item->dups);
         if (!item->ids || !item->dups)

@@ -1,5 +1,6 @@
 /*  mem_records — records, agents, dedupe and tombstones; see mem_records.h. */
 #include "mem_records.h"
+#include "mem_vectors.h"
 #include "mem_log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -220,8 +221,13 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     rec.merged_into = 0;
     rec.recall_count = 0;
     rec.last_recalled_ms = 0;
+    rec.embedding = NULL;   //  kept in mem_vectors, not in every read of the record
+    rec.n_embedding = 0;
     if ((rc = s_put_packed (store, txn, &rec, MDB_APPEND)))
         return rc;
+    if (in->n_embedding
+        && (rc = mem_vectors_put (store, txn, agent, *id, in->embedding, (uint32_t) in->n_embedding)))
+        return rc == MEM_VECTORS_MISMATCH ? EINVAL : rc;   //  checked before: a caller bug
 
     unsigned doc_len;
     if (mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
@@ -412,6 +418,10 @@ mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id)
     rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, NULL));
     if (!rc)
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, NULL));
+    if (!rc) {
+        rc = mem_vectors_remove (store, txn, id);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
     if (!rc) {
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, NULL));
         rc = rc == MDB_NOTFOUND ? 0 : rc;

@@ -15,6 +15,7 @@
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
+#include "mem_vectors.h"
 #include "mem_verify.h"
 
 static const struct {
@@ -28,6 +29,7 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
+    {"mem_vectors", mem_vectors_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 
