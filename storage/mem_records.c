@@ -155,6 +155,25 @@ mem_capture_batch_finish (mem_capture_batch_t *batch)
                                   (int64_t) (batch->next_id - batch->first_id));
 }
 
+//  The record's speaker (metadata "speaker") and tags, as field terms.
+static int
+s_index_fields (mem_index_writer_t *index, uint32_t agent, uint64_t id,
+                const Memd__V1__Record *rec)
+{
+    for (size_t i = 0; i < rec->n_metadata; i++)
+        if (rec->metadata[i]->key && strcmp (rec->metadata[i]->key, "speaker") == 0
+            && rec->metadata[i]->value
+            && mem_index_writer_add_field (index, agent, id, MEM_FIELD_SPEAKER,
+                                           rec->metadata[i]->value,
+                                           strlen (rec->metadata[i]->value)))
+            return ENOMEM;
+    for (size_t i = 0; i < rec->n_tags; i++)
+        if (mem_index_writer_add_field (index, agent, id, MEM_FIELD_TAG, rec->tags[i],
+                                        strlen (rec->tags[i])))
+            return ENOMEM;
+    return 0;
+}
+
 int
 mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                      const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate)
@@ -232,6 +251,8 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     unsigned doc_len;
     if (mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
         return ENOMEM;
+    if ((rc = s_index_fields (batch->index, agent, *id, &rec)))
+        return rc;
     const char *session = rec.session_id ? rec.session_id : "";
     mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
                           agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};

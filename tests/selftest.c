@@ -12,9 +12,13 @@
 #include "mem_jobs.h"
 #include "mem_minhash.h"
 #include "mem_records.h"
+#include "mem_recstats.h"
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
+#include "mem_prompt.h"
+#include "mem_query.h"
+#include "mem_search.h"
 #include "mem_vectors.h"
 #include "mem_verify.h"
 
@@ -29,7 +33,9 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
-    {"mem_vectors", mem_vectors_test},
+    {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},
+    {"mem_search", mem_search_test},   {"mem_prompt", mem_prompt_test},
+    {"mem_recstats", mem_recstats_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

@@ -2,13 +2,13 @@
 # start a real memd on temporary directories and talk to it over ipc.
 foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_config mem_store
               mem_index mem_records mem_jobs mem_reaper mem_edges mem_verify mem_consolidate
-              mem_vectors)
+              mem_vectors mem_query mem_search mem_prompt mem_recstats)
     add_test (NAME selftest_${class} COMMAND memd_selftest --test ${class})
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
-              consolidate clients_doc)
+              consolidate clients_doc recall)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES

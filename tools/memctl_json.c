@@ -128,6 +128,16 @@ memctl_json_record (const Memd__V1__Record *record)
     json_object_set_new (doc, "tags", tags);
     json_object_set_new (doc, "metadata", metadata);
     json_object_set_new (doc, "created_at_ms", json_integer (record->created_at_ms));
+    //  Recall statistics and salience (written by memd's writer after recalls).
+    json_object_set_new (doc, "salience", json_real (record->salience));
+    json_object_set_new (doc, "recall_count", json_integer (record->recall_count));
+    json_object_set_new (doc, "last_recalled_ms", json_integer (record->last_recalled_ms));
+    if (record->n_embedding) {
+        json_t *embedding = json_array ();
+        for (size_t i = 0; i < record->n_embedding; i++)
+            json_array_append_new (embedding, json_real (record->embedding[i]));
+        json_object_set_new (doc, "embedding", embedding);
+    }
     return doc;
 }
 

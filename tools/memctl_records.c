@@ -89,10 +89,13 @@ const char memctl_recall_usage[] =
     "      --tag T        only records with this tag (repeatable: all must match)\n"
     "      --since MS     only records created at or after MS (ms since the epoch)\n"
     "      --until MS     only records created before MS\n"
-    "      --explain      show how each score was made\n"
+    "      --explain      show how each score was made\n" MEMCTL_RANKING_HELP
+    "\n"
+    "QUERY may be left out when --embedding is given.\n"
     "\n"
     "JSON: {\"hits\": [{\"id\", \"score\", \"text\", \"agent\", \"session\", \"kind\", \"tags\",\n"
-    "      \"metadata\", \"created_at_ms\"}]} (\"explain\" with --explain)\n";
+    "      \"metadata\", \"created_at_ms\", \"salience\", \"recall_count\",\n"
+    "      \"last_recalled_ms\"}]} (\"explain\" with --explain)\n";
 
 const char memctl_get_usage[] =
     "Usage: memctl get [--agent A] ID...\n"
@@ -658,9 +661,11 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
         {"since", required_argument, NULL, OPT_SINCE},
         {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
+        MEMCTL_RANKING_LONG,
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
+    Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
     char **tags = (char **) calloc ((size_t) argc, sizeof (char *));
     query.tags = tags;
     uint64_t k;
@@ -701,10 +706,12 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
             query.explain = true;
             break;
         default:
-            rc = memctl_common_option (ctx, c, argv);
+            rc = memctl_ranking_option (ctx, c, &query, &weights);
+            if (rc == -2)
+                rc = memctl_common_option (ctx, c, argv);
         }
     }
-    if (rc < 0 && optind == argc)
+    if (rc < 0 && optind == argc && !query.n_query_embedding)
         rc = memctl_usage_error (ctx, "missing QUERY");
     if (rc < 0 && query.since_ms && query.until_ms && query.until_ms <= query.since_ms)
         rc = memctl_usage_error (ctx, "--until must be after --since");
@@ -716,6 +723,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     if (rc >= 0) {
         free (tags);
         free (text);
+        free (query.query_embedding);
         return rc;
     }
 
@@ -723,6 +731,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     Memd__V1__Reply *reply = memd_client_recall (ctx->client, agent, &query);
     free (text);
     free (tags);
+    free (query.query_embedding);
     if (!reply)
         return memctl_fail_client (ctx);
     Memd__V1__RecallResult *result = reply->recall;
