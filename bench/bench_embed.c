@@ -22,12 +22,12 @@ static const char s_stopwords[] =
     " weve what whats when where wheres which while who whom whos why will with wont would"
     " wouldnt you youd youll youre yours yourself yourselves youve ";
 
-static int
-s_is_stopword (const char *word, size_t len)
+bool
+bench_stopword (const char *word, size_t len)
 {
     char key[24];
     if (len + 2 >= sizeof key)
-        return 0;
+        return false;
     key[0] = ' ';
     memcpy (key + 1, word, len);
     key[len + 1] = ' ';
@@ -81,7 +81,7 @@ bench_embed (const char *text, float *v, size_t dims)
                 word[len++] = (char) tolower (c);
             continue;
         }
-        if (len && !s_is_stopword (word, len))
+        if (len && !bench_stopword (word, len))
             s_word (v, dims, word, len);
         len = 0;
         if (!c)

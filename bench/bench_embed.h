@@ -20,12 +20,18 @@
 #ifndef BENCH_EMBED_H_INCLUDED
 #define BENCH_EMBED_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define BENCH_EMBED_DIMS 256   /* the default dimension */
 
 /* Fills v[0..dims) with the embedding of text. */
 void bench_embed (const char *text, float *v, size_t dims);
+
+/* True for an English stopword (lowercase, contractions without their
+   apostrophe: "dont"). The benchmarks' own fixed list: the embedding drops
+   these words, and bench_locomo's FTS5 baseline drops them from queries. */
+bool bench_stopword (const char *word, size_t len);
 
 /* Checks a few known properties (deterministic, normalised, similar texts
    closer than unrelated ones); 0 or -1. */

@@ -712,31 +712,12 @@ done:
 //  --------------------------------------------------------------------------
 //  SQLite FTS5, in-process, in memory: the data README's baseline
 
-//  The baseline's stopwords (English, with contractions as they look once
-//  the apostrophe is gone): fixed here, so that changes to memd's own list
-//  never move the baseline.
-static const char s_fts_stopwords[] =
-    " a about above after again against all also am an and any are arent as at be because been"
-    " before being below between both but by can cant could couldnt did didnt do does doesnt"
-    " doing dont down during each few for from further had hadnt has hasnt have havent having"
-    " he her here heres hers herself hes him himself his how hows i if im in into is isnt it"
-    " its itself ive just me more most my myself no nor not now of off on once only or other"
-    " our ours ourselves out over own same she shes should shouldnt so some such than that"
-    " thats the their theirs them themselves then there theres these they theyd theyll"
-    " theyre theyve this those through to too under until up very was wasnt we were werent"
-    " weve what whats when where wheres which while who whom whos why will with wont would"
-    " wouldnt you youd youll youre yours yourself yourselves youve ";
-
+//  The baseline's stopwords are the benchmarks' own English list
+//  (bench_stopword), fixed, so that changes to memd's list never move the
+//  baseline.
 static bool s_fts_is_stopword (const char *word, size_t len)
 {
-    char key[24];
-    if (len + 2 >= sizeof (key))
-        return false;
-    key[0] = ' ';
-    memcpy (key + 1, word, len);
-    key[len + 1] = ' ';
-    key[len + 2] = 0;
-    return strstr (s_fts_stopwords, key) != NULL;
+    return bench_stopword (word, len);
 }
 
 //  The question's words (runs of ASCII letters and digits, and of bytes of

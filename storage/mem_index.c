@@ -1380,21 +1380,14 @@ s_plist_score (const s_plist_t *l, double avgdl)
     return s_bm25 (l->weight, l->idf, s_posting_tf (p), s_posting_dl (p), avgdl, l->field);
 }
 
-//  Min-heap of the best k hits: the root is the weakest.
-static inline bool
-s_hit_less (const mem_hit_t *a, const mem_hit_t *b)
-{
-    return a->score < b->score || (a->score == b->score && a->id < b->id);
-}
-
 static void
 s_heap_sift_down (mem_hit_t *heap, unsigned n, unsigned i)
 {
     for (;;) {
         unsigned l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && s_hit_less (&heap[l], &heap[m]))
+        if (l < n && mem_hit_less (&heap[l], &heap[m]))
             m = l;
-        if (r < n && s_hit_less (&heap[r], &heap[m]))
+        if (r < n && mem_hit_less (&heap[r], &heap[m]))
             m = r;
         if (m == i)
             return;
@@ -1405,13 +1398,13 @@ s_heap_sift_down (mem_hit_t *heap, unsigned n, unsigned i)
     }
 }
 
-static void
-s_heap_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
+void
+mem_hits_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
 {
     if (*n < k) {
         unsigned i = (*n)++;
         heap[i] = hit;
-        while (i && s_hit_less (&heap[i], &heap[(i - 1) / 2])) {
+        while (i && mem_hit_less (&heap[i], &heap[(i - 1) / 2])) {
             mem_hit_t t = heap[i];
             heap[i] = heap[(i - 1) / 2];
             heap[(i - 1) / 2] = t;
@@ -1421,6 +1414,17 @@ s_heap_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
     else {
         heap[0] = hit;
         s_heap_sift_down (heap, k, 0);
+    }
+}
+
+void
+mem_hits_sort (mem_hit_t *heap, unsigned n)
+{
+    for (unsigned end = n; end > 1; end--) {
+        mem_hit_t t = heap[0];
+        heap[0] = heap[end - 1];
+        heap[end - 1] = t;
+        s_heap_sift_down (heap, end - 1, 0);
     }
 }
 
@@ -1735,13 +1739,13 @@ mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
         if (!viable)
             continue;
         mem_hit_t hit = {doc, score};
-        if (heap_n == k && !s_hit_less (&hits[0], &hit))
+        if (heap_n == k && !mem_hit_less (&hits[0], &hit))
             continue;
         if (deletes && s_is_deleted (store, txn, agent, doc))
             continue;
         if (filter && !filter (doc, filter_arg))
             continue;
-        s_heap_push (hits, &heap_n, k, hit);
+        mem_hits_push (hits, &heap_n, k, hit);
         if (heap_n == k) {
             threshold = hits[0].score;
             while (essential < n && cum[essential] <= threshold)
@@ -1750,13 +1754,7 @@ mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
     }
     free (q.runs);
 
-    //  Heap order → best first.
-    for (unsigned end = heap_n; end > 1; end--) {
-        mem_hit_t t = hits[0];
-        hits[0] = hits[end - 1];
-        hits[end - 1] = t;
-        s_heap_sift_down (hits, end - 1, 0);
-    }
+    mem_hits_sort (hits, heap_n);
     *n_hits = heap_n;
     return 0;
 }

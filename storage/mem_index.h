@@ -117,6 +117,19 @@ typedef struct {
     double score;
 } mem_hit_t;
 
+/* The best-k heap of the searches (lexical here, vectors in mem_vectors):
+   a min-heap whose root is the weakest hit, a lower score or, at equal
+   scores, the older record. mem_hits_push adds a hit (replacing the root
+   once k are held: check mem_hit_less against it first); mem_hits_sort
+   turns the heap into a list, best first. */
+static inline bool
+mem_hit_less (const mem_hit_t *a, const mem_hit_t *b)
+{
+    return a->score < b->score || (a->score == b->score && a->id < b->id);
+}
+void mem_hits_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit);
+void mem_hits_sort (mem_hit_t *heap, unsigned n);
+
 /* Decides whether a candidate may be returned (filters); called only for
    records whose score would put them in the top k. */
 typedef bool(mem_filter_fn) (uint64_t id, void *arg);

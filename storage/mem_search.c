@@ -129,7 +129,8 @@ s_lexical (s_run_t *run, unsigned pool)
     if (rc)
         return rc;
     //  Ranks by the boosted score (the candidates so far are all lexical).
-    qsort (run->cands, run->n, sizeof *run->cands, s_by_lex);
+    if (run->n)
+        qsort (run->cands, run->n, sizeof *run->cands, s_by_lex);
     for (size_t i = 0; i < run->n; i++)
         run->cands[i].lex_rank = (unsigned) i + 1;
     return 0;
@@ -221,7 +222,8 @@ s_fuse (s_run_t *run)
         if (c->graph_rank)
             c->fused += w->graph / (MEM_SEARCH_RRF_K + c->graph_rank);
     }
-    qsort (run->cands, run->n, sizeof *run->cands, s_by_fused);
+    if (run->n)   //  (qsort wants an array, even of nothing)
+        qsort (run->cands, run->n, sizeof *run->cands, s_by_fused);
 }
 
 //  The graph seam: the fused best as seeds, the graph's answer as a signal.

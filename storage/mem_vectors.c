@@ -361,54 +361,11 @@ s_dots (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t
     }
 }
 
-static inline bool
-s_hit_less (const mem_hit_t *a, const mem_hit_t *b)
-{
-    return a->score < b->score || (a->score == b->score && a->id < b->id);
-}
-
-static void
-s_heap_down (mem_hit_t *heap, unsigned n, unsigned i)
-{
-    for (;;) {
-        unsigned l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && s_hit_less (&heap[l], &heap[m]))
-            m = l;
-        if (r < n && s_hit_less (&heap[r], &heap[m]))
-            m = r;
-        if (m == i)
-            return;
-        mem_hit_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
-}
-
-static void
-s_heap_push (mem_hit_t *heap, unsigned *n, unsigned cap, mem_hit_t hit)
-{
-    if (*n < cap) {
-        unsigned i = (*n)++;
-        heap[i] = hit;
-        while (i && s_hit_less (&heap[i], &heap[(i - 1) / 2])) {
-            mem_hit_t t = heap[i];
-            heap[i] = heap[(i - 1) / 2];
-            heap[(i - 1) / 2] = t;
-            i = (i - 1) / 2;
-        }
-    }
-    else {
-        heap[0] = hit;
-        s_heap_down (heap, cap, 0);
-    }
-}
-
 static int
 s_hit_cmp_desc (const void *a, const void *b)
 {
     const mem_hit_t *x = a, *y = b;
-    return s_hit_less (x, y) ? 1 : s_hit_less (y, x) ? -1 : 0;
+    return mem_hit_less (x, y) ? 1 : mem_hit_less (y, x) ? -1 : 0;
 }
 
 //  Exact cosine of q (norm qn) with the stored floats.
@@ -493,11 +450,11 @@ mem_vectors_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const floa
             if (hit.id == 0)
                 continue;   //  purged
             hit.score = (double) dots[e] * qfactor * factor;
-            if (n == cap && !s_hit_less (&heap[0], &hit))
+            if (n == cap && !mem_hit_less (&heap[0], &hit))
                 continue;
             if (filter && !filter (hit.id, filter_arg))
                 continue;
-            s_heap_push (heap, &n, cap, hit);
+            mem_hits_push (heap, &n, cap, hit);
         }
     }
     if (rc == MDB_NOTFOUND)

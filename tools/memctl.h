@@ -111,14 +111,24 @@ int memctl_parse_ids (ctx_t *ctx, int argc, char **argv, uint64_t *ids);
 int memctl_connect (ctx_t *ctx);
 
 //  --------------------------------------------------------------------------
-//  Ranking options of recall and context (memctl_context.c)
+//  The options recall and context share: filters and ranking
+//  (memctl_context.c). -s/--session needs "s:" in the command's short options.
 
 #define MEMCTL_OPT_EMBEDDING 400
 #define MEMCTL_OPT_WEIGHTS   401
 #define MEMCTL_OPT_FUSION    402
 #define MEMCTL_OPT_NO_STATS  403
-#define MEMCTL_RANKING_LONG                                                              \
-    {"embedding", required_argument, NULL, MEMCTL_OPT_EMBEDDING},                        \
+#define MEMCTL_OPT_KIND      404
+#define MEMCTL_OPT_TAG       405
+#define MEMCTL_OPT_SINCE     406
+#define MEMCTL_OPT_UNTIL     407
+#define MEMCTL_RECALL_LONG                                                               \
+    {"session", required_argument, NULL, 's'},                                           \
+        {"kind", required_argument, NULL, MEMCTL_OPT_KIND},                              \
+        {"tag", required_argument, NULL, MEMCTL_OPT_TAG},                                \
+        {"since", required_argument, NULL, MEMCTL_OPT_SINCE},                            \
+        {"until", required_argument, NULL, MEMCTL_OPT_UNTIL},                            \
+        {"embedding", required_argument, NULL, MEMCTL_OPT_EMBEDDING},                    \
         {"weights", required_argument, NULL, MEMCTL_OPT_WEIGHTS},                        \
         {"fusion", required_argument, NULL, MEMCTL_OPT_FUSION},                          \
         {"no-stats", no_argument, NULL, MEMCTL_OPT_NO_STATS}
@@ -131,10 +141,11 @@ int memctl_connect (ctx_t *ctx);
     "      --fusion F       rrf (reciprocal rank fusion, the default) or weighted\n"     \
     "      --no-stats       do not count this as a recall in the records' statistics\n"
 
-//  Handles a ranking option c for query (weights is where --weights goes).
-//  Returns -1 to go on, -2 when c is no ranking option, or an exit code.
-int memctl_ranking_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
-                           Memd__V1__RankWeights *weights);
+//  Handles a filter or ranking option c for query (query->tags must have
+//  room for every tag; weights is where --weights goes). Returns -1 to go
+//  on, -2 when c is none of them, or an exit code.
+int memctl_recall_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
+                          Memd__V1__RankWeights *weights);
 
 //  A JSON array of finite floats into query->query_embedding (malloc'ed;
 //  the caller frees it). Returns -1, or an exit code.

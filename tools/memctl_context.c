@@ -113,10 +113,28 @@ memctl_parse_fusion (ctx_t *ctx, const char *text, Memd__V1__Fusion *fusion)
 }
 
 int
-memctl_ranking_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
-                       Memd__V1__RankWeights *weights)
+memctl_recall_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
+                      Memd__V1__RankWeights *weights)
 {
     switch (c) {
+    case 's':
+        query->session_id = optarg;
+        return -1;
+    case MEMCTL_OPT_KIND:
+        return memctl_parse_kind (ctx, optarg, &query->kind);
+    case MEMCTL_OPT_TAG:
+        query->tags[query->n_tags++] = optarg;
+        return -1;
+    case MEMCTL_OPT_SINCE:
+        if (memctl_parse_ms (optarg, &query->since_ms))
+            return memctl_usage_error (ctx, "--since wants milliseconds since the epoch, not '%s'",
+                                       optarg);
+        return -1;
+    case MEMCTL_OPT_UNTIL:
+        if (memctl_parse_ms (optarg, &query->until_ms))
+            return memctl_usage_error (ctx, "--until wants milliseconds since the epoch, not '%s'",
+                                       optarg);
+        return -1;
     case MEMCTL_OPT_EMBEDDING:
         return memctl_parse_embedding (ctx, optarg, query);
     case MEMCTL_OPT_WEIGHTS:
@@ -135,19 +153,14 @@ memctl_ranking_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
 int
 memctl_cmd_context (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_NO_HEADER };
+    enum { OPT_NO_HEADER = 256 };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
         {"budget", required_argument, NULL, 'b'},
         {"k", required_argument, NULL, 'k'},
-        {"session", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"tag", required_argument, NULL, OPT_TAG},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
         {"no-header", no_argument, NULL, OPT_NO_HEADER},
-        MEMCTL_RANKING_LONG,
+        MEMCTL_RECALL_LONG,
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
@@ -177,30 +190,11 @@ memctl_cmd_context (ctx_t *ctx, int argc, char **argv)
                 rc = memctl_usage_error (ctx, "-k wants a positive number, not '%s'", optarg);
             query.k = (uint32_t) number;
             break;
-        case 's':
-            query.session_id = optarg;
-            break;
-        case OPT_KIND:
-            rc = memctl_parse_kind (ctx, optarg, &query.kind);
-            break;
-        case OPT_TAG:
-            tags[query.n_tags++] = optarg;
-            break;
-        case OPT_SINCE:
-            if (memctl_parse_ms (optarg, &query.since_ms))
-                rc = memctl_usage_error (
-                    ctx, "--since wants milliseconds since the epoch, not '%s'", optarg);
-            break;
-        case OPT_UNTIL:
-            if (memctl_parse_ms (optarg, &query.until_ms))
-                rc = memctl_usage_error (
-                    ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
-            break;
         case OPT_NO_HEADER:
             context.no_header = true;
             break;
         default:
-            rc = memctl_ranking_option (ctx, c, &query, &weights);
+            rc = memctl_recall_option (ctx, c, &query, &weights);
             if (rc == -2)
                 rc = memctl_common_option (ctx, c, argv);
         }

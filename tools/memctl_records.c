@@ -650,18 +650,13 @@ memctl_cmd_capture (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN };
+    enum { OPT_EXPLAIN = 256 };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
         {"k", required_argument, NULL, 'k'},
-        {"session", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"tag", required_argument, NULL, OPT_TAG},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
-        MEMCTL_RANKING_LONG,
+        MEMCTL_RECALL_LONG,
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
@@ -683,30 +678,11 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
                                          optarg);
             query.k = (uint32_t) k;
             break;
-        case 's':
-            query.session_id = optarg;
-            break;
-        case OPT_KIND:
-            rc = memctl_parse_kind (ctx, optarg, &query.kind);
-            break;
-        case OPT_TAG:
-            tags[query.n_tags++] = optarg;
-            break;
-        case OPT_SINCE:
-            if (memctl_parse_ms (optarg, &query.since_ms))
-                rc = memctl_usage_error (
-                    ctx, "--since wants milliseconds since the epoch, not '%s'", optarg);
-            break;
-        case OPT_UNTIL:
-            if (memctl_parse_ms (optarg, &query.until_ms))
-                rc = memctl_usage_error (
-                    ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
-            break;
         case OPT_EXPLAIN:
             query.explain = true;
             break;
         default:
-            rc = memctl_ranking_option (ctx, c, &query, &weights);
+            rc = memctl_recall_option (ctx, c, &query, &weights);
             if (rc == -2)
                 rc = memctl_common_option (ctx, c, argv);
         }
