@@ -197,8 +197,9 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     else
         json_object_set_new (doc, "last_transition", json_null ());
     json_object_set_new (doc, "records",
-                         json_pack ("{s:o, s:o}", "live", memctl_json_u64 (st->records_live),
-                                    "tombstoned", memctl_json_u64 (st->records_tombstoned)));
+                         json_pack ("{s:o, s:o, s:o}", "live", memctl_json_u64 (st->records_live),
+                                    "tombstoned", memctl_json_u64 (st->records_tombstoned),
+                                    "embeddings", memctl_json_u64 (st->embeddings)));
     //  The graph does not exist yet: null says "no such subsystem", where
     //  zeros would claim an empty graph. The same for jobs from a memd that
     //  predates the job queue.

@@ -35,7 +35,7 @@ const char memctl_status_usage[] =
     "memd's state, last lifecycle transition, record and job counts, resources.\n"
     "JSON: {\"version\", \"pid\", \"state\", \"uptime_ms\",\n"
     "      \"last_transition\": {\"from\", \"to\", \"at_ms\", \"reason\"},\n"
-    "      \"records\": {\"live\", \"tombstoned\"}, \"jobs\", \"graph\",\n"
+    "      \"records\": {\"live\", \"tombstoned\", \"embeddings\"}, \"jobs\", \"graph\",\n"
     "      \"resources\": {\"rss_bytes\", \"fds\", \"threads\"}, ...}\n"
     "      \"jobs\": {\"queued\", \"leased\", \"dead\", ...} as in 'memctl jobs stats'\n"
     "      \"consolidation\": {\"phase\", \"cycle\", \"cycle_done_ms\", \"steps\",\n"
@@ -172,8 +172,11 @@ s_print_status (const Memd__V1__StatusResult *st)
                 *t->from_state ? t->from_state : "(start)", t->to_state, at,
                 *t->reason ? " (" : "", t->reason, *t->reason ? ")" : "");
     }
-    printf ("records          %llu live, %llu tombstoned\n",
+    printf ("records          %llu live, %llu tombstoned",
             (unsigned long long) st->records_live, (unsigned long long) st->records_tombstoned);
+    if (st->embeddings)
+        printf (", %llu with an embedding", (unsigned long long) st->embeddings);
+    putchar ('\n');
     if (st->jobs)
         memctl_print_job_totals (st->jobs, "jobs             ");
     const Memd__V1__Consolidation *c = st->consolidation;
