@@ -25,7 +25,7 @@
 #define BLOCK_HEADER 8
 #define PER_BLOCK_MIN 8
 #define PER_BLOCK_MAX 256
-#define RERANK_MIN   64          //  candidates re-scored exactly, at least
+#define RERANK_MIN   64          //  candidates re-scored exactly: 2k, at least this
 #define RERANK_MAX   4000
 
 typedef struct {
@@ -368,59 +368,45 @@ s_hit_cmp_desc (const void *a, const void *b)
     return mem_hit_less (x, y) ? 1 : mem_hit_less (y, x) ? -1 : 0;
 }
 
-//  Exact cosine of q (norm qn) with the stored floats.
+//  Exact cosine of q (norm qn) with the stored floats: eight independent
+//  float lanes, so the loop vectorises without reordering any one sum.
 static double
 s_cosine (const float *q, double qn, const uint8_t *floats, uint32_t dims)
 {
-    double dot = 0, norm = 0;
-    for (uint32_t i = 0; i < dims; i++) {
+    float dot[8] = {0}, norm[8] = {0};
+    uint32_t i = 0;
+    for (; i + 8 <= dims; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float x;
+            memcpy (&x, floats + (i + l) * sizeof (float), sizeof x);
+            dot[l] += q[i + l] * x;
+            norm[l] += x * x;
+        }
+    double d = 0, n = 0;
+    for (int l = 0; l < 8; l++)
+        d += dot[l], n += norm[l];
+    for (; i < dims; i++) {
         float x;
         memcpy (&x, floats + i * sizeof (float), sizeof x);
-        dot += (double) q[i] * x;
-        norm += (double) x * x;
+        d += (double) q[i] * x;
+        n += (double) x * x;
     }
-    return norm > 0 && qn > 0 ? dot / (sqrt (norm) * qn) : 0;
+    return n > 0 && qn > 0 ? d / (sqrt (n) * qn) : 0;
 }
 
-int
-mem_vectors_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const float *q,
-                    uint32_t dims, unsigned k, mem_filter_fn *filter, void *filter_arg,
-                    mem_hit_t *hits, unsigned *n_hits)
+//  The int8 pass over every block of agent: the best cap approximate
+//  scores (that pass filter, when given) into heap.
+static int
+s_scan (mem_store_t *store, MDB_txn *txn, uint32_t agent, const s_agent_t *state,
+        const int8_t *qc, float qfactor, mem_filter_fn *filter, void *filter_arg, int32_t *dots,
+        mem_hit_t *heap, unsigned cap, unsigned *n)
 {
-    *n_hits = 0;
-    s_agent_t state;
-    int rc = s_agent_get (store, txn, agent, &state);
-    if (rc == MDB_NOTFOUND || (!rc && k == 0))
-        return 0;
+    uint32_t dims = state->dims;
+    size_t padded = s_padded (dims), stride = s_stride (dims);
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_VEC_BLOCKS), &cursor));
     if (rc)
         return rc;
-    if (state.dims != dims)
-        return MEM_VECTORS_MISMATCH;
-    size_t padded = s_padded (dims), stride = s_stride (dims);
-    unsigned cap = k * 4 < RERANK_MIN ? RERANK_MIN : k * 4 > RERANK_MAX ? RERANK_MAX : k * 4;
-    int8_t *qc = malloc (padded);
-    mem_hit_t *heap = malloc (cap * sizeof *heap);
-    int32_t *dots = malloc (state.per_block * sizeof *dots);
-    if (!qc || !heap || !dots) {
-        free (qc);
-        free (heap);
-        free (dots);
-        return ENOMEM;
-    }
-    float qfactor;
-    double qnorm;
-    s_quantize (q, dims, qc, &qfactor, &qnorm);
-
-    //  Pass 1: approximate cosine over every block of the agent.
-    unsigned n = 0;
-    MDB_cursor *cursor;
-    rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_VEC_BLOCKS), &cursor));
-    if (rc) {
-        free (qc);
-        free (heap);
-        free (dots);
-        return rc;
-    }
     uint8_t k0[8];
     s_block_key (k0, agent, 0);
     MDB_val key = {8, k0}, val;
@@ -433,7 +419,7 @@ mem_vectors_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const floa
             memcpy (&count, val.mv_data, 4);
             memcpy (&bdims, (uint8_t *) val.mv_data + 4, 4);
         }
-        if (bdims != dims || count > state.per_block
+        if (bdims != dims || count > state->per_block
             || val.mv_size != BLOCK_HEADER + count * stride) {
             mem_log_error ("vec_blocks: block of agent %u is damaged", agent);
             rc = MDB_CORRUPTED;
@@ -450,18 +436,65 @@ mem_vectors_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const floa
             if (hit.id == 0)
                 continue;   //  purged
             hit.score = (double) dots[e] * qfactor * factor;
-            if (n == cap && !mem_hit_less (&heap[0], &hit))
+            if (*n == cap && !mem_hit_less (&heap[0], &hit))
                 continue;
             if (filter && !filter (hit.id, filter_arg))
                 continue;
-            mem_hits_push (heap, &n, cap, hit);
+            mem_hits_push (heap, n, cap, hit);
         }
     }
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
-    else if (rc)
-        rc = MEM_MDB (rc);
     mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc ? MEM_MDB (rc) : 0;
+}
+
+int
+mem_vectors_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const float *q,
+                    uint32_t dims, unsigned k, mem_filter_fn *filter, void *filter_arg,
+                    mem_hit_t *hits, unsigned *n_hits)
+{
+    *n_hits = 0;
+    s_agent_t state;
+    int rc = s_agent_get (store, txn, agent, &state);
+    if (rc == MDB_NOTFOUND || (!rc && k == 0))
+        return 0;
+    if (rc)
+        return rc;
+    if (state.dims != dims)
+        return MEM_VECTORS_MISMATCH;
+    size_t padded = s_padded (dims);
+    unsigned cap = k * 2 < RERANK_MIN ? RERANK_MIN : k * 2 > RERANK_MAX ? RERANK_MAX : k * 2;
+    int8_t *qc = malloc (padded);
+    mem_hit_t *heap = malloc (cap * sizeof *heap);
+    int32_t *dots = malloc (state.per_block * sizeof *dots);
+    if (!qc || !heap || !dots) {
+        free (qc);
+        free (heap);
+        free (dots);
+        return ENOMEM;
+    }
+    float qfactor;
+    double qnorm;
+    s_quantize (q, dims, qc, &qfactor, &qnorm);
+
+    //  Pass 1: approximate cosine over every block of the agent. The
+    //  filter costs a lookup per call: it sees the candidates once the
+    //  scan is done, unless it turns down so many that the scan must be
+    //  redone with the filter inside (restrictive filters).
+    unsigned n = 0;
+    rc = s_scan (store, txn, agent, &state, qc, qfactor, NULL, NULL, dots, heap, cap, &n);
+    if (!rc && filter) {
+        unsigned kept = 0;
+        for (unsigned i = 0; i < n; i++)
+            if (filter (heap[i].id, filter_arg))
+                heap[kept++] = heap[i];
+        if (kept < n && kept < cap / 2) {
+            n = 0;
+            rc = s_scan (store, txn, agent, &state, qc, qfactor, filter, filter_arg, dots, heap,
+                         cap, &n);
+        }
+        else
+            n = kept;   //  (no longer a heap: a set, sorted below)
+    }
 
     //  Pass 2: exact cosine for the candidates.
     for (unsigned i = 0; i < n && !rc; i++) {

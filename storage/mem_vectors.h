@@ -12,7 +12,7 @@
 
     Search is brute force in two passes: int8 dot products over every block
     of the agent (vectorised loops) give each vector's approximate cosine
-    similarity to the query; the best R of them (R = 4k, at least 64) are
+    similarity to the query; the best R of them (R = 2k, at least 64) are
     scored again with their float values, and the k best of those are
     returned by exact cosine. The filter sees only vectors that would enter
     the R best, and must reject what may not be returned: forgotten records
