@@ -97,3 +97,19 @@ mem_events_send (zsock_t *events, Memd__V1__Event *event)
     if (zmsg_send (&msg, events) != 0)
         zmsg_destroy (&msg);
 }
+
+zsock_t *
+mem_recstats_sender_new (void)
+{
+    zsock_t *sender = zsock_new (ZMQ_PUSH);
+    if (!sender)
+        return NULL;
+    zsock_set_sndhwm (sender, 1000);
+    zsock_set_linger (sender, 0);
+    zsock_set_sndtimeo (sender, 0);
+    if (zsock_connect (sender, MEM_INPROC_RECSTATS)) {
+        zsock_destroy (&sender);
+        return NULL;
+    }
+    return sender;
+}

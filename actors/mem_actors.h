@@ -30,6 +30,7 @@
 /* ZAP domains of the public sockets (mem_zap). */
 #define MEM_ZAP_DOMAIN_IPC "memd.ipc"
 #define MEM_ZAP_DOMAIN_TCP "memd.tcp"
+#define MEM_INPROC_RECSTATS    "inproc://memd-recstats"      /* recall → capture: recalled ids */
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -125,6 +126,11 @@ void mem_reaper_test (bool verbose);
    the write it reports. */
 zsock_t *mem_events_new (void);
 void mem_events_send (zsock_t *events, Memd__V1__Event *event);
+
+/* A recall worker's line to the capture actor for recall statistics
+   (mem_recstats has the message format). Sends never wait: a full queue
+   drops the message. NULL if it cannot be made. */
+zsock_t *mem_recstats_sender_new (void);
 
 /* Maps an LMDB or errno code from storage to a protocol status. */
 mem_code_t mem_code_from_store (int rc);

@@ -22,11 +22,17 @@
     Client requests come first: the frontend socket is polled before the
     lifecycle's. After each commit it publishes `captured` and `forgotten`
     events (best effort).
+
+    Recall statistics (mem_recstats) arrive from the recall workers on
+    their own socket, polled last; they are counted as they come and
+    written in one small transaction a moment later (best effort).
 */
 #include "mem_actors.h"
 #include "mem_log.h"
 #include "mem_records.h"
 #include "mem_consolidate.h"
+#include "mem_recstats.h"
+#include "mem_vectors.h"
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
@@ -52,6 +58,9 @@ typedef struct {
     zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
     zsock_t *events;               //  PUSH to the events stream
     zsock_t *waker;                //  the reaper's wake line (summarize jobs)
+    zsock_t *recstats;             //  PULL: recalled ids from the recall workers
+    mem_recstats_t *stats;         //  … counted until they are written
+    int64_t stats_due;             //  monotonic time to write them (0: none pending)
     mem_consolidate_t *consolidate;
     zpoller_t *poller;
     mem_context_t *ctx;
@@ -153,6 +162,16 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
         return s_apply_import (self, batch, item, now);
     if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
         Memd__V1__Capture *cap = req->capture;
+        //  Embeddings need their agents' dimensions (in the store): a
+        //  mismatch refuses the whole request before anything is written.
+        char why[256];
+        rc = mem_vectors_check_capture (store, txn, cap, req->agent_id, why, sizeof why);
+        if (rc == MEM_VECTORS_MISMATCH) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT, "%s", why);
+            return 0;
+        }
+        if (rc)
+            return rc;
         item->ids = calloc (cap->n_records, sizeof *item->ids);
         item->dups = calloc (cap->n_records, sizeof *item->dups);
         if (!item->ids || !item->dups)
@@ -467,6 +486,43 @@ s_self_handle_lifecycle (self_t *self)
     self->last_write_ms = mem_mono_ms ();
 }
 
+//  Recalled ids from the recall workers: counted now, written together
+//  MEM_RECSTATS_DELAY_MS after the first (a timer armed only while some
+//  wait), so a burst of recalls costs one small commit.
+static void
+s_self_handle_recstats (self_t *self)
+{
+    for (int i = 0; i < 1000 && (zsock_events (self->recstats) & ZMQ_POLLIN); i++) {
+        zframe_t *frame = zframe_recv (self->recstats);
+        if (!frame)
+            break;
+        if (mem_recstats_add (self->stats, zframe_data (frame), zframe_size (frame)))
+            mem_log_warn ("capture: a malformed recall statistics message");
+        zframe_destroy (&frame);
+    }
+    if (!self->stats_due && mem_recstats_pending (self->stats))
+        self->stats_due = mem_mono_ms () + MEM_RECSTATS_DELAY_MS;
+}
+
+static int
+s_stats_work (MDB_txn *txn, void *arg)
+{
+    self_t *self = arg;
+    uint64_t updated;
+    return mem_recstats_apply (self->stats, self->ctx->store, txn, &updated);
+}
+
+//  Best effort: a failed write is logged and its statistics dropped.
+static void
+s_stats_flush (self_t *self)
+{
+    int rc = mem_store_write (self->ctx->store, s_stats_work, self);
+    if (rc)
+        mem_log_warn ("capture: recall statistics not written: %s", mdb_strerror (rc));
+    mem_recstats_clear (self->stats);
+    self->stats_due = 0;
+}
+
 static void
 s_self_handle_pipe (self_t *self)
 {
@@ -499,18 +555,24 @@ mem_capture_actor (zsock_t *pipe, void *args)
             zsock_set_sndtimeo (self->lifecycle, 0);   //  at shutdown no one may be listening
         self->events = mem_events_new ();
         self->waker = mem_reaper_waker_new ();
+        self->stats = mem_recstats_new ();
+        self->recstats = zsock_new (ZMQ_PULL);
+        if (self->recstats)
+            zsock_set_rcvhwm (self->recstats, 1000);
         self->frontend = zsock_new (ZMQ_PAIR);
         if (self->frontend) {
             zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
             zsock_set_sndhwm (self->frontend, 0);
         }
         if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
-            || !self->events || !self->waker)
+            || !self->events || !self->waker || !self->stats || !self->recstats)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
         else if (zsock_bind (self->lifecycle, MEM_INPROC_CONSOLIDATE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CONSOLIDATE;
+        else if (zsock_bind (self->recstats, MEM_INPROC_RECSTATS) < 0)
+            err = "capture: cannot bind " MEM_INPROC_RECSTATS;
         else
             started = true;
         //  Merges interrupted by a stop or a crash resume from the store.
@@ -525,15 +587,23 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
-        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, NULL);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, self->recstats,
+                                    NULL);
         s_merge_some (self, false);
     }
     while (started && !self->terminated) {
-        //  The only deadline: compaction once writes have been quiet a while.
+        //  The deadlines: compaction once writes have been quiet a while, and
+        //  pending recall statistics.
         int timeout = -1;
+        int64_t now = mem_mono_ms ();
         if (mem_index_merge_pending (self->index)) {
-            int64_t due = self->last_write_ms + QUIET_MS - mem_mono_ms ();
+            int64_t due = self->last_write_ms + QUIET_MS - now;
             timeout = due > 0 ? (int) due : 0;
+        }
+        if (self->stats_due) {
+            int64_t due = self->stats_due - now;
+            int stats_timeout = due > 0 ? (int) due : 0;
+            timeout = timeout < 0 || stats_timeout < timeout ? stats_timeout : timeout;
         }
         void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
@@ -542,16 +612,25 @@ mem_capture_actor (zsock_t *pipe, void *args)
             s_self_handle_frontend (self);
         else if (which == self->lifecycle)
             s_self_handle_lifecycle (self);
+        else if (which == self->recstats)
+            s_self_handle_recstats (self);
         else if (zpoller_terminated (self->poller))
             break;
-        else if (zpoller_expired (self->poller))
+        else if (zpoller_expired (self->poller) && mem_index_merge_pending (self->index)
+                 && mem_mono_ms () - self->last_write_ms >= QUIET_MS)
             s_merge_some (self, true);
+        if (self->stats_due && mem_mono_ms () >= self->stats_due)
+            s_stats_flush (self);
     }
+    if (started && mem_recstats_pending (self->stats))
+        s_stats_flush (self);   //  what the last recalls counted, before stopping
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events);
     zsock_destroy (&self->waker);
+    zsock_destroy (&self->recstats);
+    mem_recstats_destroy (&self->stats);
     mem_consolidate_destroy (&self->consolidate);
     mem_index_writer_destroy (&self->index);
     free (self);

@@ -303,6 +303,7 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     int rc = mem_store_read_begin (ctx->store, &txn);
     if (rc == 0) {
         rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
+        result.embeddings = mem_store_counter_get (txn, ctx->store, "embeddings");
         if (!rc)
             rc = s_job_stats (self, txn, &jobs);
         if (!rc)
@@ -398,6 +399,7 @@ s_op_name (int op)
     switch (op) {
     case MEMD__V1__REQUEST__OP_CAPTURE: return "capture";
     case MEMD__V1__REQUEST__OP_RECALL: return "recall";
+    case MEMD__V1__REQUEST__OP_CONTEXT: return "context";
     case MEMD__V1__REQUEST__OP_GET: return "get";
     case MEMD__V1__REQUEST__OP_FORGET: return "forget";
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";

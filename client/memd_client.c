@@ -701,6 +701,19 @@ memd_client_recall (memd_client_t *self, const char *agent, const Memd__V1__Reca
 }
 
 Memd__V1__Reply *
+memd_client_context (memd_client_t *self, const char *agent, const Memd__V1__Context *context)
+{
+    assert (self);
+    assert (context);
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.agent_id = s_agent (agent);
+    req.op_case = MEMD__V1__REQUEST__OP_CONTEXT;
+    req.context = (Memd__V1__Context *) context;   //  packing does not modify it
+    return s_expect (self, memd_client_call (self, &req, false), MEMD__V1__REPLY__RESULT_CONTEXT,
+                     "Context");
+}
+
+Memd__V1__Reply *
 memd_client_get (memd_client_t *self, const char *agent, const uint64_t *ids, size_t n)
 {
     assert (self);

@@ -127,9 +127,16 @@ int memd_client_capture (memd_client_t *self, const char *agent, Memd__V1__Recor
 int memd_client_capture_text (memd_client_t *self, const char *agent, const char *session,
                               const char *text, uint64_t *id);
 
-/* Ranked recall (result: reply->recall->hits). query->query is the text. */
+/* Ranked recall (result: reply->recall->hits). query->query is the text;
+   query->query_embedding (optional) adds the vector signal. */
 Memd__V1__Reply *memd_client_recall (memd_client_t *self, const char *agent,
                                      const Memd__V1__Recall *query);
+
+/* A prompt-ready block of the memories most relevant to context->recall,
+   within context->budget_tokens (result: reply->context: text, ids,
+   tokens). */
+Memd__V1__Reply *memd_client_context (memd_client_t *self, const char *agent,
+                                      const Memd__V1__Context *context);
 
 /* Records by id (result: reply->get). Missing ids fail with NOT_FOUND; the
    reply is still returned with the found records and reply->get->missing. */

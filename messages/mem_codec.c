@@ -5,6 +5,7 @@
     strings are UTF-8 and bounded, batches bounded, the operation present.
 */
 #include "mem_codec.h"
+#include <math.h>
 #include <stdarg.h>
 
 void
@@ -26,6 +27,8 @@ mem_limits_default (mem_limits_t *limits)
     limits->max_wait_ms = 10LL * 60 * 1000;
     limits->max_delay_ms = 366LL * 24 * 3600 * 1000;
     limits->max_list = 10000;
+    limits->max_embedding_dims = 4096;
+    limits->max_budget_tokens = 100000;
 }
 
 bool
@@ -123,6 +126,40 @@ s_check_string (const char *what, const char *s, size_t max, char *err, size_t e
             return rc_;                                                                \
     } while (0)
 
+//  An embedding: bounded, finite, and with a direction (cosine similarity
+//  of a zero vector means nothing). Empty is fine: embeddings are optional.
+static mem_code_t
+s_check_embedding (const char *what, const float *v, size_t n, const mem_limits_t *limits,
+                   char *err, size_t err_size)
+{
+    if (n > limits->max_embedding_dims) {
+        snprintf (err, err_size, "%s has %zu dimensions, over the limit of %zu", what, n,
+                  limits->max_embedding_dims);
+        return MEM_TOO_LARGE;
+    }
+    bool zero = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite (v[i])) {
+            snprintf (err, err_size, "%s[%zu] is %s: every value must be a finite float", what,
+                      i, isnan (v[i]) ? "NaN" : "infinite");
+            return MEM_INVALID_ARGUMENT;
+        }
+        zero = zero && v[i] == 0;
+    }
+    if (zero) {
+        snprintf (err, err_size, "%s is all zeros: it has no direction to compare", what);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+#define CHECK_EMBEDDING(what, v, n)                                                    \
+    do {                                                                               \
+        mem_code_t rc_ = s_check_embedding ((what), (v), (n), limits, err, err_size);  \
+        if (rc_ != MEM_OK)                                                             \
+            return rc_;                                                                \
+    } while (0)
+
 //  protobuf-c keeps unknown enum values as they came: refuse them here.
 static bool
 s_kind_valid (int kind)
@@ -186,11 +223,9 @@ s_validate_record (const Memd__V1__Record *rec, size_t index, const char *req_ag
         snprintf (err, err_size, "record %zu: created_at_ms is negative", index);
         return MEM_INVALID_ARGUMENT;
     }
-    if (rec->n_embedding) {
-        //  Embeddings arrive with the recall issue; refuse rather than drop silently.
-        snprintf (err, err_size, "record %zu: embeddings are not supported yet", index);
-        return MEM_INVALID_ARGUMENT;
-    }
+    //  The agent's own dimension is checked by the writer (it is in the store).
+    snprintf (what, sizeof what, "record %zu: embedding", index);
+    CHECK_EMBEDDING (what, rec->embedding, rec->n_embedding);
     return MEM_OK;
 }
 
@@ -353,6 +388,67 @@ s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *
     }
 }
 
+//  A weight of the hybrid ranking: finite, within 0..MEM_WEIGHT_MAX.
+static mem_code_t
+s_check_weight (const char *what, float w, char *err, size_t err_size)
+{
+    if (!isfinite (w) || w < 0 || w > MEM_WEIGHT_MAX) {
+        snprintf (err, err_size, "weights.%s = %g is outside 0..%d", what, (double) w,
+                  MEM_WEIGHT_MAX);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+//  A Recall, alone or inside a Context.
+static mem_code_t
+s_validate_recall (const Memd__V1__Recall *r, const mem_limits_t *limits, char *err,
+                   size_t err_size)
+{
+    CHECK_STRING ("query", r->query, limits->max_query_bytes);
+    CHECK_STRING ("session_id", r->session_id, limits->max_id_bytes);
+    CHECK_EMBEDDING ("query_embedding", r->query_embedding, r->n_query_embedding);
+    if ((!r->query || !*r->query) && r->n_query_embedding == 0) {
+        snprintf (err, err_size, "query is empty");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->k > limits->max_k) {
+        snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (!s_kind_valid (r->kind)) {
+        snprintf (err, err_size, "unknown kind %d", r->kind);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->n_tags > limits->max_tags) {
+        snprintf (err, err_size, "%zu tag filters, over the limit of %zu", r->n_tags,
+                  limits->max_tags);
+        return MEM_TOO_LARGE;
+    }
+    for (size_t i = 0; i < r->n_tags; i++)
+        CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
+    if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
+        snprintf (err, err_size, "until_ms must be after since_ms");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->fusion < MEMD__V1__FUSION__FUSION_DEFAULT
+        || r->fusion > MEMD__V1__FUSION__FUSION_WEIGHTED) {
+        snprintf (err, err_size, "unknown fusion %d", r->fusion);
+        return MEM_INVALID_ARGUMENT;
+    }
+    const Memd__V1__RankWeights *w = r->weights;
+    if (w) {
+        mem_code_t rc;
+        if ((rc = s_check_weight ("lexical", w->lexical, err, err_size))
+            || (rc = s_check_weight ("vector", w->vector, err, err_size))
+            || (rc = s_check_weight ("recency", w->recency, err, err_size))
+            || (rc = s_check_weight ("salience", w->salience, err, err_size))
+            || (rc = s_check_weight ("graph", w->graph, err, err_size)))
+            return rc;
+    }
+    return MEM_OK;
+}
+
 //  True for the operations on records, which are scoped by agent.
 //  Export, Import and Backup (memctl export, import, backup).
 static mem_code_t
@@ -426,7 +522,8 @@ s_is_record_op (const Memd__V1__Request *req)
     return req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
         || req->op_case == MEMD__V1__REQUEST__OP_RECALL
         || req->op_case == MEMD__V1__REQUEST__OP_GET
-        || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+        || req->op_case == MEMD__V1__REQUEST__OP_FORGET
+        || req->op_case == MEMD__V1__REQUEST__OP_CONTEXT;
 }
 
 mem_code_t
@@ -474,30 +571,20 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         }
         return MEM_OK;
     }
-    case MEMD__V1__REQUEST__OP_RECALL: {
-        const Memd__V1__Recall *r = req->recall;
-        CHECK_STRING ("query", r->query, limits->max_query_bytes);
-        CHECK_STRING ("session_id", r->session_id, limits->max_id_bytes);
-        if (r->k > limits->max_k) {
-            snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
+    case MEMD__V1__REQUEST__OP_RECALL:
+        return s_validate_recall (req->recall, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_CONTEXT: {
+        const Memd__V1__Context *c = req->context;
+        if (!c->recall) {
+            snprintf (err, err_size, "context needs a recall (the query)");
             return MEM_INVALID_ARGUMENT;
         }
-        if (!s_kind_valid (r->kind)) {
-            snprintf (err, err_size, "unknown kind %d", r->kind);
+        if (c->budget_tokens > limits->max_budget_tokens) {
+            snprintf (err, err_size, "budget_tokens = %u is over the limit of %u",
+                      c->budget_tokens, limits->max_budget_tokens);
             return MEM_INVALID_ARGUMENT;
         }
-        if (r->n_tags > limits->max_tags) {
-            snprintf (err, err_size, "%zu tag filters, over the limit of %zu", r->n_tags,
-                      limits->max_tags);
-            return MEM_TOO_LARGE;
-        }
-        for (size_t i = 0; i < r->n_tags; i++)
-            CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
-        if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
-            snprintf (err, err_size, "until_ms must be after since_ms");
-            return MEM_INVALID_ARGUMENT;
-        }
-        return MEM_OK;
+        return s_validate_recall (c->recall, limits, err, err_size);
     }
     case MEMD__V1__REQUEST__OP_GET:
         if (req->get->n_ids == 0) {
@@ -696,6 +783,71 @@ mem_codec_test (bool verbose)
     rec.kind = 42;
     assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     rec.kind = 0;
+
+    //  Embeddings: finite, not all zero, bounded (the agent's own dimension
+    //  is the writer's check).
+    float vec[3] = {0.5f, -1, 2};
+    rec.embedding = vec;
+    rec.n_embedding = 3;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    vec[1] = NAN;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "record 0: embedding[1] is NaN"));
+    vec[1] = -INFINITY;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "infinite"));
+    vec[0] = vec[1] = vec[2] = 0;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "all zeros"));
+    vec[2] = 1;
+    limits.max_embedding_dims = 2;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    assert (strstr (err, "3 dimensions, over the limit of 2"));
+    mem_limits_default (&limits);
+    rec.embedding = NULL;
+    rec.n_embedding = 0;
+
+    //  Recall: a query or an embedding; weights bounded; Context wraps a Recall.
+    Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
+    Memd__V1__Request rreq = MEMD__V1__REQUEST__INIT;
+    rreq.op_case = MEMD__V1__REQUEST__OP_RECALL;
+    rreq.recall = &recall;
+    rreq.agent_id = "a";
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "query is empty"));
+    recall.query_embedding = vec;
+    recall.n_query_embedding = 3;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_OK);
+    vec[0] = INFINITY;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "query_embedding[0]"));
+    vec[0] = 0;
+    Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
+    recall.weights = &weights;
+    weights.recency = -1;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "weights.recency"));
+    weights.recency = NAN;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    weights.recency = 2;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_OK);
+    recall.fusion = 7;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    recall.fusion = 0;
+    Memd__V1__Context context = MEMD__V1__CONTEXT__INIT;
+    Memd__V1__Request creq = MEMD__V1__REQUEST__INIT;
+    creq.op_case = MEMD__V1__REQUEST__OP_CONTEXT;
+    creq.context = &context;
+    creq.agent_id = "a";
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    context.recall = &recall;
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_OK);
+    assert (mem_codec_is_data_plane (&creq));
+    context.budget_tokens = limits.max_budget_tokens + 1;
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    context.budget_tokens = 0;
+    creq.agent_id = "";
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
 
     //  Ping is control plane; forget needs ids or a session, not both.
     Memd__V1__Ping ping = MEMD__V1__PING__INIT;

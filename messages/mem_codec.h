@@ -50,6 +50,8 @@ typedef struct {
     int64_t max_wait_ms;        /* Lease long-poll wait; default 10 min */
     int64_t max_delay_ms;       /* Enqueue delay, Fail retry_after; default 366 days */
     size_t max_list;            /* jobs in one JobList; default 10,000 */
+    size_t max_embedding_dims;  /* floats in one embedding; default 4,096 */
+    uint32_t max_budget_tokens; /* Context budget; default 100,000 */
 } mem_limits_t;
 
 #define MEM_EXPORT_MAX_LIMIT 10000  /* records in one Export page */
@@ -60,6 +62,8 @@ typedef struct {
 #define MEM_JOB_DEPENDS_MAX 256     /* depends_on entries */
 #define MEM_JOB_KINDS_MAX   64      /* kinds in one Lease */
 #define MEM_JOB_ERROR_MAX   65536   /* bytes of a Fail error (memd keeps the first 4 KiB) */
+
+#define MEM_WEIGHT_MAX      1000    /* largest RankWeights value */
 
 /* True if name is a valid job kind: 1-64 bytes of [A-Za-z0-9_.:-]. */
 bool mem_codec_job_kind_valid (const char *name);

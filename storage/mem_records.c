@@ -1,5 +1,6 @@
 /*  mem_records — records, agents, dedupe and tombstones; see mem_records.h. */
 #include "mem_records.h"
+#include "mem_vectors.h"
 #include "mem_log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -237,6 +238,25 @@ mem_capture_batch_finish (mem_capture_batch_t *batch)
                                   (int64_t) (batch->next_id - batch->first_id));
 }
 
+//  The record's speaker (metadata "speaker") and tags, as field terms.
+static int
+s_index_fields (mem_index_writer_t *index, uint32_t agent, uint64_t id,
+                const Memd__V1__Record *rec)
+{
+    for (size_t i = 0; i < rec->n_metadata; i++)
+        if (rec->metadata[i]->key && strcmp (rec->metadata[i]->key, "speaker") == 0
+            && rec->metadata[i]->value
+            && mem_index_writer_add_field (index, agent, id, MEM_FIELD_SPEAKER,
+                                           rec->metadata[i]->value,
+                                           strlen (rec->metadata[i]->value)))
+            return ENOMEM;
+    for (size_t i = 0; i < rec->n_tags; i++)
+        if (mem_index_writer_add_field (index, agent, id, MEM_FIELD_TAG, rec->tags[i],
+                                        strlen (rec->tags[i])))
+            return ENOMEM;
+    return 0;
+}
+
 int
 mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                      const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate)
@@ -288,14 +308,21 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     rec.merged_into = 0;
     rec.recall_count = 0;
     rec.last_recalled_ms = 0;
+    rec.embedding = NULL;   //  kept in mem_vectors, not in every read of the record
+    rec.n_embedding = 0;
     if ((rc = s_put_packed (store, txn, &rec, MDB_APPEND)))
         return rc;
     if ((rc = s_put_uid (store, txn, uid, *id, MDB_NOOVERWRITE)))
         return rc;
+    if (in->n_embedding
+        && (rc = mem_vectors_put (store, txn, agent, *id, in->embedding, (uint32_t) in->n_embedding)))
+        return rc == MEM_VECTORS_MISMATCH ? EINVAL : rc;   //  checked before: a caller bug
 
     unsigned doc_len;
     if (mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
         return ENOMEM;
+    if ((rc = s_index_fields (batch->index, agent, *id, &rec)))
+        return rc;
     const char *session = rec.session_id ? rec.session_id : "";
     mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
                           agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};
@@ -484,6 +511,10 @@ mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id)
     rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, NULL));
     if (!rc)
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, NULL));
+    if (!rc) {
+        rc = mem_vectors_remove (store, txn, id);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
     if (!rc) {
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, NULL));
         rc = rc == MDB_NOTFOUND ? 0 : rc;

@@ -59,7 +59,8 @@ int mem_capture_batch_finish (mem_capture_batch_t *batch);
 /* Stores one validated record for agent_name (the record's own agent_id
    wins if set). Returns an existing live record's id for the same text
    (duplicate = true). Buffers postings in the batch's index writer:
-   flush it before commit. */
+   flush it before commit. An embedding goes to mem_vectors (check the
+   request with mem_vectors_check_capture first), not into the record. */
 int mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                          const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate);
 
@@ -89,8 +90,8 @@ int mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64
 int mem_records_tombstone (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                            int64_t now_ms, uint64_t merged_into);
 
-/* Physically removes a tombstoned record: its row, docmeta and tombstones
-   entry (purge). Its postings must already be gone from the index, and its
+/* Physically removes a tombstoned record: its row, docmeta, embedding and
+   tombstones entry (purge). Its postings must already be gone from the index, and its
    edges and bands are the caller's. MDB_NOTFOUND if id is not a tombstone. */
 int mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id);
 

@@ -51,6 +51,9 @@ static const struct {
     [MEM_DB_DIGESTS] = {"digests", 0},
     [MEM_DB_DIRTY] = {"dirty_sessions", 0},
     [MEM_DB_UIDS] = {"uids", 0},
+    [MEM_DB_VECTORS] = {"vectors", 0},
+    [MEM_DB_VEC_BLOCKS] = {"vec_blocks", 0},
+    [MEM_DB_VEC_AGENTS] = {"vec_agents", 0},
 };
 
 int
@@ -187,11 +190,12 @@ s_check_schema (mem_store_t *self, char *err, size_t err_size)
     }
     //  1 → 2: the tables of the sleep cycle are new (and empty); only the
     //  tombstones index must be filled from the records. 2 → 3: the uid
-    //  index is filled from the records. One pass each, once.
+    //  index is filled from the records. One pass each, once. 3 → 4: the
+    //  embedding tables are new and start empty, so opening them was all.
     mem_log_info ("migrating the store in %s from schema %u to %d", self->dir, version,
                   MEM_SCHEMA_VERSION);
     rc = version < 2 ? mem_records_index_tombstones (self, txn) : 0;
-    if (!rc)
+    if (!rc && version < 3)
         rc = mem_records_index_uids (self, txn);
     version = MEM_SCHEMA_VERSION;
     val = (MDB_val){sizeof version, &version};
@@ -605,9 +609,28 @@ mem_store_test (bool verbose)
     mem_reader_close (&reader);
     mem_store_destroy (&store);
 
-    //  Reopen: the lock was released; a newer schema is refused.
+    //  Reopen: the lock was released. A schema 2 store is migrated to 3
+    //  (the embedding tables are new; nothing else changes).
     store = mem_store_open (&opts, err, sizeof err);
     assert (store);
+    uint32_t old_version = 2;
+    MDB_val vkey = {14, "schema_version"}, vval = {sizeof old_version, &old_version};
+    assert (mem_store_write_begin (store, &txn) == 0);
+    assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_META), &vkey, &vval, 0) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    mem_store_destroy (&store);
+    store = mem_store_open (&opts, err, sizeof err);
+    assert (store);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mdb_get (txn, mem_store_dbi (store, MEM_DB_META), &vkey, &vval) == 0);
+    uint32_t new_version = 0;
+    assert (vval.mv_size == 4);
+    memcpy (&new_version, vval.mv_data, 4);
+    assert (new_version == MEM_SCHEMA_VERSION);
+    assert (mem_store_counter_get (txn, store, "n") == 5);
+    mem_store_read_end (store, &txn);
+
+    //  A newer schema is refused.
     assert (mem_store_write_begin (store, &txn) == 0);
     uint32_t future = MEM_SCHEMA_VERSION + 1;
     MDB_val key = {14, "schema_version"}, val = {sizeof future, &future};

@@ -21,8 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 3   /* 2: tombstones, edges, bands, digests (the sleep cycle);
-                                  3: uids (import is idempotent by record uid) */
+#define MEM_SCHEMA_VERSION 4   /* 2: tombstones, edges, bands, digests (the sleep cycle);
+                                  3: uids (import is idempotent by record uid);
+                                  4: embeddings (vectors, vec_blocks, vec_agents) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -67,6 +68,9 @@ typedef enum {
     MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */
     MEM_DB_DIRTY,       /* agent (u32 BE) + session → (): sessions changed since their digest */
     MEM_DB_UIDS,        /* record uid (16 bytes) → id (u64 BE); 0 once the record is purged */
+    MEM_DB_VECTORS,     /* id (u64 BE) → exact float32 embedding with its place (mem_vectors) */
+    MEM_DB_VEC_BLOCKS,  /* agent (u32 BE) + block (u32 BE) → int8 copies of up to N embeddings */
+    MEM_DB_VEC_AGENTS,  /* agent (u32 BE) → dimension and block count of its embeddings */
     MEM_DB_COUNT
 } mem_db_t;
 

@@ -4,6 +4,7 @@
 #include "mem_index.h"
 #include "mem_records.h"
 #include <errno.h>
+#include "mem_vectors.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,12 @@ static void
 s_index_problem (void *arg, const char *text)
 {
     s_problem (arg, "index: %s", text);
+}
+
+static void
+s_vectors_problem (void *arg, const char *text)
+{
+    s_problem (arg, "vectors: %s", text);
 }
 
 void
@@ -399,6 +406,8 @@ mem_verify (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *report)
         rc = s_check_edges (store, txn, report, MEM_DB_EDGES_IN, MEM_DB_EDGES);
     if (!rc)
         rc = mem_index_verify (store, txn, s_index_problem, report, &report->postings);
+    if (!rc)
+        rc = mem_vectors_verify (store, txn, s_vectors_problem, report, &report->vectors);
     if (!rc) {
         uint64_t counted = mem_store_counter_get (txn, store, "records_tombstoned");
         if (counted != tombstones)
@@ -430,10 +439,13 @@ mem_verify_test (bool verbose)
     assert (mem_capture_batch_begin (&batch, store, txn, index) == 0);
     const char *texts[] = {"the cat sat on the mat", "dogs chase cats", "a bird in the hand"};
     uint64_t ids[3];
+    float embedding[2] = {1, 2};
     for (int i = 0; i < 3; i++) {
         Memd__V1__Record rec = MEMD__V1__RECORD__INIT;
         rec.text = (char *) texts[i];
         rec.session_id = "s1";
+        rec.embedding = embedding;
+        rec.n_embedding = i == 1 ? 0 : 2;
         bool dup;
         assert (mem_records_capture (&batch, &rec, "agent", 1000, &ids[i], &dup) == 0);
     }
@@ -452,6 +464,7 @@ mem_verify_test (bool verbose)
             printf ("\n   %s", report.problems[i]);
     assert (report.problem_count == 0);
     assert (report.records == 3 && report.edges == 1 && report.postings > 0);
+    assert (report.vectors == 2);
     mem_verify_report_clear (&report);
 
     //  Damage: a mirror edge gone, a session entry gone, a stray tombstone.
@@ -484,19 +497,31 @@ mem_verify_test (bool verbose)
         }
     mdb_cursor_close (cursor);
     assert (deleted == 1);
+    //  … and an embedding whose block slot is gone.
+    uint8_t vk[8];
+    mem_put_u64be (vk, ids[2]);
+    MDB_val vkey = {8, vk}, vval;
+    assert (mdb_get (txn, mem_store_dbi (store, MEM_DB_VECTORS), &vkey, &vval) == 0);
+    uint8_t *vcopy = malloc (vval.mv_size);
+    memcpy (vcopy, vval.mv_data, vval.mv_size);
+    vcopy[4] = 9;   //  block 9 (the second u32 of its place)
+    vval.mv_data = vcopy;
+    assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_VECTORS), &vkey, &vval, 0) == 0);
+    free (vcopy);
     assert (mem_verify (store, txn, &report) == 0);
     if (verbose)
         for (size_t i = 0; i < report.n_problems; i++)
             printf ("\n   %s", report.problems[i]);
-    assert (report.problem_count == 4);
-    bool mirror = false, session = false, stray = false, postings = false;
+    assert (report.problem_count == 6);   //  the vector slot is wrong both ways
+    bool mirror = false, session = false, stray = false, postings = false, vectors = false;
     for (size_t i = 0; i < report.n_problems; i++) {
+        vectors = vectors || strstr (report.problems[i], "vectors: embedding of record");
         mirror = mirror || strstr (report.problems[i], "no mirror");
         session = session || strstr (report.problems[i], "session");
         stray = stray || strstr (report.problems[i], "not tombstoned");
         postings = postings || strstr (report.problems[i], "postings hold 1 of its 2 terms");
     }
-    assert (mirror && session && stray && postings);
+    assert (mirror && session && stray && postings && vectors);
     mem_verify_report_clear (&report);
 
     mem_store_write_abort (store, &txn);

@@ -15,9 +15,14 @@
 #include "mem_minhash.h"
 #include "mem_records.h"
 #include "mem_redact.h"
+#include "mem_recstats.h"
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
+#include "mem_prompt.h"
+#include "mem_query.h"
+#include "mem_search.h"
+#include "mem_vectors.h"
 #include "mem_verify.h"
 
 static const struct {
@@ -33,6 +38,9 @@ static const struct {
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
     {"mem_redact", mem_redact_test},   {"mem_latency", mem_latency_test},
     {"mem_export", mem_export_test},   {"mem_zap", mem_zap_test},
+    {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},
+    {"mem_search", mem_search_test},   {"mem_prompt", mem_prompt_test},
+    {"mem_recstats", mem_recstats_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

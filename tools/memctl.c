@@ -39,6 +39,7 @@ static const char s_global_usage[] =
     "  status     state, uptime, record counts, resources\n"
     "  capture    store a memory, or JSONL records from stdin ('capture -')\n"
     "  recall     ranked memories for a query\n"
+    "  context    a prompt-ready block of the memories relevant to a query\n"
     "  get        records by id\n"
     "  forget     tombstone records by id, or a whole session\n"
     "  jobs       the job queue: enqueue, lease, complete, fail, extend, list, stats,\n"
@@ -83,6 +84,7 @@ static const char s_global_usage[] =
     X (status)                                                                           \
     X (capture)                                                                          \
     X (recall)                                                                           \
+    X (context)                                                                          \
     X (get)                                                                              \
     X (forget)                                                                           \
     X (jobs)                                                                             \

@@ -323,6 +323,13 @@ memctl_print_record (const Memd__V1__Record *r)
         printf ("%s%s=", i ? "         " : "meta     ", r->metadata[i]->key);
         memctl_print_indented (r->metadata[i]->value, "         ");
     }
+    if (r->recall_count) {
+        char last[64];
+        memctl_format_time (r->last_recalled_ms, last, sizeof last);
+        printf ("recalled %u times, last %s\n", r->recall_count, last);
+    }
+    if (r->n_embedding)
+        printf ("vector   %zu dimensions\n", r->n_embedding);
     printf ("text     ");
     memctl_print_indented (r->text, "         ");
 }

@@ -126,6 +126,16 @@ memctl_json_record (const Memd__V1__Record *record)
     json_object_set_new (doc, "tags", tags);
     json_object_set_new (doc, "metadata", metadata);
     json_object_set_new (doc, "created_at_ms", json_integer (record->created_at_ms));
+    //  Recall statistics and salience (written by memd's writer after recalls).
+    json_object_set_new (doc, "salience", json_real (record->salience));
+    json_object_set_new (doc, "recall_count", json_integer (record->recall_count));
+    json_object_set_new (doc, "last_recalled_ms", json_integer (record->last_recalled_ms));
+    if (record->n_embedding) {
+        json_t *embedding = json_array ();
+        for (size_t i = 0; i < record->n_embedding; i++)
+            json_array_append_new (embedding, json_real (record->embedding[i]));
+        json_object_set_new (doc, "embedding", embedding);
+    }
     return doc;
 }
 
@@ -185,8 +195,9 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     else
         json_object_set_new (doc, "last_transition", json_null ());
     json_object_set_new (doc, "records",
-                         json_pack ("{s:o, s:o}", "live", memctl_json_u64 (st->records_live),
-                                    "tombstoned", memctl_json_u64 (st->records_tombstoned)));
+                         json_pack ("{s:o, s:o, s:o}", "live", memctl_json_u64 (st->records_live),
+                                    "tombstoned", memctl_json_u64 (st->records_tombstoned),
+                                    "embeddings", memctl_json_u64 (st->embeddings)));
     //  The graph does not exist yet: null says "no such subsystem", where
     //  zeros would claim an empty graph. The same for jobs from a memd that
     //  predates the job queue.

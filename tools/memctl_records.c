@@ -35,7 +35,7 @@ const char memctl_status_usage[] =
     "memd's state, last lifecycle transition, record and job counts, resources.\n"
     "JSON: {\"version\", \"pid\", \"state\", \"uptime_ms\",\n"
     "      \"last_transition\": {\"from\", \"to\", \"at_ms\", \"reason\"},\n"
-    "      \"records\": {\"live\", \"tombstoned\"}, \"jobs\", \"graph\",\n"
+    "      \"records\": {\"live\", \"tombstoned\", \"embeddings\"}, \"jobs\", \"graph\",\n"
     "      \"resources\": {\"rss_bytes\", \"fds\", \"threads\"}, ...}\n"
     "      \"jobs\": {\"queued\", \"leased\", \"dead\", ...} as in 'memctl jobs stats'\n"
     "      \"consolidation\": {\"phase\", \"cycle\", \"cycle_done_ms\", \"steps\",\n"
@@ -91,10 +91,13 @@ const char memctl_recall_usage[] =
     "      --tag T        only records with this tag (repeatable: all must match)\n"
     "      --since MS     only records created at or after MS (ms since the epoch)\n"
     "      --until MS     only records created before MS\n"
-    "      --explain      show how each score was made\n"
+    "      --explain      show how each score was made\n" MEMCTL_RANKING_HELP
+    "\n"
+    "QUERY may be left out when --embedding is given.\n"
     "\n"
     "JSON: {\"hits\": [{\"id\", \"score\", \"text\", \"agent\", \"session\", \"kind\", \"tags\",\n"
-    "      \"metadata\", \"created_at_ms\"}]} (\"explain\" with --explain)\n";
+    "      \"metadata\", \"created_at_ms\", \"salience\", \"recall_count\",\n"
+    "      \"last_recalled_ms\"}]} (\"explain\" with --explain)\n";
 
 const char memctl_get_usage[] =
     "Usage: memctl get [--agent A] ID...\n"
@@ -165,8 +168,11 @@ s_print_status (const Memd__V1__StatusResult *st)
                 *t->from_state ? t->from_state : "(start)", t->to_state, at,
                 *t->reason ? " (" : "", t->reason, *t->reason ? ")" : "");
     }
-    printf ("records          %llu live, %llu tombstoned\n",
+    printf ("records          %llu live, %llu tombstoned",
             (unsigned long long) st->records_live, (unsigned long long) st->records_tombstoned);
+    if (st->embeddings)
+        printf (", %llu with an embedding", (unsigned long long) st->embeddings);
+    putchar ('\n');
     if (st->jobs)
         memctl_print_job_totals (st->jobs, "jobs             ");
     const Memd__V1__Consolidation *c = st->consolidation;
@@ -652,20 +658,17 @@ memctl_cmd_capture (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN };
+    enum { OPT_EXPLAIN = 256 };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
         {"k", required_argument, NULL, 'k'},
-        {"session", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"tag", required_argument, NULL, OPT_TAG},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
+        MEMCTL_RECALL_LONG,
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
+    Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
     char **tags = (char **) calloc ((size_t) argc, sizeof (char *));
     query.tags = tags;
     uint64_t k;
@@ -683,33 +686,16 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
                                          optarg);
             query.k = (uint32_t) k;
             break;
-        case 's':
-            query.session_id = optarg;
-            break;
-        case OPT_KIND:
-            rc = memctl_parse_kind (ctx, optarg, &query.kind);
-            break;
-        case OPT_TAG:
-            tags[query.n_tags++] = optarg;
-            break;
-        case OPT_SINCE:
-            if (memctl_parse_ms (optarg, &query.since_ms))
-                rc = memctl_usage_error (
-                    ctx, "--since wants milliseconds since the epoch, not '%s'", optarg);
-            break;
-        case OPT_UNTIL:
-            if (memctl_parse_ms (optarg, &query.until_ms))
-                rc = memctl_usage_error (
-                    ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
-            break;
         case OPT_EXPLAIN:
             query.explain = true;
             break;
         default:
-            rc = memctl_common_option (ctx, c, argv);
+            rc = memctl_recall_option (ctx, c, &query, &weights);
+            if (rc == -2)
+                rc = memctl_common_option (ctx, c, argv);
         }
     }
-    if (rc < 0 && optind == argc)
+    if (rc < 0 && optind == argc && !query.n_query_embedding)
         rc = memctl_usage_error (ctx, "missing QUERY");
     if (rc < 0 && query.since_ms && query.until_ms && query.until_ms <= query.since_ms)
         rc = memctl_usage_error (ctx, "--until must be after --since");
@@ -721,6 +707,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     if (rc >= 0) {
         free (tags);
         free (text);
+        free (query.query_embedding);
         return rc;
     }
 
@@ -728,6 +715,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     Memd__V1__Reply *reply = memd_client_recall (ctx->client, agent, &query);
     free (text);
     free (tags);
+    free (query.query_embedding);
     if (!reply)
         return memctl_fail_client (ctx);
     Memd__V1__RecallResult *result = reply->recall;
