@@ -13,7 +13,7 @@ wait_state () {  # wait_state STATE SECONDS
     return 1
 }
 
-start_memd --set lifecycle/drowsy_after_ms=400 --set lifecycle/sleep_after_ms=400
+start_memd --set lifecycle/drowsy_after_ms=1000 --set lifecycle/sleep_after_ms=1000
 for i in $(seq 1 200); do echo "{\"text\": \"note $i about topic$((i % 7))\", \"session\": \"s$((i % 5))\"}"; done \
     | "$MEMCTL" capture - > /dev/null
 
