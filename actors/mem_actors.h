@@ -23,6 +23,12 @@
 #define MEM_INPROC_LIFECYCLE   "inproc://memd-lifecycle"     /* frontend ↔ lifecycle */
 #define MEM_INPROC_CONSOLIDATE "inproc://memd-consolidate"   /* lifecycle ↔ capture (steps) */
 #define MEM_INPROC_EVENTS      "inproc://memd-events"        /* actors → frontend's PUB */
+#define MEM_INPROC_CAPTURE_WATCH  "inproc://memd-capture-watch"   /* watch ↔ capture */
+#define MEM_INPROC_LIFECYCLE_BUSY "inproc://memd-lifecycle-busy"   /* work in flight → lifecycle */
+
+/* Internal topic on the events line: a WatchStatus snapshot for Status,
+   kept by the frontend and never published. */
+#define MEM_STATUS_WATCH "$status/watch"
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -44,6 +50,15 @@ typedef struct {
     mem_consolidate_config_t consolidate;
 } mem_lifecycle_config_t;
 
+/* Transcript watching's settings (watch/… in mem_config). */
+typedef struct {
+    const char *dirs;            /* ':'-separated; NULL = no watching */
+    unsigned depth;              /* subdirectory levels watched below each */
+    size_t chunk_bytes;          /* most bytes of one file per write */
+    size_t max_line_bytes;       /* longer lines are skipped */
+    size_t max_files;            /* files tracked at once */
+} mem_watch_config_t;
+
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
     mem_store_t *store;
@@ -58,6 +73,7 @@ typedef struct {
     mem_lifecycle_config_t lifecycle;
     const char *events_endpoint; /* PUB for events; NULL = none */
     mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
+    mem_watch_config_t watch;
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
@@ -73,6 +89,7 @@ void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
 void mem_lifecycle_actor (zsock_t *pipe, void *args);
+void mem_watch_actor (zsock_t *pipe, void *args);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);

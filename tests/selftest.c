@@ -17,6 +17,8 @@
 #include "mem_store.h"
 #include "mem_tokenizer.h"
 #include "mem_verify.h"
+#include "mem_watchpos.h"
+#include "memd_transcript.h"
 
 static const struct {
     const char *name;
@@ -29,7 +31,8 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
-    {"mem_redact", mem_redact_test},
+    {"mem_redact", mem_redact_test},   {"mem_watchpos", mem_watchpos_test},
+    {"memd_transcript", memd_transcript_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 
