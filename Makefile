@@ -60,10 +60,11 @@ test: build node-modules
 install: build
 	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
-# Removes what the last `make install` installed (its manifest, DESTDIR included).
+# Removes what the last `make install` installed: the files of its manifest, under the
+# same DESTDIR (pass it again).
 uninstall:
 	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
-	xargs -r -d '\n' rm -f -- < $(BUILD)/install_manifest.txt
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -r -d '\n' rm -f --
 
 # The Node binding's dependencies (zeromq ships prebuilt binaries; protobufjs is plain
 # JavaScript), installed from package-lock.json only when node_modules is missing or older

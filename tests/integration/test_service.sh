@@ -30,6 +30,9 @@ if command -v groff > /dev/null; then
     done
 fi
 
+check "make uninstall DESTDIR=\$tmp removes them all" \
+      bash -c "make -s -C '$SRC' uninstall BUILD='$BUILD_DIR' DESTDIR='$DEST' > /dev/null 2>&1 && [ -z \"\$(find '$DEST' -type f)\" ]"
+
 # Another PREFIX, no DESTDIR: the unit follows the prefix, and systemd likes it.
 PREFIX="$T/prefix"
 check "make install PREFIX=\$tmp/prefix succeeds" \
