@@ -505,7 +505,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
-        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, self->watch, NULL);
+        self->poller
+            = zpoller_new (self->pipe, self->frontend, self->lifecycle, self->watch, NULL);
         s_merge_some (self, false);
     }
     while (started && !self->terminated) {

@@ -8,8 +8,8 @@
     requests, coalesced: a storm is one message), about work in flight (a
     capture backlog, leased jobs: BUSY 1/0 on change) and passes on Sleep
     and Wake requests. Transcript watching reports its own work in flight
-    (writes of ingested lines) the same way, on a line of its own. Nothing else reaches it, so a status probe can never
-    keep memd awake.
+    (writes of ingested lines) the same way, on a line of its own. Nothing
+    else reaches it, so a status probe can never keep memd awake.
 
     Its only timer is the next transition (WAKE → DROWSY, DROWSY → SLEEP)
     or a retry after a failed step; in SLEEP the next step is asked when the

@@ -783,7 +783,8 @@ s_event (self_t *self, const struct inotify_event *ev)
                 s_root_arrived (self, path);
         }
         else if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-            if ((unsigned) dir->depth < self->config->depth && !s_dir_add (self, path, dir->depth + 1))
+            if ((unsigned) dir->depth < self->config->depth
+                && !s_dir_add (self, path, dir->depth + 1))
                 s_error (self, "cannot watch %s: %s", path, strerror (errno));
         }
         else if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
@@ -1169,7 +1170,8 @@ mem_watch_actor (zsock_t *pipe, void *args)
 
     char *command = zstr_recv (pipe);
     char err[512] = "watch: no START";
-    bool started = command && streq (command, "START") && s_self_start (self, err, sizeof err) == 0;
+    bool started
+        = command && streq (command, "START") && s_self_start (self, err, sizeof err) == 0;
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
     while (started && !self->terminated) {

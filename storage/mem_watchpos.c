@@ -63,11 +63,18 @@ mem_watchpos_encode (const char *path, const mem_watchpos_t *pos, bool remove, u
     return need;
 }
 
+//  One update, as decoded.
+typedef struct {
+    const char *path;          //  not NUL-terminated
+    size_t path_len;
+    bool remove;
+    mem_watchpos_t pos;
+} s_update_t;
+
 //  Decodes the update at data (size bytes left). Returns its length, or 0
 //  if it is malformed.
 static size_t
-s_decode (const uint8_t *data, size_t size, const char **path, size_t *path_len, bool *remove,
-          mem_watchpos_t *pos)
+s_decode (const uint8_t *data, size_t size, s_update_t *update)
 {
     if (size < S_FIXED + S_TAIL || data[0] != S_VERSION || (data[1] & ~S_REMOVE))
         return 0;
@@ -75,10 +82,11 @@ s_decode (const uint8_t *data, size_t size, const char **path, size_t *path_len,
     if (len == 0 || len > MEM_WATCHPOS_PATH_MAX || size - S_FIXED - S_TAIL < len
         || memchr (data + S_FIXED, 0, len))
         return 0;
-    *path = (const char *) data + S_FIXED;
-    *path_len = len;
-    *remove = data[1] & S_REMOVE;
+    update->path = (const char *) data + S_FIXED;
+    update->path_len = len;
+    update->remove = data[1] & S_REMOVE;
     const uint8_t *p = data + S_FIXED + len;
+    mem_watchpos_t *pos = &update->pos;
     pos->ino = mem_get_u64be (p);
     pos->offset = mem_get_u64be (p + 8);
     pos->lines = mem_get_u64be (p + 16);
@@ -99,12 +107,11 @@ mem_watchpos_get (mem_store_t *store, MDB_txn *txn, const char *path, mem_watchp
     int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_META), &key, &val));
     if (rc)
         return rc;
-    const char *stored;
-    size_t stored_len;
-    bool remove;
-    if (s_decode (val.mv_data, val.mv_size, &stored, &stored_len, &remove, pos) != val.mv_size
-        || remove || stored_len != len || memcmp (stored, path, len) != 0)
+    s_update_t stored;
+    if (s_decode (val.mv_data, val.mv_size, &stored) != val.mv_size || stored.remove
+        || stored.path_len != len || memcmp (stored.path, path, len) != 0)
         return MDB_NOTFOUND;   //  another path with the same hash, or a damaged entry
+    *pos = stored.pos;
     return 0;
 }
 
@@ -112,20 +119,11 @@ int
 mem_watchpos_check (const void *data, size_t size)
 {
     const uint8_t *p = data;
-    if (!p || size == 0)
-        return -2;
-    while (size) {
-        const char *path;
-        size_t path_len;
-        bool remove;
-        mem_watchpos_t pos;
-        size_t used = s_decode (p, size, &path, &path_len, &remove, &pos);
-        if (!used)
+    s_update_t update;
+    for (size_t used; p && size; p += used, size -= used)
+        if (!(used = s_decode (p, size, &update)))
             return -2;
-        p += used;
-        size -= used;
-    }
-    return 0;
+    return p && data != (const void *) p ? 0 : -2;
 }
 
 int
@@ -133,22 +131,19 @@ mem_watchpos_apply (mem_store_t *store, MDB_txn *txn, const void *data, size_t s
 {
     if (mem_watchpos_check (data, size))
         return -2;
-    const uint8_t *p = data;
     MDB_dbi dbi = mem_store_dbi (store, MEM_DB_META);
-    while (size) {
-        const char *path;
-        size_t path_len;
-        bool remove;
-        mem_watchpos_t pos;
-        size_t used = s_decode (p, size, &path, &path_len, &remove, &pos);
+    const uint8_t *p = data;
+    s_update_t update;
+    for (size_t used; size; p += used, size -= used) {
+        used = s_decode (p, size, &update);
         char key_text[S_KEY_LEN + 1];
-        s_key (path, path_len, key_text);
+        s_key (update.path, update.path_len, key_text);
         MDB_val key = {S_KEY_LEN, key_text}, val = {used, (void *) p};
         int rc;
-        if (remove) {
+        if (update.remove) {
             //  Only this path's own entry: a colliding path's stays.
             mem_watchpos_t old;
-            char *copy = strndup (path, path_len);
+            char *copy = strndup (update.path, update.path_len);
             if (!copy)
                 return ENOMEM;
             rc = mem_watchpos_get (store, txn, copy, &old);
@@ -162,8 +157,6 @@ mem_watchpos_apply (mem_store_t *store, MDB_txn *txn, const void *data, size_t s
             rc = MEM_MDB (mdb_put (txn, dbi, &key, &val, 0));
         if (rc)
             return rc;
-        p += used;
-        size -= used;
     }
     return 0;
 }

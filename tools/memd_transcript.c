@@ -358,7 +358,8 @@ memd_transcript_test (bool verbose)
     //  An assistant block, from a subagent.
     r = s_line ("{\"type\":\"assistant\",\"isSidechain\":true,\"message\":{\"id\":\"m1\","
                 "\"content\":[{\"type\":\"thinking\",\"thinking\":\"hmm\"},"
-                "{\"type\":\"text\",\"text\":\"Done.\"},{\"type\":\"text\",\"text\":\"Twice.\"}]}}",
+                "{\"type\":\"text\",\"text\":\"Done.\"},"
+                "{\"type\":\"text\",\"text\":\"Twice.\"}]}}",
                 1, &file);
     assert (streq (r->text, "Done.\n\nTwice.") && streq (r->session_id, "file-stem"));
     assert (streq (s_meta (r, "role"), "assistant") && streq (s_meta (r, "sidechain"), "true"));
@@ -377,7 +378,8 @@ memd_transcript_test (bool verbose)
             0, &file);
     s_line ("{\"type\":\"user\",\"isMeta\":true,\"message\":{\"content\":\"Caveat: ...\"}}", 0,
             &file);
-    s_line ("{\"type\":\"user\",\"message\":{\"content\":\"<command-name>/clear</command-name>\"}}",
+    s_line ("{\"type\":\"user\",\"message\":"
+            "{\"content\":\"<command-name>/clear</command-name>\"}}",
             0, &file);
     s_line ("{\"type\":\"user\",\"message\":{\"content\":\"  \"}}", 0, &file);
     s_line ("{\"type\":\"file-history-snapshot\",\"snapshot\":{}}", 0, &file);

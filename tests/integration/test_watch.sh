@@ -160,5 +160,20 @@ rm "$W/p5/s1.jsonl"
 line s5-1 "born again bag" > "$W/p5/s1.jsonl"
 check "a file recreated at a deleted path is read from its start" wait_for 2 found bag
 
+# An inotify queue overflow (memd stopped while more events queue up than
+# the kernel keeps): every directory is scanned again and no line is lost.
+queue=$(cat /proc/sys/fs/inotify/max_queued_events)
+if [ "$queue" -le 100000 ]; then
+    n=$(( queue / 2 + 500 ))   # an append is two events: modify, close_write
+    before=$(wstat lines)
+    kill -STOP "$MEMD_PID"
+    for i in $(seq 1 "$n"); do line s6-1 "overflow line ovl$i" >> "$W/p6/s1.jsonl"; done
+    kill -CONT "$MEMD_PID"
+    check "after an inotify queue overflow all $n lines are ingested" \
+          wait_for 20 lines_at_least $(( before + n ))
+    check "status says the queue overflowed" bash -c "'$MEMCTL' --json status | jq -r .watch.last_error | grep -q overflowed"
+    check "the last overflow line is recalled" found "ovl$n"
+fi
+
 check "memd exits cleanly" stop_memd
 finish
