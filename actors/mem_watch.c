@@ -697,6 +697,11 @@ s_ingest (self_t *self, s_file_t *file)
     for (size_t i = 0; i < n_records; i++)
         memctl_record_destroy (&records[i]);
     free (records);
+    if (self->buf_size > 2 * chunk) {
+        free (self->buf);   //  grown for a long line: give the memory back
+        self->buf = NULL;
+        self->buf_size = 0;
+    }
 }
 
 //  Drops the stored positions of files that are gone, in one write.

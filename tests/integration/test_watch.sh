@@ -38,7 +38,8 @@ mkdir -p "$W/early"
 { line early "the early bird note"; tool_line early; } > "$W/early/early.jsonl"
 line secret "deploy with ghp_abcdefghijklmnopqrstuvwxyz0123456789AB now" > "$W/early/secret.jsonl"
 
-start_memd --set watch/dirs="$W" --set lifecycle/drowsy_after_ms=600000
+start_memd --set watch/dirs="$W" --set watch/chunk_kb=16 --set watch/max_line_kb=64 \
+           --set lifecycle/drowsy_after_ms=600000
 check "lines written before the start are ingested" wait_for 5 found "early bird"
 check "a transcript's agent is its project (git root of cwd): shop" found "early bird"
 check "the line without text counts as ingested, without a record" \
@@ -121,6 +122,14 @@ check "to its end" wait_for 2 found rtn4
 cat "$T/rewrite" > "$W/p2/s3.jsonl"
 check "a file rewritten in place is read again" wait_for 2 found rwp4
 check "no watch error" [ "$(wstat last_error)" = "" ]
+
+# A line over watch/max_line_kb (64 KiB here) is skipped; the next is not.
+skipped=$(wstat skipped_lines)
+line s2-4 "huge $(head -c 100000 /dev/zero | tr '\0' x)" >> "$W/p2/s4.jsonl"
+line s2-4 "after the huge line ahl" >> "$W/p2/s4.jsonl"
+check "the line after a too-long line is ingested" wait_for 2 found ahl
+check "the too-long line is counted as skipped" [ "$(wstat skipped_lines)" -gt "$skipped" ]
+check "and named in last_error" bash -c "'$MEMCTL' --json status | jq -r .watch.last_error | grep -q 'KiB at byte'"
 
 # Restart (SIGTERM): lines written while memd is down, in old and new files
 # and a new directory, are ingested at start; none is read twice.
