@@ -31,6 +31,12 @@
 #define MEM_ZAP_DOMAIN_IPC "memd.ipc"
 #define MEM_ZAP_DOMAIN_TCP "memd.tcp"
 #define MEM_INPROC_RECSTATS    "inproc://memd-recstats"      /* recall → capture: recalled ids */
+#define MEM_INPROC_CAPTURE_WATCH  "inproc://memd-capture-watch"   /* watch ↔ capture */
+#define MEM_INPROC_LIFECYCLE_BUSY "inproc://memd-lifecycle-busy"   /* work in flight → lifecycle */
+
+/* Internal topic on the events line: a WatchStatus snapshot for Status,
+   kept by the frontend and never published. */
+#define MEM_STATUS_WATCH "$status/watch"
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -52,6 +58,15 @@ typedef struct {
     mem_consolidate_config_t consolidate;
 } mem_lifecycle_config_t;
 
+/* Transcript watching's settings (watch/… in mem_config). */
+typedef struct {
+    const char *dirs;            /* ':'-separated; NULL = no watching */
+    unsigned depth;              /* subdirectory levels watched below each */
+    size_t chunk_bytes;          /* most bytes of one file per write */
+    size_t max_line_bytes;       /* longer lines are skipped */
+    size_t max_files;            /* files tracked at once */
+} mem_watch_config_t;
+
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
     mem_store_t *store;
@@ -70,6 +85,7 @@ typedef struct {
     size_t n_allow_uids;
     bool allow_tcp;              /* api/allow_tcp: tcp endpoints, unauthenticated */
     bool ipc_uid_filter;         /* api/ipc_uid_filter: ZMQ_IPC_FILTER_UID too */
+    mem_watch_config_t watch;
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
@@ -104,6 +120,7 @@ uint64_t mem_zap_monitor_recv (zsock_t *monitor);
 int mem_zap_peer_uid (const char *address, uint32_t *uid, uint32_t *pid);
 bool mem_zap_uid_allowed (const mem_context_t *ctx, uint32_t uid);
 void mem_zap_test (bool verbose);
+void mem_watch_actor (zsock_t *pipe, void *args);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);

@@ -16,6 +16,11 @@
     a burst together (its only timer, armed only while that work exists).
     With no merge work left it blocks: an idle writer costs nothing.
 
+    Transcript watching (mem_watch) sends its captures on a line of its
+    own, each with one more frame: the positions of the files they were
+    read from (mem_watchpos), stored in the same transaction as the
+    records, so the watcher resumes exactly where the last commit ended.
+
     It also runs the sleep cycle's consolidation steps (mem_consolidate),
     one per STEP from the lifecycle actor, between groups: the writer is
     the one place where a digest can be indexed and segments rewritten.
@@ -33,6 +38,7 @@
 #include "mem_consolidate.h"
 #include "mem_recstats.h"
 #include "mem_vectors.h"
+#include "mem_watchpos.h"
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
@@ -50,11 +56,14 @@ typedef struct {
     protobuf_c_boolean *dups;
     Memd__V1__ImportResult import;
     Memd__V1__ImportOutcome *outcomes;
+    zsock_t *origin;               //  where the reply goes: the frontend or the watcher
+    zframe_t *positions;           //  watched files' positions (mem_watchpos), or NULL
 } s_item_t;
 
 typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;             //  PAIR
+    zsock_t *watch;                //  PAIR: captures from transcript watching
     zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
     zsock_t *events;               //  PUSH to the events stream
     zsock_t *waker;                //  the reaper's wake line (summarize jobs)
@@ -77,6 +86,7 @@ static void
 s_item_clear (s_item_t *item)
 {
     zframe_destroy (&item->identity);
+    zframe_destroy (&item->positions);
     if (item->req)
         memd__v1__request__free_unpacked (item->req, NULL);
     free (item->ids);
@@ -172,8 +182,8 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
         }
         if (rc)
             return rc;
-        item->ids = calloc (cap->n_records, sizeof *item->ids);
-        item->dups = calloc (cap->n_records, sizeof *item->dups);
+        item->ids = calloc (cap->n_records + 1, sizeof *item->ids);
+        item->dups = calloc (cap->n_records + 1, sizeof *item->dups);
         if (!item->ids || !item->dups)
             return ENOMEM;
         for (size_t i = 0; i < cap->n_records && !rc; i++) {
@@ -190,6 +200,9 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
         item->capture.n_duplicate = cap->n_records;
         item->reply.result_case = MEMD__V1__REPLY__RESULT_CAPTURE;
         item->reply.capture = &item->capture;
+        if (!rc && item->positions)   //  checked in s_take
+            rc = mem_watchpos_apply (store, txn, zframe_data (item->positions),
+                                     zframe_size (item->positions));
         return rc;
     }
     //  Forget: postings captured earlier in this group must be in the index first.
@@ -365,26 +378,39 @@ s_group_reply (self_t *self, int rc)
             zmsg_append (msg, &reply);
         else
             zmsg_addmem (msg, NULL, 0);
-        zmsg_send (&msg, self->frontend);
+        if (zmsg_send (&msg, item->origin))
+            zmsg_destroy (&msg);   //  the watcher is gone (shutdown): the write stands
         s_item_clear (item);
     }
     self->n_items = 0;
 }
 
-//  Takes one request off the socket into the group; returns its record count.
+//  Takes one request off a socket into the group; returns its record count.
 static size_t
-s_take (self_t *self)
+s_take (self_t *self, zsock_t *from)
 {
-    zmsg_t *msg = zmsg_recv (self->frontend);
+    zmsg_t *msg = zmsg_recv (from);
     if (!msg)
         return 0;
     s_item_t *item = &self->items[self->n_items++];
     memset (item, 0, sizeof *item);
+    item->origin = from;
     item->identity = zmsg_pop (msg);
     zframe_t *bytes = zmsg_pop (msg);
     if (bytes)
         item->req = mem_codec_request_decode (zframe_data (bytes), zframe_size (bytes));
     zframe_destroy (&bytes);
+    if (from == self->watch) {
+        item->positions = zmsg_pop (msg);
+        bool valid = item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
+                  && item->positions
+                  && mem_watchpos_check (zframe_data (item->positions),
+                                         zframe_size (item->positions)) == 0;
+        if (!valid && item->req) {
+            memd__v1__request__free_unpacked (item->req, NULL);
+            item->req = NULL;   //  answered "did not decode"
+        }
+    }
     zmsg_destroy (&msg);
     if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE)
         return item->req->capture->n_records;
@@ -393,14 +419,24 @@ s_take (self_t *self)
     return 1;
 }
 
-//  Group commit: everything queued now, up to the bounds, in one txn.
+//  Group commit: everything queued now on either line, up to the bounds,
+//  in one txn.
 static void
-s_self_handle_frontend (self_t *self)
+s_self_handle_frontend (self_t *self, zsock_t *first)
 {
-    size_t records = s_take (self);
-    while (self->n_items < GROUP_MAX_REQUESTS && records < GROUP_MAX_RECORDS
-           && (zsock_events (self->frontend) & ZMQ_POLLIN))
-        records += s_take (self);
+    size_t records = s_take (self, first);
+    bool more = true;
+    while (more && self->n_items < GROUP_MAX_REQUESTS && records < GROUP_MAX_RECORDS) {
+        more = false;
+        if (zsock_events (self->frontend) & ZMQ_POLLIN) {
+            records += s_take (self, self->frontend);
+            more = true;
+        }
+        if (self->n_items < GROUP_MAX_REQUESTS && (zsock_events (self->watch) & ZMQ_POLLIN)) {
+            records += s_take (self, self->watch);
+            more = true;
+        }
+    }
     int rc = s_group_write (self);
     if (rc)
         mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
@@ -564,8 +600,11 @@ mem_capture_actor (zsock_t *pipe, void *args)
             zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
             zsock_set_sndhwm (self->frontend, 0);
         }
+        self->watch = zsock_new (ZMQ_PAIR);
+        if (self->watch)
+            zsock_set_sndtimeo (self->watch, 0);   //  a reply no one waits for is dropped
         if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
-            || !self->events || !self->waker || !self->stats || !self->recstats)
+            || !self->events || !self->waker || !self->stats || !self->recstats || !self->watch)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
@@ -573,6 +612,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
             err = "capture: cannot bind " MEM_INPROC_CONSOLIDATE;
         else if (zsock_bind (self->recstats, MEM_INPROC_RECSTATS) < 0)
             err = "capture: cannot bind " MEM_INPROC_RECSTATS;
+        else if (zsock_bind (self->watch, MEM_INPROC_CAPTURE_WATCH) < 0)
+            err = "capture: cannot bind " MEM_INPROC_CAPTURE_WATCH;
         else
             started = true;
         //  Merges interrupted by a stop or a crash resume from the store.
@@ -588,7 +629,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
         self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, self->recstats,
-                                    NULL);
+                                    self->watch, NULL);
         s_merge_some (self, false);
     }
     while (started && !self->terminated) {
@@ -608,8 +649,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_self_handle_pipe (self);
-        else if (which == self->frontend)
-            s_self_handle_frontend (self);
+        else if (which == self->frontend || which == self->watch)
+            s_self_handle_frontend (self, which);
         else if (which == self->lifecycle)
             s_self_handle_lifecycle (self);
         else if (which == self->recstats)
@@ -626,6 +667,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
         s_stats_flush (self);   //  what the last recalls counted, before stopping
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
+    zsock_destroy (&self->watch);
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events);
     zsock_destroy (&self->waker);

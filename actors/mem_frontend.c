@@ -100,6 +100,7 @@ typedef struct {
     int64_t coalesce_ms;
     uint64_t activity_reports;
     int64_t last_reply_ms;    //  monotonic: when the last reply went out
+    zframe_t *watch_status;   //  transcript watching's last WatchStatus (packed), or NULL
     bool draining;
     bool terminated;
 } self_t;
@@ -129,6 +130,7 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->backup);
     zsock_destroy (&self->api_monitor);
     zsock_destroy (&self->events_monitor);
+    zframe_destroy (&self->watch_status);
     if (self->idle_workers) {
         zframe_t *frame;
         while ((frame = zlist_pop (self->idle_workers)))
@@ -330,6 +332,9 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
                                       "cannot read record and job counts: %s", mdb_strerror (rc));
     }
     result.jobs = &jobs.result;
+    result.watch = self->watch_status ? memd__v1__watch_status__unpack (
+                       NULL, zframe_size (self->watch_status), zframe_data (self->watch_status))
+                                      : NULL;
     mem_proc_usage_t usage;
     mem_proc_usage (&usage);
     result.rss_bytes = usage.rss_bytes;
@@ -371,6 +376,8 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     reply.status_result = &result;
     zframe_t *frame = mem_codec_pack (&reply.base);
     s_job_stats_free (&jobs);
+    if (result.watch)
+        memd__v1__watch_status__free_unpacked (result.watch, NULL);
     return frame;
 }
 
@@ -504,7 +511,12 @@ static void
 s_self_handle_events (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->events_in);
-    if (msg && self->events && zmsg_size (msg) == 2)
+    if (msg && zmsg_size (msg) == 2 && zframe_streq (zmsg_first (msg), MEM_STATUS_WATCH)) {
+        zframe_destroy (&self->watch_status);   //  kept for Status, never published
+        self->watch_status = zmsg_last (msg);
+        zmsg_remove (msg, self->watch_status);
+    }
+    else if (msg && self->events && zmsg_size (msg) == 2)
         zmsg_send (&msg, self->events);   //  PUB never blocks: slow subscribers lose events
     zmsg_destroy (&msg);
 }

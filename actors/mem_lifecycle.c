@@ -7,8 +7,9 @@
     The frontend tells this actor about real activity only (data-plane
     requests, coalesced: a storm is one message), about work in flight (a
     capture backlog, leased jobs: BUSY 1/0 on change) and passes on Sleep
-    and Wake requests. Nothing else reaches it, so a status probe can never
-    keep memd awake.
+    and Wake requests. Transcript watching reports its own work in flight
+    (writes of ingested lines) the same way, on a line of its own. Nothing
+    else reaches it, so a status probe can never keep memd awake.
 
     Its only timer is the next transition (WAKE → DROWSY, DROWSY → SLEEP)
     or a retry after a failed step; in SLEEP the next step is asked when the
@@ -38,11 +39,12 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;         //  PAIR (bound)
     zsock_t *writer;           //  PAIR to the capture actor (it binds)
+    zsock_t *busy_in;          //  PULL: ["BUSY", source, "1"|"0"] from other actors (watch)
     zpoller_t *poller;
     mem_context_t *ctx;
     s_state_t state;
     int64_t since_ms;          //  monotonic: entered the state, or last activity in WAKE
-    bool busy_capture, busy_jobs;
+    bool busy_capture, busy_jobs, busy_watch;
     bool forced;               //  SLEEP by request: work in flight does not end it
     bool step_out;             //  a STEP is with the writer
     int64_t retry_at_ms;       //  monotonic; 0 = none (after a failed step)
@@ -58,7 +60,7 @@ typedef struct {
 static bool
 s_busy (self_t *self)
 {
-    return self->busy_capture || self->busy_jobs;
+    return self->busy_capture || self->busy_jobs || self->busy_watch;
 }
 
 //  When the state changes next without activity (monotonic), or 0.
@@ -231,6 +233,40 @@ s_self_handle_request (self_t *self, zmsg_t *msg)
     zmsg_send (&out, self->frontend);
 }
 
+//  Work in flight started or ended: [source, "1"|"0"] (after "BUSY").
+static void
+s_busy_change (self_t *self, zmsg_t *msg)
+{
+    char *source = zmsg_popstr (msg);
+    char *flag = zmsg_popstr (msg);
+    bool busy = flag && streq (flag, "1");
+    bool was = s_busy (self);
+    if (source && streq (source, "capture"))
+        self->busy_capture = busy;
+    else if (source && streq (source, "jobs"))
+        self->busy_jobs = busy;
+    else if (source && streq (source, "watch"))
+        self->busy_watch = busy;
+    if (s_busy (self) && !was && !(self->state == S_SLEEP && self->forced))
+        s_enter (self, S_WAKE, "work in flight");
+    else if (!s_busy (self) && was && self->state == S_WAKE)
+        self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
+    zstr_free (&source);
+    zstr_free (&flag);
+}
+
+//  ["BUSY", source, flag] from another actor.
+static void
+s_self_handle_busy (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->busy_in);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    if (command && streq (command, "BUSY"))
+        s_busy_change (self, msg);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
 //  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs", "1"|"0"] | ["REQUEST", identity, bytes]
 static void
 s_self_handle_frontend (self_t *self)
@@ -246,22 +282,8 @@ s_self_handle_frontend (self_t *self)
         s_enter (self, S_WAKE, reason);   //  in WAKE: the quiet period restarts
         zstr_free (&what);
     }
-    else if (command && streq (command, "BUSY")) {
-        char *source = zmsg_popstr (msg);
-        char *flag = zmsg_popstr (msg);
-        bool busy = flag && streq (flag, "1");
-        bool was = s_busy (self);
-        if (source && streq (source, "capture"))
-            self->busy_capture = busy;
-        else if (source && streq (source, "jobs"))
-            self->busy_jobs = busy;
-        if (s_busy (self) && !was && !(self->state == S_SLEEP && self->forced))
-            s_enter (self, S_WAKE, "work in flight");
-        else if (!s_busy (self) && was && self->state == S_WAKE)
-            self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
-        zstr_free (&source);
-        zstr_free (&flag);
-    }
+    else if (command && streq (command, "BUSY"))
+        s_busy_change (self, msg);
     else if (command && streq (command, "REQUEST"))
         s_self_handle_request (self, msg);
     else
@@ -307,12 +329,15 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     if (command && streq (command, "START")) {
         self->frontend = zsock_new (ZMQ_PAIR);
         self->writer = zsock_new (ZMQ_PAIR);
-        if (!self->frontend || !self->writer)
+        self->busy_in = zsock_new (ZMQ_PULL);
+        if (!self->frontend || !self->writer || !self->busy_in)
             err = "lifecycle: cannot create sockets";
         else if (zsock_bind (self->frontend, MEM_INPROC_LIFECYCLE) < 0)
             err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE;
         else if (zsock_connect (self->writer, MEM_INPROC_CONSOLIDATE) < 0)
             err = "lifecycle: cannot reach the writer";
+        else if (zsock_bind (self->busy_in, MEM_INPROC_LIFECYCLE_BUSY) < 0)
+            err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE_BUSY;
         else
             started = true;
     }
@@ -323,7 +348,7 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
         //  Never block on a peer that is gone (shutdown stops the frontend first).
         zsock_set_sndtimeo (self->frontend, 0);
         zsock_set_sndtimeo (self->writer, 0);
-        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, NULL);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->busy_in, NULL);
         self->state = S_WAKE;
         self->since_ms = mem_mono_ms ();
         snprintf (self->from, sizeof self->from, "%s", "");
@@ -345,6 +370,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
             s_self_handle_frontend (self);
         else if (which == self->writer)
             s_self_handle_writer (self);
+        else if (which == self->busy_in)
+            s_self_handle_busy (self);
         else if (zpoller_terminated (self->poller))
             break;
         else if (zpoller_expired (self->poller))
@@ -353,5 +380,6 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->writer);
+    zsock_destroy (&self->busy_in);
     free (self);
 }

@@ -110,6 +110,20 @@ static const s_setting_t s_settings[] = {
     {"redact/patterns", S_STRING, "none", 0, 0, NULL,
      "file of extra secret patterns, one \"name<TAB>regex\" (PCRE2) a line, # for comments; "
      "checked at start; none = the built-in patterns only (docs/agents.md)"},
+    {"watch/dirs", S_STRING, "none", 0, 0, NULL,
+     "directories whose JSONL transcripts (*.jsonl) memd ingests as they grow, separated by "
+     "':'; a leading ~/ is $HOME; e.g. ~/.claude/projects (Claude Code); none = no watching "
+     "(docs/agents.md)"},
+    {"watch/depth", S_INT, "3", 0, 16, NULL,
+     "levels of subdirectories watched below each of watch/dirs (Claude Code: one directory "
+     "per project, subagent transcripts deeper)"},
+    {"watch/chunk_kb", S_INT, "256", 4, 65536, NULL,
+     "most bytes of one file ingested per write; a larger backlog goes in several, files in "
+     "turn"},
+    {"watch/max_line_kb", S_INT, "16384", 64, 1048576, NULL,
+     "longer transcript lines are skipped (counted in status)"},
+    {"watch/max_files", S_INT, "100000", 1, 100000000, NULL,
+     "transcript files tracked at once; more are not ingested (an error in status)"},
 };
 #define S_COUNT (sizeof s_settings / sizeof s_settings[0])
 

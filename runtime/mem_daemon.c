@@ -2,7 +2,8 @@
 
     Start: the ZAP handler (before any public socket exists, DESIGN §11),
     store, reaper, capture, recall pool, lifecycle, backup, frontend (binds
-    the events endpoint, then the API).
+    the events endpoint, then the API), then transcript watching (when
+    watch/dirs is set): it scans after memd serves.
     Stop: the reaper answers its parked leases, the frontend drains what is
     in flight, then every actor stops in reverse order of start. */
 #include "mem_daemon.h"
@@ -27,7 +28,9 @@ struct _mem_daemon_t {
     unsigned n_recall;
     zactor_t *lifecycle;
     zactor_t *frontend;
+    zactor_t *watch;              //  NULL when watch/dirs is none
     char *events_endpoint;
+    char *watch_dirs;
 };
 
 static mem_sync_t
@@ -100,6 +103,16 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
                                                             ? MAX_RECALL_WORKERS
                                                             : workers);
 
+    const char *watch_dirs = mem_config_get (config, "watch/dirs");
+    if (!streq (watch_dirs, "none")) {
+        self->watch_dirs = strdup (watch_dirs);
+        ctx->watch.dirs = self->watch_dirs;
+    }
+    ctx->watch.depth = (unsigned) mem_config_int (config, "watch/depth");
+    ctx->watch.chunk_bytes = (size_t) mem_config_int (config, "watch/chunk_kb") << 10;
+    ctx->watch.max_line_bytes = (size_t) mem_config_int (config, "watch/max_line_kb") << 10;
+    ctx->watch.max_files = (size_t) mem_config_int (config, "watch/max_files");
+
     if (!(ctx->redact = mem_redact_from_config (config, err, err_size)))
         goto failed;
 
@@ -155,6 +168,8 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
         goto failed;
     if (!(self->frontend = mem_actor_start (mem_frontend_actor, ctx, err, err_size)))
         goto failed;
+    if (ctx->watch.dirs && !(self->watch = mem_actor_start (mem_watch_actor, ctx, err, err_size)))
+        goto failed;
 
     uint64_t live = 0, tombstoned = 0;
     MDB_txn *txn;
@@ -179,6 +194,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     mem_daemon_t *self = *self_p;
     if (!self)
         return;
+    zactor_destroy (&self->watch);   //  its writes in flight commit all the same
     if (self->reaper && self->frontend) {
         //  Parked Lease requests are answered now (UNAVAILABLE): they would
         //  otherwise hold the drain below for their whole wait.
@@ -217,6 +233,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     free (self->data_dir);
     free (self->endpoint);
     free (self->events_endpoint);
+    free (self->watch_dirs);
     free (self);
     *self_p = NULL;
 }

@@ -13,6 +13,7 @@
 #include "mem_daemon.h"
 #include "mem_export.h"
 #include "mem_log.h"
+#include "mem_notify.h"
 
 static void
 s_usage (FILE *out)
@@ -195,10 +196,12 @@ main (int argc, char *argv[])
         zsys_shutdown ();
         return 1;
     }
+    mem_notify ("READY=1\nSTATUS=serving");   //  systemd Type=notify (memd.service)
     int sig = 0;
     sigwait (&stop, &sig);
     mem_log_info ("%s: stopping",
                   sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    mem_notify ("STOPPING=1");
     mem_daemon_destroy (&daemon);
     mem_config_destroy (&config);
     zsys_shutdown ();

@@ -24,6 +24,8 @@
 #include "mem_search.h"
 #include "mem_vectors.h"
 #include "mem_verify.h"
+#include "mem_watchpos.h"
+#include "memd_transcript.h"
 
 static const struct {
     const char *name;
@@ -41,6 +43,8 @@ static const struct {
     {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},
     {"mem_search", mem_search_test},   {"mem_prompt", mem_prompt_test},
     {"mem_recstats", mem_recstats_test},
+    {"mem_redact", mem_redact_test},   {"mem_watchpos", mem_watchpos_test},
+    {"memd_transcript", memd_transcript_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

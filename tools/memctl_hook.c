@@ -35,6 +35,7 @@
 #include "memctl.h"
 #include "memd_agent.h"
 #include "memd_context.h"
+#include "memd_transcript.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -248,25 +249,6 @@ s_budget_call (hook_t *hook)
 //  --------------------------------------------------------------------------
 //  Capture (user-prompt, stop)
 
-//  Cuts text to at most HOOK_MAX_TEXT bytes, at a space when there is one
-//  near the end so no token is split in two (a secret cut short could
-//  escape its pattern). Returns the length to keep.
-static size_t
-s_cut_length (const char *text, size_t len)
-{
-    if (len <= HOOK_MAX_TEXT)
-        return len;
-    size_t cut = HOOK_MAX_TEXT;
-    for (size_t at = cut; at > HOOK_MAX_TEXT - 4096; at--)
-        if (text[at] == ' ' || text[at] == '\n' || text[at] == '\t') {
-            cut = at;
-            break;
-        }
-    while (cut > 0 && ((unsigned char) text[cut] & 0xc0) == 0x80)
-        cut--;
-    return cut;
-}
-
 //  Captures one turn of the conversation. Returns the exit code (0).
 static int
 s_capture_turn (hook_t *hook, const char *text, const char *role, const char *event)
@@ -276,7 +258,7 @@ s_capture_turn (hook_t *hook, const char *text, const char *role, const char *ev
         s_note (hook, "nothing to capture");
         return 0;
     }
-    size_t keep = s_cut_length (text, len);
+    size_t keep = memd_transcript_cut_length (text, len, HOOK_MAX_TEXT);
     char *cut = strndup (text, keep);
     const char *keys[] = {"role", "source", "event", "truncated"};
     const char *values[] = {role, "claude-code", event, "true"};
@@ -321,46 +303,6 @@ s_user_prompt (hook_t *hook)
         return 0;
     }
     return s_capture_turn (hook, prompt, "user", "UserPromptSubmit");
-}
-
-//  The text blocks of a transcript message's content, joined.
-static void
-s_content_text (json_t *content, char **text)
-{
-    if (json_is_string (content)) {
-        *text = strdup (json_string_value (content));
-        return;
-    }
-    size_t i;
-    json_t *block;
-    json_array_foreach (content, i, block) {
-        const char *type = json_string_value (json_object_get (block, "type"));
-        const char *part = json_string_value (json_object_get (block, "text"));
-        if (!type || strcmp (type, "text") != 0 || !part || !*part)
-            continue;
-        char *joined = NULL;
-        if (asprintf (&joined, "%s%s%s", *text ? *text : "", *text ? "\n\n" : "", part) < 0)
-            return;
-        free (*text);
-        *text = joined;
-    }
-}
-
-//  True for a user entry that is a prompt (not a tool result).
-static bool
-s_is_prompt (json_t *message)
-{
-    json_t *content = json_object_get (message, "content");
-    if (json_is_string (content))
-        return true;
-    size_t i;
-    json_t *block;
-    json_array_foreach (content, i, block) {
-        const char *type = json_string_value (json_object_get (block, "type"));
-        if (type && strcmp (type, "tool_result") == 0)
-            return false;
-    }
-    return json_array_size (content) > 0;
 }
 
 //  The text of the last assistant message of a Claude Code transcript
@@ -415,8 +357,7 @@ s_last_assistant (hook_t *hook, const char *path)
         if (text && (!assistant || !id || !message_id || strcmp (id, message_id) != 0))
             stop = true;   //  past the first block of the message
         else if (assistant) {
-            char *part = NULL;
-            s_content_text (json_object_get (message, "content"), &part);
+            char *part = memd_transcript_content_text (json_object_get (message, "content"));
             if (part && *part) {
                 char *joined = NULL;
                 const char *gap = text ? "\n\n" : "";
@@ -429,7 +370,8 @@ s_last_assistant (hook_t *hook, const char *path)
             }
             free (part);
         }
-        else if (type && strcmp (type, "user") == 0 && !sidechain && s_is_prompt (message))
+        else if (type && strcmp (type, "user") == 0 && !sidechain
+                 && memd_transcript_is_prompt (message))
             stop = true;   //  the turn began here and had no assistant text
         json_decref (entry);
         if (stop)

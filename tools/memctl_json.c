@@ -176,6 +176,28 @@ memctl_json_consolidation (const Memd__V1__Consolidation *c)
 }
 
 json_t *
+memctl_json_watch (const Memd__V1__WatchStatus *w)
+{
+    json_t *dirs = json_array ();
+    for (size_t i = 0; i < w->n_dirs; i++)
+        json_array_append_new (dirs, memctl_json_string (w->dirs[i]));
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "dirs", dirs);
+    json_object_set_new (doc, "directories", json_integer (w->directories));
+    json_object_set_new (doc, "files", memctl_json_u64 (w->files));
+    json_object_set_new (doc, "lines", memctl_json_u64 (w->lines));
+    json_object_set_new (doc, "records", memctl_json_u64 (w->records));
+    json_object_set_new (doc, "duplicates", memctl_json_u64 (w->duplicates));
+    json_object_set_new (doc, "skipped_lines", memctl_json_u64 (w->skipped_lines));
+    json_object_set_new (doc, "bytes", memctl_json_u64 (w->bytes));
+    json_object_set_new (doc, "pending_files", json_integer (w->pending_files));
+    json_object_set_new (doc, "last_error", memctl_json_string (w->last_error));
+    json_object_set_new (doc, "last_error_ms", json_integer (w->last_error_ms));
+    json_object_set_new (doc, "last_ingest_ms", json_integer (w->last_ingest_ms));
+    return doc;
+}
+
+json_t *
 memctl_json_status (const Memd__V1__StatusResult *st)
 {
     json_t *doc = json_object ();
@@ -232,6 +254,7 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "consolidation",
                          st->consolidation ? memctl_json_consolidation (st->consolidation)
                                            : json_null ());
+    json_object_set_new (doc, "watch", st->watch ? memctl_json_watch (st->watch) : json_null ());
     return doc;
 }
 

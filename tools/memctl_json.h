@@ -62,6 +62,11 @@ json_t *memctl_json_hit (const Memd__V1__Hit *hit);
 json_t *memctl_json_consolidation (const Memd__V1__Consolidation *c);
 json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 
+/* Transcript watching: {"dirs", "directories", "files", "lines", "records",
+   "duplicates", "skipped_lines", "bytes", "pending_files", "last_error",
+   "last_error_ms", "last_ingest_ms"} */
+json_t *memctl_json_watch (const Memd__V1__WatchStatus *watch);
+
 /* "queued", "leased", … for a job state; "any" for 0 and unknown values. */
 const char *memctl_job_state_name (int state);
 

@@ -43,6 +43,9 @@ const char memctl_status_usage[] =
     "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\",\n"
     "      \"requests_by_kind\": {\"capture\": N, \"recall\": N, ...} (since start),\n"
     "      \"recall_latency\": {\"p50_us\", \"p99_us\", \"count\", \"window_ms\"} (recent)\n"
+    "      \"watch\": {\"dirs\", \"directories\", \"files\", \"lines\", \"records\",\n"
+    "      \"duplicates\", \"skipped_lines\", \"pending_files\", \"last_error\", ...}\n"
+    "      (transcript watching; null when watch/dirs is none)\n"
     "      (\"graph\" is null until memd has that subsystem)\n";
 
 const char memctl_capture_usage[] =
@@ -189,6 +192,18 @@ s_print_status (const Memd__V1__StatusResult *st)
                 (unsigned long long) c->records_purged);
         if (*c->last_error)
             printf ("last step error  %s\n", c->last_error);
+    }
+    const Memd__V1__WatchStatus *w = st->watch;
+    if (w) {
+        printf ("watching         %u directories, %llu files: %llu lines, %llu records "
+                "(%llu duplicates), %llu lines skipped%s\n",
+                w->directories, (unsigned long long) w->files, (unsigned long long) w->lines,
+                (unsigned long long) w->records, (unsigned long long) w->duplicates,
+                (unsigned long long) w->skipped_lines, w->pending_files ? ", catching up" : "");
+        for (size_t i = 0; i < w->n_dirs; i++)
+            printf ("watch dir        %s\n", w->dirs[i]);
+        if (*w->last_error)
+            printf ("watch error      %s\n", w->last_error);
     }
     memctl_format_bytes (st->rss_bytes, a, sizeof a);
     printf ("resources        %s RSS, %u fds, %u threads, %u recall workers\n", a, st->fds,

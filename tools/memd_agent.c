@@ -37,6 +37,12 @@ s_clean_name (const char *name, size_t len, char *out, size_t size)
 }
 
 void
+memd_agent_clean (const char *name, size_t len, char *out, size_t size)
+{
+    s_clean_name (name, len, out, size);
+}
+
+void
 memd_agent_for_dir (const char *dir, char *out, size_t size)
 {
     char path[PATH_MAX];

@@ -27,6 +27,11 @@
 
 #define MEMD_AGENT_MAX 256   /* bytes of an agent id (memd's limit) */
 
+/* name[0..len) made fit for an id: cut on a character boundary at
+   MEMD_AGENT_MAX bytes (or size - 1), invalid UTF-8 and control
+   characters as '_'. May be empty. */
+void memd_agent_clean (const char *name, size_t len, char *out, size_t size);
+
 /* The agent id of a project directory (step 3 above, dir given). */
 void memd_agent_for_dir (const char *dir, char *out, size_t size);
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The sleep cycle's state machine (issue 5): status probes never keep memd
 # awake, real requests do; in HIBERNATE, with an idle client connected,
-# memd's threads do not run at all (no context switch, no CPU tick).
+# memd's threads do not run at all (no context switch, no CPU tick) — with
+# transcript watching configured on an idle directory (issue 9), whose
+# thread blocks on its inotify descriptor; a line appended to a transcript
+# is work in flight that wakes memd, which then goes back to sleep.
 source "$(dirname "$0")/lib.sh"
 
 state () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
@@ -13,7 +16,13 @@ wait_state () {  # wait_state STATE SECONDS
     return 1
 }
 
-start_memd --set lifecycle/drowsy_after_ms=1000 --set lifecycle/sleep_after_ms=1000
+W="$T/transcripts"
+mkdir -p "$W/project"
+for i in 1 2 3; do
+    echo "{\"type\":\"user\",\"sessionId\":\"t$i\",\"message\":{\"content\":\"transcript turn $i\"}}"
+done > "$W/project/session.jsonl"
+start_memd --set lifecycle/drowsy_after_ms=1000 --set lifecycle/sleep_after_ms=1000 \
+           --set watch/dirs="$W"
 for i in $(seq 1 200); do echo "{\"text\": \"note $i about topic$((i % 7))\", \"session\": \"s$((i % 5))\"}"; done \
     | "$MEMCTL" capture - > /dev/null
 
@@ -79,5 +88,23 @@ wait $idle_pid 2>/dev/null || true
 # The measurement is live: a request makes the counters move.
 "$MEMCTL" recall topic1 > /dev/null
 check "a request moves the counters" [ "$(switches)" -gt "$s1" ]
+
+# Transcript watching: the idle directory's lines were ingested at start; a
+# new line is ingested (work in flight wakes memd), then memd sleeps again.
+watched () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['watch']['lines'])"; }
+check "the watched transcript's 3 lines were ingested" [ "$(watched)" = 3 ]
+check "memd hibernates" wait_state HIBERNATE 10
+"$MEMCTL" --json events -n 1 state > "$T/wake_event" &
+events_pid=$!
+sleep 0.3
+echo '{"type":"user","sessionId":"t4","message":{"content":"a new turn while asleep"}}' >> "$W/project/session.jsonl"
+wakes () { [ "$(watched)" = 4 ]; }
+for _ in $(seq 1 40); do wakes && break; sleep 0.05; done
+check "an appended line is ingested in HIBERNATE" [ "$(watched)" = 4 ]
+wait $events_pid || true
+check "and woke memd as work in flight" /usr/bin/python3 -c "
+import json; e = json.loads(open('$T/wake_event').read())
+assert e['to'] == 'WAKE' and e['reason'] == 'work in flight', e"
+check "memd hibernates again after ingesting" wait_state HIBERNATE 10
 check "memd exits cleanly" stop_memd
 finish
