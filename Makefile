@@ -4,12 +4,14 @@
 BUILD     ?= build
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
-# Debian packages the build and the tests need (the last line: the Python binding,
-# its code generator and its tests; util-linux gives the tests unshare).
+# Debian packages the build and the tests need (the Python binding, its code
+# generator and its tests; util-linux gives the tests unshare, prlimit and nsenter;
+# strace injects I/O errors in tests/integration/test_fault_eio.sh).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
             lmdb-utils procps \
-            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux \
+            strace
 # The Node binding needs node and npm: Debian's nodejs and npm when the commands are
 # missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
 NODE_PKGS = nodejs npm

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 struct _mem_store_t {
@@ -20,6 +22,9 @@ struct _mem_store_t {
     char *dir;
     int lock_fd;                 //  holds the flock while the store is open
     pthread_rwlock_t resize;     //  txns hold it shared; map growth exclusive
+    atomic_int failed;           //  EIO or MDB_PANIC once the disk lost a write; else 0
+    mem_store_fail_fn *on_fail;
+    void *on_fail_arg;
 };
 
 static const struct {
@@ -67,6 +72,8 @@ mem_store_options_default (mem_store_options_t *opts)
     opts->map_size = (size_t) 1 << 30;
     opts->sync = MEM_SYNC_FULL;
     opts->max_readers = 256;
+    opts->on_fail = NULL;
+    opts->on_fail_arg = NULL;
 }
 
 //  Creates dir (and parents) with mode 0700 where missing.
@@ -198,12 +205,15 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
         return NULL;
     }
     self->lock_fd = -1;
+    atomic_init (&self->failed, 0);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init (&attr);
     pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init (&self->resize, &attr);
     pthread_rwlockattr_destroy (&attr);
     self->dir = strdup (opts->dir);
+    self->on_fail = opts->on_fail;
+    self->on_fail_arg = opts->on_fail_arg;
 
     if (!self->dir || s_mkdirs (self->dir)) {
         snprintf (err, err_size, "cannot create data directory %s: %s", opts->dir,
@@ -356,22 +366,67 @@ mem_reader_close (mem_reader_t *reader)
     reader->txn = NULL;
 }
 
+//  Marks the store failed (the first failure only) and tells the owner,
+//  who stops memd: a store that lost a write is never written again.
+static void
+s_fail (mem_store_t *self, int rc)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong (&self->failed, &expected, rc))
+        return;
+    mem_log_error ("the store in %s failed a write (%s): refusing further writes; memd must "
+                   "restart on it (nothing acknowledged is lost)",
+                   self->dir, mdb_strerror (rc));
+    if (self->on_fail)
+        self->on_fail (self->on_fail_arg, rc);
+}
+
+//  True when the data directory's filesystem is (nearly) out of space.
+static bool
+s_disk_full (mem_store_t *self)
+{
+    struct statvfs vfs;
+    if (statvfs (self->dir, &vfs))
+        return false;
+    return (uint64_t) vfs.f_bavail * vfs.f_frsize < MEM_STORE_FULL_SLACK;
+}
+
+int
+mem_store_failed (mem_store_t *self)
+{
+    return atomic_load (&self->failed);
+}
+
 int
 mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p)
 {
+    int rc = atomic_load (&self->failed);
+    if (rc) {
+        *txn_p = NULL;
+        return rc;
+    }
     pthread_rwlock_rdlock (&self->resize);
-    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, txn_p));
+    rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, txn_p));
     if (rc)
         pthread_rwlock_unlock (&self->resize);
+    if (rc == MDB_PANIC)   //  LMDB itself gave up on the environment
+        s_fail (self, rc);
     return rc;
 }
 
 int
 mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p)
 {
-    int rc = MEM_MDB (mdb_txn_commit (*txn_p));
+    int rc = mdb_txn_commit (*txn_p);
     *txn_p = NULL;
     pthread_rwlock_unlock (&self->resize);
+    //  mdb_page_flush turns a short pwrite (the disk filled up part-way)
+    //  into EIO: with no space left, that is a full disk, not a lost write.
+    if (rc == EIO && s_disk_full (self))
+        rc = ENOSPC;
+    mem_store_check (rc, "mdb_txn_commit (*txn_p)", __FILE__, __LINE__);
+    if (rc == EIO || rc == MDB_PANIC)
+        s_fail (self, rc);
     return rc;
 }
 

@@ -5,7 +5,7 @@ target_link_libraries (fault_clients memd_client)
 
 # Fault injection (issue 10 item 4). Exit 77 (skipped) where the machine
 # does not allow the injection (no unshare, no ptrace).
-foreach (name fault_fds)
+foreach (name fault_fds fault_diskfull fault_eio)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES
