@@ -15,3 +15,13 @@ foreach (name fault_diskfull fault_eio fault_fds fault_mapfull fault_reader)
                           ENVIRONMENT "BIN=${CMAKE_CURRENT_BINARY_DIR}" TIMEOUT 300
                           SKIP_RETURN_CODE 77)
 endforeach ()
+
+# The crash suite (issue 10 item 3): memd killed -9 at random under a mixed
+# load, restarted and checked, for 40 s (MEMD_CRASH_SECONDS or --seconds for
+# longer runs by hand).
+add_executable (crash_loop tests/soak/crash_loop.c bench/bench_daemon.c)
+target_include_directories (crash_loop PRIVATE bench)
+target_link_libraries (crash_loop memd_client Threads::Threads)
+add_test (NAME crash_loop COMMAND crash_loop --seconds 40
+          --json ${CMAKE_CURRENT_BINARY_DIR}/crash_loop.json)
+set_tests_properties (crash_loop PROPERTIES TIMEOUT 300)
