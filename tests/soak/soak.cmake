@@ -25,3 +25,13 @@ target_link_libraries (crash_loop memd_client Threads::Threads)
 add_test (NAME crash_loop COMMAND crash_loop --seconds 40
           --json ${CMAKE_CURRENT_BINARY_DIR}/crash_loop.json)
 set_tests_properties (crash_loop PROPERTIES TIMEOUT 300)
+
+# Load and soak (issue 10 item 7): 64 clients mixing capture and recall for
+# 20 s, then 10 s idle; fails on any error, unmatched or unanswered reply,
+# RSS not flat while idle, or descriptors not back to the baseline.
+add_executable (soak_load tests/soak/soak_load.c bench/bench_daemon.c)
+target_include_directories (soak_load PRIVATE bench)
+target_link_libraries (soak_load memd_client Threads::Threads m)
+add_test (NAME soak_load COMMAND soak_load --clients 64 --seconds 20 --idle 10
+          --json ${CMAKE_CURRENT_BINARY_DIR}/soak_load.json)
+set_tests_properties (soak_load PROPERTIES TIMEOUT 300)
