@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <stdatomic.h>
@@ -391,6 +392,20 @@ s_disk_full (mem_store_t *self)
     return (uint64_t) vfs.f_bavail * vfs.f_frsize < MEM_STORE_FULL_SLACK;
 }
 
+//  True when data.mdb has reached the process's file size limit
+//  (RLIMIT_FSIZE): a write past it is cut short (EFBIG), the disk is fine.
+static bool
+s_file_limit_reached (mem_store_t *self)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_FSIZE, &limit) || limit.rlim_cur == RLIM_INFINITY)
+        return false;
+    char path[4200];
+    snprintf (path, sizeof path, "%s/data.mdb", self->dir);
+    struct stat st;
+    return stat (path, &st) == 0 && (uint64_t) st.st_size + 65536 >= (uint64_t) limit.rlim_cur;
+}
+
 int
 mem_store_failed (mem_store_t *self)
 {
@@ -421,9 +436,12 @@ mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p)
     *txn_p = NULL;
     pthread_rwlock_unlock (&self->resize);
     //  mdb_page_flush turns a short pwrite (the disk filled up part-way)
-    //  into EIO: with no space left, that is a full disk, not a lost write.
+    //  into EIO: with no space left, that is a full disk, not a lost write;
+    //  at the file size limit, the file could not grow (EFBIG).
     if (rc == EIO && s_disk_full (self))
         rc = ENOSPC;
+    else if (rc == EIO && s_file_limit_reached (self))
+        rc = EFBIG;
     mem_store_check (rc, "mdb_txn_commit (*txn_p)", __FILE__, __LINE__);
     if (rc == EIO || rc == MDB_PANIC)
         s_fail (self, rc);

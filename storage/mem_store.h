@@ -115,7 +115,8 @@ int mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p);
    wrote nothing the last good commit refers to. LMDB reports a write cut
    short by a full disk as EIO ("short write, filesystem full?"), so an
    EIO while the filesystem has less than MEM_STORE_FULL_SLACK free is
-   returned as ENOSPC. Any other EIO, and MDB_PANIC, mean the disk lost
+   returned as ENOSPC, and one with data.mdb at the process's file size
+   limit (RLIMIT_FSIZE) as EFBIG. Any other EIO, and MDB_PANIC, mean the disk lost
    writes: the store is marked failed, on_fail is called once, and every
    later write_begin fails with that code (reads go on). */
 int mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p);
