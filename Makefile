@@ -20,9 +20,14 @@ NODE_DIR  = bindings/node
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
+# Extra Debian packages only `make check-valgrind` needs, and the tests it runs
+# (every integration test; each memd they start runs under memcheck).
+VALGRIND_PKGS = valgrind
+VALGRIND_TESTS ?= ^integration_
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench bench-idle locomo clean format
+.PHONY: all deps fuzz-deps valgrind-deps build run test node-modules check-sanitize \
+        check-valgrind fuzz bench bench-idle locomo clean format
 
 all: build
 
@@ -30,7 +35,8 @@ all: build
 # PKGS is the list to check: DEB_PKGS for deps, plus FUZZ_PKGS for fuzz-deps.
 deps: PKGS = $(DEB_PKGS)
 fuzz-deps: PKGS = $(DEB_PKGS) $(FUZZ_PKGS)
-deps fuzz-deps:
+valgrind-deps: PKGS = $(DEB_PKGS) $(VALGRIND_PKGS)
+deps fuzz-deps valgrind-deps:
 	@missing=""; for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -67,6 +73,12 @@ check-sanitize: deps node-modules
 	cmake -S . -B $(BUILD)-sanitize -DMEMD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
 	cd $(BUILD)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The integration tests with every memd under valgrind's memcheck (MEMD_VALGRIND=1 in
+# tests/integration/lib.sh: --leak-check=full, a log per memd; any report fails the
+# test that started it). Suppressions, if ever needed: tests/integration/valgrind.supp.
+check-valgrind: valgrind-deps build node-modules
+	cd $(BUILD) && MEMD_VALGRIND=1 ctest --output-on-failure -j $(JOBS) -R '$(VALGRIND_TESTS)' $(CTEST_ARGS)
 
 # libFuzzer targets (tests/fuzz; docs/fuzzing.md) built with clang under ASan + UBSan in
 # $(BUILD)-fuzz, each run for FUZZ_SECONDS on a scratch copy of its seed corpus (the

@@ -27,7 +27,7 @@ acked_present () {
     cut -f1 "$1" | split -l 5000 - "$T/acked-chunk."
     local f ok=0
     for f in "$T"/acked-chunk.*; do
-        "$MEMCTL" --json get $(cat "$f") > "$T/acked-json.${f##*.}" || ok=1
+        "$MEMCTL" --timeout 60000 --json get $(cat "$f") > "$T/acked-json.${f##*.}" || ok=1
     done
     /usr/bin/python3 - "$1" "$T"/acked-json.* <<'PY' || ok=1
 import json, sys

@@ -19,8 +19,8 @@ MEMD_WRAP=()
 MEMD_VG=()
 MEMD_START_S=10
 if [ "${MEMD_VALGRIND:-0}" = 1 ]; then
-    MEMD_VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
-             --show-leak-kinds=definite,indirect --num-callers=30 --track-fds=no
+    MEMD_VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
+             --show-leak-kinds=definite,indirect,possible --num-callers=30 --track-fds=no
              "--log-file=$T/valgrind.%p.log")
     [ -f "$(dirname "${BASH_SOURCE[0]}")/valgrind.supp" ] &&
         MEMD_VG+=("--suppressions=$(dirname "${BASH_SOURCE[0]}")/valgrind.supp")
@@ -75,11 +75,16 @@ kill9_memd () {
 
 # Fails the test for every non-empty valgrind log (-q: only reports are written).
 valgrind_check () {
-    local log
+    local log runs=0 bad=0
     for log in "$T"/valgrind.*.log; do
+        [ -e "$log" ] || continue
+        runs=$((runs + 1))
         [ -s "$log" ] || continue
+        bad=$((bad + 1))
         fail "valgrind reported problems in memd ($(basename "$log")):"; cat "$log" >&2
     done
+    echo "valgrind: $runs memd run(s) checked, $bad with reports"
+    [ $runs -gt 0 ] || fail "MEMD_VALGRIND=1 but no memd ran under valgrind"
 }
 
 finish () {

@@ -59,7 +59,7 @@ check "and with no other error" [ $other = 0 ]
 check "memd is still running" kill -0 "$MEMD_PID"
 check "memd did not stop the store over a full disk" bash -c "! grep -q 'failed a write' '$T/memd.log'"
 check "reads are served on the full disk" bash -c "'$MEMCTL' recall -k 3 before1 | grep -q before1"
-check "the store verifies on the full disk" "$MEMCTL" verify
+check "the store verifies on the full disk" "$MEMCTL" --timeout 120000 verify
 check "every acked record is present while the disk is full" acked_present "$ACKED"
 
 # Space returns: captures work again at once.
@@ -77,6 +77,6 @@ kill9_memd
 start_memd "${OPTS[@]}"
 check "after kill -9 and restart every acked record ($(wc -l < "$ACKED")) is present" \
       acked_present "$ACKED"
-check "the store verifies after the restart" "$MEMCTL" verify
+check "the store verifies after the restart" "$MEMCTL" --timeout 120000 verify
 check "memd exits cleanly" stop_memd
 finish

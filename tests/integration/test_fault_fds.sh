@@ -34,6 +34,6 @@ for _ in $(seq 1 50); do [ "$(fds)" -le "$base" ] && break; sleep 0.1; done
 check "descriptors back to the baseline ($(fds), was $base)" [ "$(fds)" -le "$base" ]
 check "data-plane requests work again" "$MEMCTL" capture "a record captured after the storm"
 check "the records are there" bash -c "[ \"\$('$MEMCTL' recall -k 5 storm | wc -l)\" = 2 ]"
-check "the store verifies" "$MEMCTL" verify
+check "the store verifies" "$MEMCTL" --timeout 120000 verify
 check "memd exits cleanly" stop_memd
 finish

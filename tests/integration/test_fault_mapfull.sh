@@ -31,12 +31,12 @@ check "no write failed for want of map" bash -c "! grep -q 'write of .* failed' 
 map=$("$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['map_bytes'])")
 check "status shows the grown map ($map bytes)" [ "$map" -gt $((4 << 20)) ]
 check "every acked record ($(wc -l < "$ACKED")) is present" acked_present "$ACKED"
-check "the store verifies" "$MEMCTL" verify
+check "the store verifies" "$MEMCTL" --timeout 120000 verify
 
 # A restart begins at least at the data size, so nothing needs to grow back.
 kill9_memd
 start_memd "${OPTS[@]}"
 check "after kill -9 every acked record is present" acked_present "$ACKED"
-check "the store verifies after the restart" "$MEMCTL" verify
+check "the store verifies after the restart" "$MEMCTL" --timeout 120000 verify
 check "memd exits cleanly" stop_memd
 finish

@@ -59,6 +59,6 @@ kill -9 "$alive"; wait "$alive" 2>/dev/null || true
 gen_records second 300 > "$T/in2.jsonl"
 check "memd takes writes" capture_batch "$T/in2.jsonl" "$T/acked"
 check "every acked record is present" acked_present "$T/acked"
-check "the store verifies" "$MEMCTL" verify
+check "the store verifies" "$MEMCTL" --timeout 120000 verify
 check "memd exits cleanly" stop_memd
 finish

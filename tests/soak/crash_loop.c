@@ -655,12 +655,13 @@ s_check_jobs (memd_client_t *client, s_result_t *result)
         if (!more)
             break;
     }
-    qsort (found, n, 2 * sizeof *found, s_by_id);
+    if (n)
+        qsort (found, n, 2 * sizeof *found, s_by_id);
     for (size_t i = 0; i < s_n_jobs; i++) {
         if (s_jobs[i].state == J_UNSURE)
             continue;
         result->checked_jobs++;
-        uint64_t *hit = bsearch (&s_jobs[i].id, found, n, 2 * sizeof *found, s_by_id);
+        uint64_t *hit = n ? bsearch (&s_jobs[i].id, found, n, 2 * sizeof *found, s_by_id) : NULL;
         if (!hit) {
             result->jobs_lost++;
             fprintf (stderr, "crash_loop: cycle %u: acked job #%llu is missing\n", s_cycle,
