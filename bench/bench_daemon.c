@@ -217,6 +217,19 @@ bench_daemon_t *bench_daemon_start_with (const char *memd, const char *base, con
     return self;
 }
 
+//  SIGKILL, and reap it
+static void s_kill (bench_daemon_t *self)
+{
+    if (self->pid <= 0)
+        return;
+    kill (self->pid, SIGKILL);
+    int status;
+    while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    self->status = -SIGKILL;
+    self->pid = 0;
+}
+
 int bench_daemon_stop (bench_daemon_t **self_p)
 {
     bench_daemon_t *self = *self_p;
@@ -228,12 +241,7 @@ int bench_daemon_stop (bench_daemon_t **self_p)
         if (s_reap (self, S_STOP_MS)) {
             fprintf (stderr, "%s: memd did not exit %d ms after SIGTERM; killing it\n", self->name,
                      S_STOP_MS);
-            kill (self->pid, SIGKILL);
-            int status;
-            while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            self->status = -SIGKILL;
-            self->pid = 0;
+            s_kill (self);
         }
     }
     if (self->status != 0) {
@@ -251,12 +259,7 @@ int bench_daemon_kill (bench_daemon_t **self_p)
     if (!self)
         return 0;
     *self_p = NULL;
-    if (self->pid > 0) {
-        kill (self->pid, SIGKILL);
-        int status;
-        while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
+    s_kill (self);
     free (self);
     return 0;
 }

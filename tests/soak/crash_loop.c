@@ -44,6 +44,7 @@
 #include <stdatomic.h>
 #include "bench_daemon.h"
 #include "memd_client.h"
+#include "soak_rand.h"
 
 #define CALL_TIMEOUT_MS   1000     //  a load call without an answer by then is unsure
 #define CHECK_TIMEOUT_MS  60000    //  verify and the checks: memd may be slow (sanitizers)
@@ -96,18 +97,6 @@ static atomic_int s_killed;    //  memd was killed: failures from now on are exp
 static uint32_t s_cycle;
 static bool s_verbose;
 static volatile sig_atomic_t s_interrupted;
-
-static uint64_t
-s_rand (uint64_t *state)
-{
-    //  xorshift64*
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ULL;
-}
 
 static int64_t
 s_now_ms (void)
@@ -197,15 +186,15 @@ s_capture_thread (void *arg)
     pthread_mutex_lock (&s_lock);
     uint32_t k = 0, session = s_session_new (w->index, k);
     pthread_mutex_unlock (&s_lock);
-    int left_in_session = 10 + (int) (s_rand (&w->rng) % 21);
+    int left_in_session = 10 + (int) (soak_rand (&w->rng) % 21);
     uint64_t seq = 0;
     while (client && !atomic_load (&s_stop)) {
         if (atomic_load (&s_quiet)) {
             s_sleep_ms (5);
             continue;
         }
-        s_sleep_ms ((int) (s_rand (&w->rng) % 4));
-        size_t n = 1 + s_rand (&w->rng) % 16;
+        s_sleep_ms ((int) (soak_rand (&w->rng) % 4));
+        size_t n = 1 + soak_rand (&w->rng) % 16;
         Memd__V1__Record records[16], *ptrs[16];
         char texts[16][256];
         uint64_t ids[16];
@@ -219,7 +208,7 @@ s_capture_thread (void *arg)
                                 w->index, (unsigned long long) seq++);
             for (int j = 0; j < WORDS_PER_TEXT; j++)
                 len += snprintf (texts[i] + len, sizeof texts[i] - (size_t) len, " w%u",
-                                 (unsigned) (s_rand (&w->rng) % 200000));
+                                 (unsigned) (soak_rand (&w->rng) % 200000));
             memd__v1__record__init (&records[i]);
             records[i].text = texts[i];
             records[i].session_id = session_name;
@@ -251,7 +240,7 @@ s_capture_thread (void *arg)
             //  The session is complete: it may be forgotten as a whole now.
             s_sessions[session].closed = true;
             session = s_session_new (w->index, ++k);
-            left_in_session = 10 + (int) (s_rand (&w->rng) % 21);
+            left_in_session = 10 + (int) (soak_rand (&w->rng) % 21);
         }
         pthread_mutex_unlock (&s_lock);
         if (out == OUT_ERROR)
@@ -270,15 +259,15 @@ s_forget_thread (void *arg)
     worker_t *w = arg;
     memd_client_t *client = memd_client_new (s_endpoint, CALL_TIMEOUT_MS);
     while (client && !atomic_load (&s_stop)) {
-        s_sleep_ms (2 + (int) (s_rand (&w->rng) % 8));
+        s_sleep_ms (2 + (int) (soak_rand (&w->rng) % 8));
         if (atomic_load (&s_quiet))
             continue;
         pthread_mutex_lock (&s_lock);
         //  A closed session not forgotten yet, with no record being forgotten.
         long session = -1;
         size_t live_in_session = 0;
-        if (s_n_sessions && s_rand (&w->rng) % 15 == 0) {
-            uint32_t pick = (uint32_t) (s_rand (&w->rng) % s_n_sessions);
+        if (s_n_sessions && soak_rand (&w->rng) % 15 == 0) {
+            uint32_t pick = (uint32_t) (soak_rand (&w->rng) % s_n_sessions);
             if (s_sessions[pick].closed && !s_sessions[pick].forgotten) {
                 session = pick;
                 for (size_t i = 0; i < s_n_recs; i++)
@@ -290,7 +279,7 @@ s_forget_thread (void *arg)
         long pick = -1;
         if (session < 0 && s_n_recs) {
             for (int tries = 0; tries < 8 && pick < 0; tries++) {
-                size_t i = s_rand (&w->rng) % s_n_recs;
+                size_t i = soak_rand (&w->rng) % s_n_recs;
                 if (s_recs[i].state == R_LIVE && !s_sessions[s_recs[i].session].forgotten)
                     pick = (long) i;
             }
@@ -368,7 +357,7 @@ s_job_thread (void *arg)
     memd_client_t *client = memd_client_new (s_endpoint, CALL_TIMEOUT_MS);
     uint64_t seq = 0;
     while (client && !atomic_load (&s_stop)) {
-        s_sleep_ms (2 + (int) (s_rand (&w->rng) % 6));
+        s_sleep_ms (2 + (int) (soak_rand (&w->rng) % 6));
         if (atomic_load (&s_quiet))
             continue;
         char payload[64], key[64];
@@ -412,7 +401,7 @@ s_job_thread (void *arg)
             s_unexpected_error ("job lease", client);
         for (size_t i = 0; reply && i < reply->job_lease->n_jobs; i++) {
             Memd__V1__Job *leased = reply->job_lease->jobs[i];
-            bool fail = s_rand (&w->rng) % 5 == 0;
+            bool fail = soak_rand (&w->rng) % 5 == 0;
             rc = fail ? memd_client_job_fail (client, leased->id, leased->fence, false,
                                               "crash_loop: retry", 50, NULL)
                       : memd_client_job_complete (client, leased->id, leased->fence, NULL);
@@ -452,12 +441,12 @@ s_recall_thread (void *arg)
     worker_t *w = arg;
     memd_client_t *client = memd_client_new (s_endpoint, CALL_TIMEOUT_MS);
     while (client && !atomic_load (&s_stop)) {
-        s_sleep_ms (3 + (int) (s_rand (&w->rng) % 10));
+        s_sleep_ms (3 + (int) (soak_rand (&w->rng) % 10));
         if (atomic_load (&s_quiet))
             continue;
         char query[64];
-        snprintf (query, sizeof query, "w%u w%u", (unsigned) (s_rand (&w->rng) % 200000),
-                  (unsigned) (s_rand (&w->rng) % 200000));
+        snprintf (query, sizeof query, "w%u w%u", (unsigned) (soak_rand (&w->rng) % 200000),
+                  (unsigned) (soak_rand (&w->rng) % 200000));
         Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
         recall.query = query;
         recall.k = 5;
@@ -497,7 +486,7 @@ s_sleep_thread (void *arg)
             s_unexpected_error ("sleep", client);
         else if (atomic_load (&s_killed))
             break;
-        for (int ms = 100 + (int) (s_rand (&w->rng) % 300); ms > 0 && !atomic_load (&s_stop);
+        for (int ms = 100 + (int) (soak_rand (&w->rng) % 300); ms > 0 && !atomic_load (&s_stop);
              ms -= 10)
             s_sleep_ms (10);
     }
@@ -800,9 +789,9 @@ main (int argc, char *argv[])
             break;
         }
         s_endpoint = bench_daemon_endpoint (daemon);
-        if (s_rand (&rng) % 20 == 0) {
+        if (soak_rand (&rng) % 20 == 0) {
             //  Killed as soon as it answers: index recovery, reader check.
-            zclock_sleep ((int) (s_rand (&rng) % 30));
+            zclock_sleep ((int) (soak_rand (&rng) % 30));
             bench_daemon_kill (&daemon);
             kills++, early_kills++;
             continue;
@@ -811,8 +800,8 @@ main (int argc, char *argv[])
         fflush (s_acked_log);
         fflush (s_forgotten_log);
 
-        int kill_at = 200 + (int) (s_rand (&rng) % 1300);
-        int quiet_at = s_rand (&rng) % 2 ? (int) (s_rand (&rng) % (uint64_t) kill_at) : -1;
+        int kill_at = 200 + (int) (soak_rand (&rng) % 1300);
+        int quiet_at = soak_rand (&rng) % 2 ? (int) (soak_rand (&rng) % (uint64_t) kill_at) : -1;
         worker_t workers[MAX_THREADS];
         void *(*bodies[]) (void *) = {s_capture_thread, s_capture_thread, s_capture_thread,
                                       s_forget_thread,  s_job_thread,     s_recall_thread,
@@ -820,7 +809,7 @@ main (int argc, char *argv[])
         int n_workers = (int) (sizeof bodies / sizeof bodies[0]);
         for (int i = 0; i < n_workers; i++) {
             workers[i].index = i;
-            workers[i].rng = s_rand (&rng) | 1;
+            workers[i].rng = soak_rand (&rng) | 1;
             pthread_create (&workers[i].thread, NULL, bodies[i], &workers[i]);
         }
         int64_t started = s_now_ms ();

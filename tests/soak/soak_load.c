@@ -36,6 +36,7 @@
 #include "bench_daemon.h"
 #include "mem_codec.h"
 #include "memd_client.h"
+#include "soak_rand.h"
 
 #define MAX_WINDOW   16
 #define MAX_SAMPLES  100000
@@ -76,17 +77,6 @@ static int s_window = 4;
 static char s_words[VOCABULARY][12];
 static volatile sig_atomic_t s_interrupted;
 
-static uint64_t
-s_rand (uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return x * 2685821657736338717ULL;
-}
-
 static int64_t
 s_now_us (void)
 {
@@ -97,7 +87,7 @@ s_now_us (void)
 static const char *
 s_word (uint64_t *rng)
 {
-    double u = (double) (s_rand (rng) >> 11) / 9007199254740992.0;
+    double u = (double) (soak_rand (rng) >> 11) / 9007199254740992.0;
     return s_words[(size_t) (pow (u, 3.0) * VOCABULARY) % VOCABULARY];
 }
 
@@ -126,14 +116,14 @@ s_send (client_t *c, void *dealer, slot_t *slot, uint64_t request_id)
     char texts[8][400], query[32], agent[16];
     req.request_id = request_id;
     req.protocol_version = MEM_PROTOCOL_VERSION;
-    snprintf (agent, sizeof agent, "soak-%d", (int) (s_rand (&c->rng) % 8));
+    snprintf (agent, sizeof agent, "soak-%d", (int) (soak_rand (&c->rng) % 8));
     req.agent_id = agent;
-    op_t op = s_rand (&c->rng) % 2 ? OP_CAPTURE : OP_RECALL;
+    op_t op = soak_rand (&c->rng) % 2 ? OP_CAPTURE : OP_RECALL;
     size_t n = 0;
     if (op == OP_CAPTURE) {
-        n = 1 + s_rand (&c->rng) % 8;
+        n = 1 + soak_rand (&c->rng) % 8;
         for (size_t i = 0; i < n; i++) {
-            int len = 0, words = 10 + (int) (s_rand (&c->rng) % 21);
+            int len = 0, words = 10 + (int) (soak_rand (&c->rng) % 21);
             for (int w = 0; w < words; w++)
                 len += snprintf (texts[i] + len, sizeof texts[i] - (size_t) len, "%s%s",
                                  w ? " " : "", s_word (&c->rng));
@@ -428,10 +418,10 @@ main (int argc, char *argv[])
     for (int i = 0; i < VOCABULARY; i++) {
         //  Pronounceable made-up words: consonant-vowel pairs.
         static const char cons[] = "bdfgklmnprstvz", vow[] = "aeiou";
-        int len = 2 + (int) (s_rand (&rng) % 3);
+        int len = 2 + (int) (soak_rand (&rng) % 3);
         for (int j = 0; j < len; j++) {
-            s_words[i][2 * j] = cons[s_rand (&rng) % (sizeof cons - 1)];
-            s_words[i][2 * j + 1] = vow[s_rand (&rng) % (sizeof vow - 1)];
+            s_words[i][2 * j] = cons[soak_rand (&rng) % (sizeof cons - 1)];
+            s_words[i][2 * j + 1] = vow[soak_rand (&rng) % (sizeof vow - 1)];
         }
         s_words[i][2 * len] = 0;
     }
@@ -473,7 +463,7 @@ main (int argc, char *argv[])
     int64_t load_start = s_now_us ();
     for (int i = 0; i < n_clients; i++) {
         clients[i].index = i;
-        clients[i].rng = s_rand (&rng) | 1;
+        clients[i].rng = soak_rand (&rng) | 1;
         pthread_create (&clients[i].thread, NULL, s_client_thread, &clients[i]);
     }
     while (!s_interrupted && s_now_us () - load_start < (int64_t) (seconds * 1e6))
