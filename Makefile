@@ -8,13 +8,15 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 PREFIX    ?= /usr/local
 DESTDIR   ?=
-# Debian packages the build and the tests need (the last line: the Python binding,
-# its code generator and its tests; util-linux gives the tests unshare and setpriv,
-# passwd useradd: test_access runs a client as another user).
+# Debian packages the build and the tests need (the last lines: the Python binding,
+# its code generator and its tests; util-linux gives the tests unshare, setpriv,
+# prlimit and nsenter; passwd useradd: test_access runs a client as another user;
+# strace injects I/O errors in tests/integration/test_fault_eio.sh).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
             libpcre2-dev lmdb-utils procps jq \
-            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux passwd
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux passwd \
+            strace
 # The Node binding needs node and npm: Debian's nodejs and npm when the commands are
 # missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
 NODE_PKGS = nodejs npm
@@ -23,9 +25,14 @@ NODE_DIR  = bindings/node
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_redact fuzz_jsonl
+# Extra Debian packages only `make check-valgrind` needs, and the tests it runs
+# (every integration test; each memd they start runs under memcheck).
+VALGRIND_PKGS = valgrind
+VALGRIND_TESTS ?= ^integration_
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test install uninstall node-modules check-sanitize fuzz bench bench-idle locomo clean format
+.PHONY: all deps fuzz-deps valgrind-deps build run test install uninstall node-modules \
+        check-sanitize check-valgrind fuzz bench bench-idle locomo clean format
 
 all: build
 
@@ -33,7 +40,8 @@ all: build
 # PKGS is the list to check: DEB_PKGS for deps, plus FUZZ_PKGS for fuzz-deps.
 deps: PKGS = $(DEB_PKGS)
 fuzz-deps: PKGS = $(DEB_PKGS) $(FUZZ_PKGS)
-deps fuzz-deps:
+valgrind-deps: PKGS = $(DEB_PKGS) $(VALGRIND_PKGS)
+deps fuzz-deps valgrind-deps:
 	@missing=""; for p in $(PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -81,6 +89,12 @@ check-sanitize: deps node-modules
 	cmake -S . -B $(BUILD)-sanitize -DMEMD_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(BUILD)-sanitize -j $(JOBS)
 	cd $(BUILD)-sanitize && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The integration tests with every memd under valgrind's memcheck (MEMD_VALGRIND=1 in
+# tests/integration/lib.sh: --leak-check=full, a log per memd; any report fails the
+# test that started it). Suppressions, if ever needed: tests/integration/valgrind.supp.
+check-valgrind: valgrind-deps build node-modules
+	cd $(BUILD) && MEMD_VALGRIND=1 ctest --output-on-failure -j $(JOBS) -R '$(VALGRIND_TESTS)' $(CTEST_ARGS)
 
 # libFuzzer targets (tests/fuzz; docs/fuzzing.md) built with clang under ASan + UBSan in
 # $(BUILD)-fuzz, each run for FUZZ_SECONDS on a scratch copy of its seed corpus (the

@@ -104,7 +104,8 @@ static int s_spawn (bench_daemon_t *self, const char *memd, const char *const *e
     snprintf (data, sizeof (data), "%s/data", self->base);
     snprintf (run, sizeof (run), "%s/run", self->base);
     snprintf (log, sizeof (log), "%s/memd.log", self->base);
-    if (mkdir (data, 0700) || mkdir (run, 0700)) {
+    //  Existing directories are fine: a restart on the same store (crash_loop)
+    if ((mkdir (data, 0700) && errno != EEXIST) || (mkdir (run, 0700) && errno != EEXIST)) {
         fprintf (stderr, "%s: mkdir in %s: %s\n", self->name, self->base, strerror (errno));
         return -1;
     }
@@ -126,7 +127,7 @@ static int s_spawn (bench_daemon_t *self, const char *memd, const char *const *e
         prctl (PR_SET_PDEATHSIG, SIGTERM);
         if (getppid () != parent)
             _exit (1);
-        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         int null = open ("/dev/null", O_RDONLY);
         if (fd >= 0) {
             dup2 (fd, STDOUT_FILENO);
@@ -216,6 +217,19 @@ bench_daemon_t *bench_daemon_start_with (const char *memd, const char *base, con
     return self;
 }
 
+//  SIGKILL, and reap it
+static void s_kill (bench_daemon_t *self)
+{
+    if (self->pid <= 0)
+        return;
+    kill (self->pid, SIGKILL);
+    int status;
+    while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    self->status = -SIGKILL;
+    self->pid = 0;
+}
+
 int bench_daemon_stop (bench_daemon_t **self_p)
 {
     bench_daemon_t *self = *self_p;
@@ -227,12 +241,7 @@ int bench_daemon_stop (bench_daemon_t **self_p)
         if (s_reap (self, S_STOP_MS)) {
             fprintf (stderr, "%s: memd did not exit %d ms after SIGTERM; killing it\n", self->name,
                      S_STOP_MS);
-            kill (self->pid, SIGKILL);
-            int status;
-            while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-            self->status = -SIGKILL;
-            self->pid = 0;
+            s_kill (self);
         }
     }
     if (self->status != 0) {
@@ -242,6 +251,17 @@ int bench_daemon_stop (bench_daemon_t **self_p)
     int status = self->status;
     free (self);
     return status;
+}
+
+int bench_daemon_kill (bench_daemon_t **self_p)
+{
+    bench_daemon_t *self = *self_p;
+    if (!self)
+        return 0;
+    *self_p = NULL;
+    s_kill (self);
+    free (self);
+    return 0;
 }
 
 bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const char *name,

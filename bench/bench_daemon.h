@@ -3,7 +3,7 @@
     Starts the memd binary (by default the one next to the running bench)
     with --data-dir, --run-dir and --endpoint ipc://…/run/memd.sock under a
     directory the caller owns (usually a fresh mkdtemp), logging to
-    memd.log there; waits until it answers a ping; and stops it with
+    memd.log there (appended to, so restarts on the same base keep one log); waits until it answers a ping; and stops it with
     SIGTERM (SIGKILL if it does not exit in time). memd runs in its own
     process group, so a terminal ^C reaches only the bench, and gets
     PR_SET_PDEATHSIG, so it never outlives the bench.
@@ -42,6 +42,11 @@ int bench_daemon_pid (bench_daemon_t *self);
    Returns memd's exit code, or minus the signal that ended it; prints the
    log tail when that is not 0. Returns 0 for a NULL daemon. */
 int bench_daemon_stop (bench_daemon_t **self_p);
+
+/* Kills memd with SIGKILL (a crash), reaps it and frees the daemon; its
+   directories stay, so a new bench_daemon_start on the same base restarts
+   memd on the same store (memd.log is appended to). */
+int bench_daemon_kill (bench_daemon_t **self_p);
 
 /* The endpoint memd serves (borrowed). */
 const char *bench_daemon_endpoint (bench_daemon_t *self);

@@ -11,6 +11,8 @@
 #include "mem_log.h"
 #include "mem_paths.h"
 #include "mem_records.h"
+#include <signal.h>
+#include <stdatomic.h>
 
 #define DRAIN_TIMEOUT_MS 10000
 #define MAX_RECALL_WORKERS 256
@@ -31,6 +33,7 @@ struct _mem_daemon_t {
     zactor_t *watch;              //  NULL when watch/dirs is none
     char *events_endpoint;
     char *watch_dirs;
+    atomic_bool failed;            //  the store failed a write: stopping
 };
 
 static mem_sync_t
@@ -38,6 +41,22 @@ s_sync_mode (const char *name)
 {
     return streq (name, "none") ? MEM_SYNC_NONE : streq (name, "batch") ? MEM_SYNC_BATCH
                                                                         : MEM_SYNC_FULL;
+}
+
+//  The store failed a write (from the writing actor's thread): stop memd
+//  the way SIGTERM does; main sees mem_daemon_failed and exits non-zero.
+static void
+s_on_store_failed (void *arg, int rc)
+{
+    mem_daemon_t *self = arg;
+    atomic_store (&self->failed, true);
+    kill (getpid (), SIGTERM);
+}
+
+bool
+mem_daemon_failed (mem_daemon_t *self)
+{
+    return atomic_load (&self->failed);
 }
 
 mem_daemon_t *
@@ -50,6 +69,7 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
         return NULL;
     }
     self->endpoint_lock = -1;
+    atomic_init (&self->failed, false);
     self->data_dir = strdup (mem_config_get (config, "store/data_dir"));
     self->endpoint = strdup (mem_config_get (config, "api/endpoint"));
     mem_context_t *ctx = &self->ctx;
@@ -148,6 +168,8 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     opts.map_size = (size_t) mem_config_int (config, "store/map_size_mb") << 20;
     opts.sync = s_sync_mode (mem_config_get (config, "store/sync"));
     opts.max_readers = ctx->recall_workers + 64;
+    opts.on_fail = s_on_store_failed;
+    opts.on_fail_arg = self;
     ctx->store = mem_store_open (&opts, err, err_size);
     if (!ctx->store)
         goto failed;

@@ -5,11 +5,17 @@
 #define MEM_DAEMON_H_INCLUDED
 
 #include "mem_config.h"
+#include <stdbool.h>
 
 typedef struct _mem_daemon_t mem_daemon_t;
 
 /* Starts memd from config. NULL with a message in err on failure. */
 mem_daemon_t *mem_daemon_new (mem_config_t *config, char *err, size_t err_size);
+
+/* True once the store failed a write (an I/O error on commit): memd then
+   refuses writes and has sent itself SIGTERM, so main stops it and exits
+   non-zero for a supervisor to restart it on a clean store. */
+bool mem_daemon_failed (mem_daemon_t *self);
 
 /* Stops memd: captures already taken are committed and acknowledged, the
    socket file is removed. */

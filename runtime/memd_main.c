@@ -199,12 +199,18 @@ main (int argc, char *argv[])
     mem_notify ("READY=1\nSTATUS=serving");   //  systemd Type=notify (memd.service)
     int sig = 0;
     sigwait (&stop, &sig);
-    mem_log_info ("%s: stopping",
-                  sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    //  A store that failed a write sends SIGTERM itself: stop, and exit 3 so
+    //  that a supervisor restarts memd on the store as it was last committed.
+    bool failed = mem_daemon_failed (daemon);
+    if (failed)
+        mem_log_error ("the store failed: stopping (exit 3)");
+    else
+        mem_log_info ("%s: stopping",
+                      sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
     mem_notify ("STOPPING=1");
     mem_daemon_destroy (&daemon);
     mem_config_destroy (&config);
     zsys_shutdown ();
     mem_log_info ("stopped");
-    return 0;
+    return failed ? 3 : 0;
 }

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 struct _mem_store_t {
@@ -21,6 +24,9 @@ struct _mem_store_t {
     int lock_fd;                 //  holds the flock while the store is open
     bool read_only;              //  opened for reading only (mem_store_options_t)
     pthread_rwlock_t resize;     //  txns hold it shared; map growth exclusive
+    atomic_int failed;           //  EIO or MDB_PANIC once the disk lost a write; else 0
+    mem_store_fail_fn *on_fail;
+    void *on_fail_arg;
 };
 
 static const struct {
@@ -74,6 +80,8 @@ mem_store_options_default (mem_store_options_t *opts)
     opts->max_readers = 256;
     opts->read_only = false;
     opts->no_lock = false;
+    opts->on_fail = NULL;
+    opts->on_fail_arg = NULL;
 }
 
 int
@@ -222,12 +230,15 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
         return NULL;
     }
     self->lock_fd = -1;
+    atomic_init (&self->failed, 0);
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init (&attr);
     pthread_rwlockattr_setkind_np (&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init (&self->resize, &attr);
     pthread_rwlockattr_destroy (&attr);
     self->dir = strdup (opts->dir);
+    self->on_fail = opts->on_fail;
+    self->on_fail_arg = opts->on_fail_arg;
 
     self->read_only = opts->read_only;
     if (self->read_only) {
@@ -401,22 +412,84 @@ mem_reader_close (mem_reader_t *reader)
     reader->txn = NULL;
 }
 
+//  Marks the store failed (the first failure only) and tells the owner,
+//  who stops memd: a store that lost a write is never written again.
+static void
+s_fail (mem_store_t *self, int rc)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong (&self->failed, &expected, rc))
+        return;
+    mem_log_error ("the store in %s failed a write (%s): refusing further writes; memd must "
+                   "restart on it (nothing acknowledged is lost)",
+                   self->dir, mdb_strerror (rc));
+    if (self->on_fail)
+        self->on_fail (self->on_fail_arg, rc);
+}
+
+//  True when the data directory's filesystem is (nearly) out of space.
+static bool
+s_disk_full (mem_store_t *self)
+{
+    struct statvfs vfs;
+    if (statvfs (self->dir, &vfs))
+        return false;
+    return (uint64_t) vfs.f_bavail * vfs.f_frsize < MEM_STORE_FULL_SLACK;
+}
+
+//  True when data.mdb has reached the process's file size limit
+//  (RLIMIT_FSIZE): a write past it is cut short (EFBIG), the disk is fine.
+static bool
+s_file_limit_reached (mem_store_t *self)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_FSIZE, &limit) || limit.rlim_cur == RLIM_INFINITY)
+        return false;
+    char path[4200];
+    snprintf (path, sizeof path, "%s/data.mdb", self->dir);
+    struct stat st;
+    return stat (path, &st) == 0 && (uint64_t) st.st_size + 65536 >= (uint64_t) limit.rlim_cur;
+}
+
+int
+mem_store_failed (mem_store_t *self)
+{
+    return atomic_load (&self->failed);
+}
+
 int
 mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p)
 {
+    int rc = atomic_load (&self->failed);
+    if (rc) {
+        *txn_p = NULL;
+        return rc;
+    }
     pthread_rwlock_rdlock (&self->resize);
-    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, txn_p));
+    rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, txn_p));
     if (rc)
         pthread_rwlock_unlock (&self->resize);
+    if (rc == MDB_PANIC)   //  LMDB itself gave up on the environment
+        s_fail (self, rc);
     return rc;
 }
 
 int
 mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p)
 {
-    int rc = MEM_MDB (mdb_txn_commit (*txn_p));
+    int rc = mdb_txn_commit (*txn_p);
     *txn_p = NULL;
     pthread_rwlock_unlock (&self->resize);
+    //  mdb_page_flush turns a short pwrite (the disk filled up part-way)
+    //  into EIO: with no space left, that is a full disk, not a lost write;
+    //  at the file size limit, the file could not grow (EFBIG).
+    if (rc == EIO && s_disk_full (self))
+        rc = ENOSPC;
+    else if (rc == EIO && s_file_limit_reached (self))
+        rc = EFBIG;
+    mem_store_check (rc, "mdb_txn_commit (*txn_p)", __FILE__, __LINE__);
+    if (rc == EIO || rc == MDB_PANIC)
+        s_fail (self, rc);
     return rc;
 }
 

@@ -31,6 +31,10 @@ typedef enum {
     MEM_SYNC_NONE    /* the OS decides: fast, loses recent writes on power loss */
 } mem_sync_t;
 
+/* Called once, from the writing thread, when the store can no longer be
+   trusted (an I/O error on commit): see mem_store_write_commit. */
+typedef void(mem_store_fail_fn) (void *arg, int rc);
+
 typedef struct {
     const char *dir;         /* data directory; created 0700 if missing */
     size_t map_size;         /* initial map size in bytes; grows on demand */
@@ -40,7 +44,14 @@ typedef struct {
                                 copy or a store another memd serves (LMDB readers share) */
     bool no_lock;            /* with read_only: no LMDB lock file either (MDB_NOLOCK), for
                                 a copy nobody else opens */
+    mem_store_fail_fn *on_fail;   /* may be NULL */
+    void *on_fail_arg;
 } mem_store_options_t;
+
+/* Below this much free space on the data directory's filesystem, an EIO
+   from a commit is taken for a short write on a full disk (see
+   mem_store_write_commit). */
+#define MEM_STORE_FULL_SLACK ((uint64_t) 1 << 20)
 
 /* The named databases (tables). */
 typedef enum {
@@ -112,7 +123,15 @@ void mem_reader_close (mem_reader_t *reader);
 
 /* The write transaction (one writer at a time: the capture actor). */
 int mem_store_write_begin (mem_store_t *self, MDB_txn **txn_p);
-/* Commits (synced per the sync mode). The txn is gone either way. */
+/* Commits (synced per the sync mode). The txn is gone either way.
+   A full disk fails with ENOSPC (or EDQUOT) and the store goes on: LMDB
+   wrote nothing the last good commit refers to. LMDB reports a write cut
+   short by a full disk as EIO ("short write, filesystem full?"), so an
+   EIO while the filesystem has less than MEM_STORE_FULL_SLACK free is
+   returned as ENOSPC, and one with data.mdb at the process's file size
+   limit (RLIMIT_FSIZE) as EFBIG. Any other EIO, and MDB_PANIC, mean the disk lost
+   writes: the store is marked failed, on_fail is called once, and every
+   later write_begin fails with that code (reads go on). */
 int mem_store_write_commit (mem_store_t *self, MDB_txn **txn_p);
 void mem_store_write_abort (mem_store_t *self, MDB_txn **txn_p);
 
@@ -123,6 +142,9 @@ void mem_store_write_abort (mem_store_t *self, MDB_txn **txn_p);
    (the txn is then aborted) or the commit's. */
 typedef int(mem_store_work_fn) (MDB_txn *txn, void *arg);
 int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
+
+/* The code that failed the store (EIO, MDB_PANIC), or 0 while it is sound. */
+int mem_store_failed (mem_store_t *self);
 
 /* Doubles the map (after MDB_MAP_FULL, with the writer's txn aborted).
    Waits for open read transactions to end. Returns 0 or an LMDB code. */

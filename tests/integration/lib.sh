@@ -12,6 +12,20 @@ RUN="$T/run"
 export MEMD_ENDPOINT="ipc://$RUN/memd.sock"
 MEMD_PID=""
 FAILURES=0
+# MEMD_WRAP: a command a script puts before memd (e.g. prlimit --nofile=N:N).
+# MEMD_VALGRIND=1 (make check-valgrind) runs every memd under valgrind's
+# memcheck, each with its own log; finish fails the test on any report.
+MEMD_WRAP=()
+MEMD_VG=()
+MEMD_START_S=10
+if [ "${MEMD_VALGRIND:-0}" = 1 ]; then
+    MEMD_VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
+             --show-leak-kinds=definite,indirect,possible --num-callers=30 --track-fds=no
+             "--log-file=$T/valgrind.%p.log")
+    [ -f "$(dirname "${BASH_SOURCE[0]}")/valgrind.supp" ] &&
+        MEMD_VG+=("--suppressions=$(dirname "${BASH_SOURCE[0]}")/valgrind.supp")
+    MEMD_START_S=60
+fi
 
 cleanup () {
     if [ -n "$MEMD_PID" ] && kill -0 "$MEMD_PID" 2>/dev/null; then
@@ -31,16 +45,17 @@ check () {  # check DESCRIPTION COMMAND...
 # Starts memd in the background (extra args are passed on) and waits until
 # it answers a ping (10 s at most).
 start_memd () {
-    "$MEMD" --data-dir "$DATA" --run-dir "$RUN" "$@" >>"$T/memd.log" 2>&1 &
+    "${MEMD_WRAP[@]}" "${MEMD_VG[@]}" "$MEMD" --data-dir "$DATA" --run-dir "$RUN" "$@" \
+        >>"$T/memd.log" 2>&1 &
     MEMD_PID=$!
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 $((MEMD_START_S * 20))); do
         if "$MEMCTL" --timeout 200 ping >/dev/null 2>&1; then return 0; fi
         if ! kill -0 "$MEMD_PID" 2>/dev/null; then
             echo "memd died at start:" >&2; cat "$T/memd.log" >&2; return 1
         fi
         sleep 0.05
     done
-    echo "memd did not answer within 10 s" >&2; cat "$T/memd.log" >&2; return 1
+    echo "memd did not answer within $MEMD_START_S s" >&2; cat "$T/memd.log" >&2; return 1
 }
 
 # Stops memd with SIGTERM and returns its exit code.
@@ -58,7 +73,22 @@ kill9_memd () {
     MEMD_PID=""
 }
 
+# Fails the test for every non-empty valgrind log (-q: only reports are written).
+valgrind_check () {
+    local log runs=0 bad=0
+    for log in "$T"/valgrind.*.log; do
+        [ -e "$log" ] || continue
+        runs=$((runs + 1))
+        [ -s "$log" ] || continue
+        bad=$((bad + 1))
+        fail "valgrind reported problems in memd ($(basename "$log")):"; cat "$log" >&2
+    done
+    echo "valgrind: $runs memd run(s) checked, $bad with reports"
+    [ $runs -gt 0 ] || fail "MEMD_VALGRIND=1 but no memd ran under valgrind"
+}
+
 finish () {
+    [ "${MEMD_VALGRIND:-0}" = 1 ] && valgrind_check
     if grep -q "dangling" "$T/memd.log" 2>/dev/null; then
         fail "czmq reported dangling sockets at exit:"; grep dangling "$T/memd.log" >&2
     fi
