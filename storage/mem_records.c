@@ -455,6 +455,37 @@ mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn)
 }
 
 int
+mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                          uint64_t id, uint64_t *prev)
+{
+    uint8_t sk[SESSION_KEY_MAX], idk[8];
+    mem_put_u64be (idk, id);
+    MDB_val skey = {s_session_key (sk, agent, session), sk}, val = {8, idk};
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &cursor));
+    if (rc)
+        return rc;
+    //  The session's first id at or after id, then the one before it; or,
+    //  when every id is smaller, the session's last.
+    rc = mdb_cursor_get (cursor, &skey, &val, MDB_GET_BOTH_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_PREV_DUP);
+    else if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY);
+        if (rc == 0)
+            rc = mdb_cursor_get (cursor, &skey, &val, MDB_LAST_DUP);
+    }
+    if (rc == 0 && val.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *prev = mem_get_u64be (val.mv_data);
+        rc = *prev < id ? 0 : MDB_NOTFOUND;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? rc : MEM_MDB (rc);
+}
+
+int
 mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned)
 {
     *live = 0;

@@ -101,6 +101,11 @@ int mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn);
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                                 const char *session, int64_t now_ms, uint64_t *count);
 
+/* The live record of agent's session that comes just before id (the
+   graph's TEMPORAL edges); MDB_NOTFOUND when there is none. */
+int mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                              const char *session, uint64_t id, uint64_t *prev);
+
 /* Live and tombstoned record counts over all agents. */
 int mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned);
 

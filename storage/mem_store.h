@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 2   /* 2: tombstones, edges, bands, digests (the sleep cycle) */
+#define MEM_SCHEMA_VERSION 3   /* 2: tombstones, edges, bands, digests (the sleep cycle);
+                                  3: the graph's builds (mem_graph_store) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -61,6 +62,10 @@ typedef enum {
     MEM_DB_BANDS,       /* agent (u32 BE) + band (u8) + key (u64 BE) → ids (dupsort): near-dupes */
     MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */
     MEM_DB_DIRTY,       /* agent (u32 BE) + session → (): sessions changed since their digest */
+    MEM_DB_GRAPH,       /* agent (u32 BE) → mem_graph_meta_t: the agent's last build, its anchor */
+    MEM_DB_GRAPH_NODES, /* agent (u32 BE) + slot (u8) + id (u64 BE) → community, PageRank */
+    MEM_DB_GRAPH_COMMS, /* agent (u32 BE) + slot (u8) + community (u64 BE) → size */
+    MEM_DB_GRAPH_MEMBERS, /* agent (u32 BE) + slot (u8) + community (u64 BE) + id (u64 BE) → () */
     MEM_DB_COUNT
 } mem_db_t;
 

@@ -8,6 +8,10 @@
 #include "mem_consolidate.h"
 #include "mem_digest.h"
 #include "mem_edges.h"
+#include "mem_graph.h"
+#include "mem_graph_build.h"
+#include "mem_graph_link.h"
+#include "mem_graph_store.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
 #include "mem_minhash.h"
@@ -28,6 +32,8 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
+    {"mem_graph", mem_graph_test},     {"mem_graph_store", mem_graph_store_test},
+    {"mem_graph_link", mem_graph_link_test}, {"mem_graph_build", mem_graph_build_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 
