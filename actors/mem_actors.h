@@ -13,6 +13,7 @@
 #include "mem_codec.h"
 #include "mem_config.h"
 #include "mem_consolidate.h"
+#include "mem_graph_link.h"
 #include "mem_store.h"
 
 #define MEM_INPROC_CAPTURE     "inproc://memd-capture"
@@ -22,6 +23,9 @@
 #define MEM_INPROC_LIFECYCLE   "inproc://memd-lifecycle"     /* frontend ↔ lifecycle */
 #define MEM_INPROC_CONSOLIDATE "inproc://memd-consolidate"   /* lifecycle ↔ capture (steps) */
 #define MEM_INPROC_EVENTS      "inproc://memd-events"        /* actors → frontend's PUB */
+#define MEM_INPROC_GRAPH        "inproc://memd-graph"        /* frontend ↔ graph */
+#define MEM_INPROC_GRAPH_WAKE   "inproc://memd-graph-wake"   /* writers → graph: records to link */
+#define MEM_INPROC_GRAPH_SETTLE "inproc://memd-graph-settle" /* lifecycle ↔ graph (SLEEP) */
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -43,6 +47,15 @@ typedef struct {
     mem_consolidate_config_t consolidate;
 } mem_lifecycle_config_t;
 
+/* The graph's settings (graph/… in mem_config; docs/graph.md). */
+typedef struct {
+    mem_graph_link_config_t link;
+    double rebuild_fraction;     /* in WAKE: rebuild when changes reach this part of the graph … */
+    uint64_t rebuild_min_changes;   /* … and at least this many */
+    int64_t max_age_ms;          /* or when a changed graph is older (0: never by age) */
+    int64_t step_budget_ms;      /* one link or build step works about this long */
+} mem_graph_config_t;
+
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
     mem_store_t *store;
@@ -55,6 +68,7 @@ typedef struct {
     int64_t started_ms;          /* wall clock, for uptime */
     mem_jobs_config_t jobs;
     mem_lifecycle_config_t lifecycle;
+    mem_graph_config_t graph;
     const char *events_endpoint; /* PUB for events; NULL = none */
 } mem_context_t;
 
@@ -71,6 +85,7 @@ void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
 void mem_lifecycle_actor (zsock_t *pipe, void *args);
+void mem_graph_actor (zsock_t *pipe, void *args);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);
@@ -85,6 +100,24 @@ zsock_t *mem_reaper_waker_new (void);
 void mem_reaper_wake (zsock_t *waker);
 
 void mem_reaper_test (bool verbose);
+
+/* The graph actor's wake-up line, for writers that add records (the
+   capture outbox): as the reaper's, best effort after the commit. */
+zsock_t *mem_graph_waker_new (void);
+void mem_graph_wake (zsock_t *waker);
+
+/* Replies to the graph operations (actors/mem_graph_api.c), read from the
+   store in the caller's read transaction: GraphStats in the frontend
+   (building and last_error come from the graph actor's last report),
+   Neighbors and Community in the recall pool. mem_graph_totals fills the
+   status' graph summary over all agents. */
+zframe_t *mem_graph_stats_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Request *req,
+                                 bool building, const char *last_error);
+int mem_graph_totals (mem_context_t *ctx, MDB_txn *txn, Memd__V1__GraphStatsResult *totals);
+zframe_t *mem_graph_neighbors_reply (mem_context_t *ctx, MDB_txn *txn,
+                                     const Memd__V1__Request *req);
+zframe_t *mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn,
+                                     const Memd__V1__Request *req);
 
 /* Events (DESIGN §6): any actor creates its own publisher line (in the
    thread that uses it) and sends an Event; the frontend publishes it on

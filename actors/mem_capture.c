@@ -50,6 +50,8 @@ typedef struct {
     zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
     zsock_t *events;               //  PUSH to the events stream
     zsock_t *waker;                //  the reaper's wake line (summarize jobs)
+    zsock_t *graph_waker;          //  the graph actor's wake line (records to link)
+    bool new_records;              //  the group captured records: a link job is queued
     mem_consolidate_t *consolidate;
     zpoller_t *poller;
     mem_context_t *ctx;
@@ -191,6 +193,10 @@ s_group_work (MDB_txn *txn, void *arg)
         rc = mem_capture_batch_finish (&batch);
     if (!rc)
         rc = mem_index_writer_flush (self->index, txn);
+    //  The outbox: the graph links the new records (docs/graph.md).
+    self->new_records = batch.next_id > batch.first_id;
+    if (!rc && self->new_records)
+        rc = mem_graph_link_enqueue (self->ctx->store, txn, batch.first_id + 1, batch.next_id, now);
     return rc;
 }
 
@@ -325,6 +331,8 @@ s_self_handle_frontend (self_t *self)
                        mdb_strerror (rc));
     else
         s_group_events (self);
+    if (!rc && self->new_records)
+        mem_graph_wake (self->graph_waker);   //  best effort, after the commit
     s_group_reply (self, rc);
     self->last_write_ms = mem_mono_ms ();
     s_merge_some (self, false);
@@ -434,13 +442,14 @@ mem_capture_actor (zsock_t *pipe, void *args)
         self->lifecycle = zsock_new (ZMQ_PAIR);
         self->events = mem_events_new ();
         self->waker = mem_reaper_waker_new ();
+        self->graph_waker = mem_graph_waker_new ();
         self->frontend = zsock_new (ZMQ_PAIR);
         if (self->frontend) {
             zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
             zsock_set_sndhwm (self->frontend, 0);
         }
         if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
-            || !self->events || !self->waker)
+            || !self->events || !self->waker || !self->graph_waker)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
@@ -487,6 +496,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events);
     zsock_destroy (&self->waker);
+    zsock_destroy (&self->graph_waker);
     mem_consolidate_destroy (&self->consolidate);
     mem_index_writer_destroy (&self->index);
     free (self);

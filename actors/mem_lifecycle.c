@@ -19,6 +19,12 @@
     asked, so activity stops the pipeline after the current step. The
     cursor is in the store, so the next SLEEP resumes where this stopped.
 
+    When the pipeline is done, SETTLE goes to the graph actor, which links
+    what waits and rebuilds the graphs that changed; only its SETTLED
+    (without an error) lets memd hibernate. The graph's own work in flight
+    (BUSY graph) holds WAKE like the others but never wakes memd: in SLEEP
+    it is SLEEP's own work, and its reports may arrive after SETTLED.
+
     To the frontend, for status and the `state` event:
         ["STATE", Transition]
         ["PROGRESS", steps (u64), last error]
@@ -38,11 +44,14 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;         //  PAIR (bound)
     zsock_t *writer;           //  PAIR to the capture actor (it binds)
+    zsock_t *graph;            //  PAIR to the graph actor (it binds): SETTLE
     zpoller_t *poller;
     mem_context_t *ctx;
     s_state_t state;
     int64_t since_ms;          //  monotonic: entered the state, or last activity in WAKE
-    bool busy_capture, busy_jobs;
+    bool busy_capture, busy_jobs, busy_graph;
+    bool settle_out;           //  a SETTLE is with the graph actor
+    bool settle_again;         //  the pipeline finished again meanwhile: settle once more
     bool forced;               //  SLEEP by request: work in flight does not end it
     bool step_out;             //  a STEP is with the writer
     int64_t retry_at_ms;       //  monotonic; 0 = none (after a failed step)
@@ -58,7 +67,7 @@ typedef struct {
 static bool
 s_busy (self_t *self)
 {
-    return self->busy_capture || self->busy_jobs;
+    return self->busy_capture || self->busy_jobs || self->busy_graph;
 }
 
 //  When the state changes next without activity (monotonic), or 0.
@@ -137,6 +146,49 @@ s_ask_step (self_t *self)
     self->step_out = true;
 }
 
+//  The pipeline is done: the graph brings itself up to date, then SETTLED.
+static void
+s_settle (self_t *self)
+{
+    if (self->settle_out) {
+        self->settle_again = true;
+        return;
+    }
+    zstr_send (self->graph, "SETTLE");
+    self->settle_out = true;
+}
+
+//  ["SETTLED", error or ""] from the graph actor.
+static void
+s_self_handle_graph (self_t *self)
+{
+    char *command = NULL, *error = NULL;
+    if (zstr_recvx (self->graph, &command, &error, NULL) < 2 || !streq (command, "SETTLED")) {
+        mem_log_error ("lifecycle: malformed answer from the graph actor");
+        zstr_free (&command);
+        zstr_free (&error);
+        return;
+    }
+    self->settle_out = false;
+    bool again = self->settle_again;
+    self->settle_again = false;
+    if (self->state == S_SLEEP && *error) {
+        //  As a failed step: retried later, and status says why.
+        snprintf (self->last_error, sizeof self->last_error, "GRAPH: %s", error);
+        self->retry_ms = self->retry_ms ? self->retry_ms * 2 : RETRY_MIN_MS;
+        if (self->retry_ms > RETRY_MAX_MS)
+            self->retry_ms = RETRY_MAX_MS;
+        self->retry_at_ms = mem_mono_ms () + self->retry_ms;
+        s_tell_progress (self);
+    }
+    else if (self->state == S_SLEEP && again)
+        s_settle (self);
+    else if (self->state == S_SLEEP)
+        s_enter (self, S_HIBERNATE, "consolidation done");
+    zstr_free (&command);
+    zstr_free (&error);
+}
+
 //  ["STEP", phase, done "1"/"0", error or ""] from the writer.
 static void
 s_self_handle_writer (self_t *self)
@@ -169,7 +221,7 @@ s_self_handle_writer (self_t *self)
         }
         s_tell_progress (self);
         if (self->state == S_SLEEP && !*error && streq (done, "1"))
-            s_enter (self, S_HIBERNATE, "consolidation done");
+            s_settle (self);
         else if (self->state == S_SLEEP)
             s_ask_step (self);
     }
@@ -247,11 +299,14 @@ s_self_handle_frontend (self_t *self)
         char *flag = zmsg_popstr (msg);
         bool busy = flag && streq (flag, "1");
         bool was = s_busy (self);
+        bool graph = source && streq (source, "graph");
         if (source && streq (source, "capture"))
             self->busy_capture = busy;
         else if (source && streq (source, "jobs"))
             self->busy_jobs = busy;
-        if (s_busy (self) && !was && !(self->state == S_SLEEP && self->forced))
+        else if (graph)
+            self->busy_graph = busy;
+        if (s_busy (self) && !was && !graph && !(self->state == S_SLEEP && self->forced))
             s_enter (self, S_WAKE, "work in flight");
         else if (!s_busy (self) && was && self->state == S_WAKE)
             self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
@@ -303,12 +358,15 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     if (command && streq (command, "START")) {
         self->frontend = zsock_new (ZMQ_PAIR);
         self->writer = zsock_new (ZMQ_PAIR);
-        if (!self->frontend || !self->writer)
+        self->graph = zsock_new (ZMQ_PAIR);
+        if (!self->frontend || !self->writer || !self->graph)
             err = "lifecycle: cannot create sockets";
         else if (zsock_bind (self->frontend, MEM_INPROC_LIFECYCLE) < 0)
             err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE;
         else if (zsock_connect (self->writer, MEM_INPROC_CONSOLIDATE) < 0)
             err = "lifecycle: cannot reach the writer";
+        else if (zsock_connect (self->graph, MEM_INPROC_GRAPH_SETTLE) < 0)
+            err = "lifecycle: cannot reach the graph actor";
         else
             started = true;
     }
@@ -316,7 +374,7 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
         zsock_set_sndhwm (self->frontend, 0);
-        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, NULL);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->graph, NULL);
         self->state = S_WAKE;
         self->since_ms = mem_mono_ms ();
         snprintf (self->from, sizeof self->from, "%s", "");
@@ -338,6 +396,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
             s_self_handle_frontend (self);
         else if (which == self->writer)
             s_self_handle_writer (self);
+        else if (which == self->graph)
+            s_self_handle_graph (self);
         else if (zpoller_terminated (self->poller))
             break;
         else if (zpoller_expired (self->poller))
@@ -346,5 +406,6 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->writer);
+    zsock_destroy (&self->graph);
     free (self);
 }

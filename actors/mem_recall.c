@@ -1,6 +1,7 @@
 /*  mem_recall — one worker of the read pool (DESIGN §2).
 
-    Serves Recall, Get and Verify from LMDB read transactions; never writes. Each
+    Serves Recall, Get, Verify, Neighbors and Community (mem_graph_api)
+    from LMDB read transactions; never writes. Each
     worker tells the frontend it is READY, and then every reply it sends
     means it is free again, so the frontend hands work only to idle workers
     and a slow query never holds up the next one.
@@ -14,6 +15,7 @@
 #include "mem_log.h"
 #include "mem_records.h"
 #include "mem_verify.h"
+#include "mem_graph_recall.h"
 
 #define DEFAULT_K 10
 
@@ -119,6 +121,9 @@ s_recall (self_t *self, const Memd__V1__Request *req)
         unsigned n_hits = 0;
         rc = mem_index_search (store, self->reader.txn, agent, q->query, strlen (q->query), want,
                                filtered ? s_filter : NULL, &filter, self->hits, &n_hits);
+        if (!rc && q->graph)   //  one hop along the memory graph (docs/graph.md)
+            rc = mem_graph_recall (store, self->reader.txn, agent, q->graph_diversify,
+                                   filtered ? s_filter : NULL, &filter, self->hits, &n_hits, want);
         for (unsigned i = 0; i < n_hits && !rc; i++) {
             Memd__V1__Record *rec;
             rc = mem_records_get (store, self->reader.txn, agent, self->hits[i].id, &rec);
@@ -290,6 +295,10 @@ s_self_handle_frontend (self_t *self)
             reply = s_get (self, req);
         else if (req->op_case == MEMD__V1__REQUEST__OP_VERIFY)
             reply = s_verify (self, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_NEIGHBORS)
+            reply = mem_graph_neighbors_reply (self->ctx, self->reader.txn, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_COMMUNITY)
+            reply = mem_graph_community_reply (self->ctx, self->reader.txn, req);
         else
             reply = mem_codec_error_reply (req->request_id, MEM_INTERNAL,
                                            "recall: operation %d is not mine", req->op_case);

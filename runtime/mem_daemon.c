@@ -1,7 +1,7 @@
 /*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
 
-    Start: store, reaper, capture, recall pool, lifecycle, frontend (binds
-    the events endpoint, then the API).
+    Start: store, reaper, graph, capture, recall pool, lifecycle, frontend
+    (binds the events endpoint, then the API).
     Stop: the reaper answers its parked leases, the frontend drains what is
     in flight, then every actor stops in reverse order of start. */
 #include "mem_daemon.h"
@@ -19,6 +19,7 @@ struct _mem_daemon_t {
     char *endpoint;
     int endpoint_lock;
     zactor_t *reaper;
+    zactor_t *graph;
     zactor_t *capture;
     zactor_t *recall[MAX_RECALL_WORKERS];
     unsigned n_recall;
@@ -84,6 +85,16 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     cons->decay_floor = (float) mem_config_int (config, "lifecycle/decay_floor_percent") / 100.0f;
     cons->decay_interval_ms = mem_config_int (config, "lifecycle/decay_interval_ms");
     cons->retention_ms = mem_config_int (config, "lifecycle/retention_ms");
+    mem_graph_config_t *graph = &ctx->graph;
+    mem_graph_link_config_default (&graph->link);
+    graph->link.lexical_k = (unsigned) mem_config_int (config, "graph/lexical_k");
+    graph->link.lexical_min = mem_config_int (config, "graph/lexical_min_percent") / 100.0;
+    graph->link.lexical_terms = (unsigned) mem_config_int (config, "graph/lexical_terms");
+    graph->link.job_history = jobs->history;
+    graph->rebuild_fraction = mem_config_int (config, "graph/rebuild_percent") / 100.0;
+    graph->rebuild_min_changes = (uint64_t) mem_config_int (config, "graph/rebuild_min_changes");
+    graph->max_age_ms = mem_config_int (config, "graph/max_age_ms");
+    graph->step_budget_ms = mem_config_int (config, "graph/step_budget_ms");
     const char *events = mem_config_get (config, "api/events_endpoint");
     if (!streq (events, "none")) {
         self->events_endpoint = strdup (events);
@@ -114,6 +125,9 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     //  The job queue (its wake line must exist before anyone enqueues), the
     //  writer and readers; the frontend binds the API last.
     if (!(self->reaper = mem_actor_start (mem_reaper_actor, ctx, err, err_size)))
+        goto failed;
+    //  The graph actor binds the lines the writer, lifecycle and frontend use.
+    if (!(self->graph = mem_actor_start (mem_graph_actor, ctx, err, err_size)))
         goto failed;
     if (!(self->capture = mem_actor_start (mem_capture_actor, ctx, err, err_size)))
         goto failed;
@@ -173,6 +187,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
+    zactor_destroy (&self->graph);
     zactor_destroy (&self->reaper);
     mem_store_destroy (&self->ctx.store);
     if (self->endpoint_lock >= 0) {

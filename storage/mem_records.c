@@ -41,6 +41,28 @@ mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool crea
     return mem_store_counter_add (txn, store, "next_agent", 1);
 }
 
+int
+mem_agents_name (mem_store_t *store, MDB_txn *txn, uint32_t agent, char *buf, size_t size)
+{
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_AGENTS), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        uint32_t number;
+        if (val.mv_size != sizeof number)
+            continue;
+        memcpy (&number, val.mv_data, sizeof number);
+        if (number == agent) {
+            snprintf (buf, size, "%.*s", (int) key.mv_size, (const char *) key.mv_data);
+            break;
+        }
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
 static void
 s_id_key (uint8_t *k, uint64_t id)
 {

@@ -11,6 +11,7 @@
 #include "mem_graph.h"
 #include "mem_graph_build.h"
 #include "mem_graph_link.h"
+#include "mem_graph_recall.h"
 #include "mem_graph_store.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
@@ -34,6 +35,7 @@ static const struct {
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
     {"mem_graph", mem_graph_test},     {"mem_graph_store", mem_graph_store_test},
     {"mem_graph_link", mem_graph_link_test}, {"mem_graph_build", mem_graph_build_test},
+    {"mem_graph_recall", mem_graph_recall_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

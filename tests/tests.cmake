@@ -2,7 +2,7 @@
 # start a real memd on temporary directories and talk to it over ipc.
 foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_config mem_store
               mem_index mem_records mem_jobs mem_reaper mem_edges mem_verify mem_consolidate
-              mem_graph mem_graph_store mem_graph_link mem_graph_build)
+              mem_graph mem_graph_store mem_graph_link mem_graph_build mem_graph_recall)
     add_test (NAME selftest_${class} COMMAND memd_selftest --test ${class})
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()

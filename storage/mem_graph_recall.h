@@ -1,0 +1,43 @@
+/*  mem_graph_recall — recall along the memory graph (docs/graph.md).
+
+    Takes the lexical hits of a Recall and re-ranks them with the graph, in
+    the recall worker's read transaction:
+
+      spreading activation  each of the top hits passes a share of its
+                            score along its edges (one hop), weighted by
+                            the edge's type and weight; a record reached
+                            from several hits gathers from each, and a
+                            record no query word matched can enter (the
+                            next turn of a conversation, a digest's member);
+      centrality            a mild boost by PageRank relative to the
+                            agent's average (at most +10 %);
+      diversify (optional)  the results are spread over communities: each
+                            further hit from a community already shown
+                            counts a little less.
+
+    Only live records of the agent that pass the recall's filters are
+    added. Without a build yet the edges still spread; centrality and
+    communities need one.
+*/
+#ifndef MEM_GRAPH_RECALL_H_INCLUDED
+#define MEM_GRAPH_RECALL_H_INCLUDED
+
+#include "mem_index.h"
+
+#define MEM_GRAPH_SPREAD      0.3    /* share of a hit's score passed along an edge of weight 1 */
+#define MEM_GRAPH_SEEDS       10     /* hits that spread */
+#define MEM_GRAPH_FANOUT      32     /* edges followed from each seed, each way */
+#define MEM_GRAPH_CENTRALITY  0.1    /* the most PageRank can add, as a fraction of a score */
+#define MEM_GRAPH_DIVERSITY   0.7    /* factor per hit already shown from the same community */
+
+/* Re-ranks hits (n of them, best first, room for cap) in place: *n gets
+   the new count (at most cap). filter (may be NULL) decides whether a
+   record reached by the graph may be returned, as in mem_index_search.
+   Returns 0 or an LMDB code (or ENOMEM). */
+int mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversify,
+                      mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits, unsigned *n,
+                      unsigned cap);
+
+void mem_graph_recall_test (bool verbose);
+
+#endif
