@@ -78,8 +78,6 @@ mem_graph_stats_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Request
     r.last_error = (char *) last_error;
     r.agent_id = req->agent_id;
     r.unlinked = mem_graph_unlinked (store, txn);
-    mem_graph_community_t top[256];
-    Memd__V1__CommunityInfo infos[256], *ptrs[256];
     uint32_t agent;
     int rc = mem_agents_lookup (store, txn, req->agent_id, false, &agent);
     if (rc == MDB_NOTFOUND)
@@ -90,8 +88,13 @@ mem_graph_stats_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Request
     if (!rc)
         rc = s_agent_stats (store, txn, agent, &meta, &r);
     r.modularity = meta.modularity;
-    size_t want = req->graph_stats->top < 256 ? req->graph_stats->top : 256, n = 0;
-    if (!rc && want && meta.generation)
+    size_t want = meta.generation ? req->graph_stats->top : 0, n = 0;
+    mem_graph_community_t *top = calloc (want ? want : 1, sizeof *top);
+    Memd__V1__CommunityInfo *infos = calloc (want ? want : 1, sizeof *infos);
+    Memd__V1__CommunityInfo **ptrs = calloc (want ? want : 1, sizeof *ptrs);
+    if (!rc && (!top || !infos || !ptrs))
+        rc = ENOMEM;
+    if (!rc && want)
         rc = mem_graph_top_communities (store, txn, agent, meta.slot, want, top, &n);
     for (size_t i = 0; i < n; i++) {
         memd__v1__community_info__init (&infos[i]);
@@ -101,7 +104,11 @@ mem_graph_stats_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Request
     }
     r.top = ptrs;
     r.n_top = n;
-    return s_reply (req, rc, MEMD__V1__REPLY__RESULT_GRAPH_STATS, &r);
+    zframe_t *reply = s_reply (req, rc, MEMD__V1__REPLY__RESULT_GRAPH_STATS, &r);
+    free (top);
+    free (infos);
+    free (ptrs);
+    return reply;
 }
 
 typedef struct {
@@ -327,6 +334,10 @@ mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Req
     mem_store_t *store = ctx->store;
     uint32_t agent;
     int rc = mem_agents_lookup (store, txn, req->agent_id, false, &agent);
+    if (rc == MDB_NOTFOUND && q->all) {
+        Memd__V1__CommunityResult empty = MEMD__V1__COMMUNITY_RESULT__INIT;
+        return s_reply (req, 0, MEMD__V1__REPLY__RESULT_COMMUNITY, &empty);
+    }
     if (rc == MDB_NOTFOUND || (!rc && q->id && !s_live (store, txn, agent, q->id)))
         return mem_codec_error_reply (req->request_id, MEM_NOT_FOUND,
                                       "record %llu is not a live record of agent %s",
@@ -334,7 +345,7 @@ mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Req
     mem_graph_meta_t meta;
     if (!rc)
         rc = mem_graph_meta_get (store, txn, agent, &meta);
-    uint64_t community = q->community;
+    uint64_t community = q->all ? 0 : q->community;
     if (!rc && q->id) {
         mem_graph_node_t node = {0};
         rc = mem_graph_node_get (store, txn, agent, meta.slot, q->id, &node);
@@ -354,27 +365,44 @@ mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Req
     Memd__V1__CommunityResult r = MEMD__V1__COMMUNITY_RESULT__INIT;
     r.community = community;
     r.generation = meta.generation;
-    bool more = false;
-    if (!rc)
-        rc = mem_graph_members (store, txn, agent, meta.slot, community, q->after_id, limit, ids,
-                                &n, &more);
-    r.more = more;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!s_live (store, txn, agent, ids[i]))
-            continue;
-        Memd__V1__GraphNode *node = &nodes[n_out];
-        memd__v1__graph_node__init (node);
-        node->id = ids[i];
-        node->community = community;
-        mem_graph_node_t row;
-        if ((rc = mem_graph_node_get (store, txn, agent, meta.slot, ids[i], &row)) == 0)
-            node->pagerank = row.pagerank;
-        ptrs[n_out++] = node;
+    //  Pages of live members: forgotten ones are skipped, so read on until
+    //  the page is full or nothing is left.
+    bool more = true;
+    for (uint64_t after = q->after_id; !rc && more && n_out < limit;) {
+        if (q->all)
+            rc = mem_graph_slot_nodes (store, txn, agent, meta.slot, after, limit - n_out, ids,
+                                       &n, &more);
+        else
+            rc = mem_graph_members (store, txn, agent, meta.slot, community, after,
+                                    limit - n_out, ids, &n, &more);
+        for (size_t i = 0; i < n && !rc; i++) {
+            after = ids[i];
+            if (!s_live (store, txn, agent, ids[i]))
+                continue;
+            Memd__V1__GraphNode *node = &nodes[n_out];
+            memd__v1__graph_node__init (node);
+            node->id = ids[i];
+            mem_graph_node_t row;
+            if ((rc = mem_graph_node_get (store, txn, agent, meta.slot, ids[i], &row)) == 0) {
+                node->pagerank = row.pagerank;
+                node->community = row.community;
+            }
+            ptrs[n_out++] = node;
+        }
+        if (n == 0)
+            more = false;
     }
-    if (!rc)
+    r.more = more;
+    mem_agent_stats_t stats = {0};
+    if (!rc && q->all) {
+        rc = mem_index_stats (store, txn, agent, &stats);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+        r.size = stats.docs;
+    }
+    else if (!rc)
         rc = s_count_live (store, txn, agent, meta.slot, community, &r.size);
     zframe_t *reply;
-    if (!rc && r.size == 0)
+    if (!rc && r.size == 0 && !q->all)
         reply = mem_codec_error_reply (req->request_id, MEM_NOT_FOUND,
                                        "no community %llu with live members for agent %s",
                                        (unsigned long long) community, req->agent_id);

@@ -417,8 +417,8 @@ s_validate_graph (const Memd__V1__Request *req, const mem_limits_t *limits, char
         return MEM_OK;
     }
     const Memd__V1__Community *c = req->community;
-    if ((c->id == 0) == (c->community == 0)) {
-        snprintf (err, err_size, "community needs a record id or a community id (not both)");
+    if ((c->id != 0) + (c->community != 0) + c->all != 1) {
+        snprintf (err, err_size, "community needs one of a record id, a community id or all");
         return MEM_INVALID_ARGUMENT;
     }
     if (c->limit > MEM_GRAPH_LIST_MAX) {
@@ -793,6 +793,10 @@ mem_codec_test (bool verbose)
     greq.community = &cm;
     assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     cm.id = 5;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
+    cm.all = true;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    cm.id = 0;
     assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
     cm.limit = MEM_GRAPH_LIST_MAX + 1;
     assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);

@@ -47,6 +47,8 @@ static const char s_global_usage[] =
     "  wake       back to WAKE\n"
     "  verify     check the store's consistency while memd serves\n"
     "  events     print memd's events live (captured, forgotten, state)\n"
+    "  graph      the memory graph: stats, neighbors, community, export\n"
+    "             ('memctl graph --help')\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -82,7 +84,8 @@ static const char s_global_usage[] =
     X (sleep)                                                                            \
     X (wake)                                                                             \
     X (verify)                                                                           \
-    X (events)
+    X (events)                                                                           \
+    X (graph)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \

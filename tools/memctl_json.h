@@ -54,6 +54,10 @@ json_t *memctl_json_hit (const Memd__V1__Hit *hit);
 json_t *memctl_json_consolidation (const Memd__V1__Consolidation *c);
 json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 
+/* {"generation","nodes","edges","communities","built_at_ms", …}: the graph
+   of an agent (graph stats), or over all agents (status). */
+json_t *memctl_json_graph_stats (const Memd__V1__GraphStatsResult *graph);
+
 /* "queued", "leased", … for a job state; "any" for 0 and unknown values. */
 const char *memctl_job_state_name (int state);
 

@@ -90,6 +90,9 @@ const char memctl_recall_usage[] =
     "      --since MS     only records created at or after MS (ms since the epoch)\n"
     "      --until MS     only records created before MS\n"
     "      --explain      show how each score was made\n"
+    "      --graph        also one hop along the memory graph (neighbours of the top\n"
+    "                     hits, a mild boost for central records; docs/graph.md)\n"
+    "      --diversify    with --graph: spread the hits over communities\n"
     "\n"
     "JSON: {\"hits\": [{\"id\", \"score\", \"text\", \"agent\", \"session\", \"kind\", \"tags\",\n"
     "      \"metadata\", \"created_at_ms\"}]} (\"explain\" with --explain)\n";
@@ -187,6 +190,18 @@ s_print_status (const Memd__V1__StatusResult *st)
                 (unsigned long long) c->records_purged);
         if (*c->last_error)
             printf ("last step error  %s\n", c->last_error);
+    }
+    const Memd__V1__GraphStatsResult *g = st->graph;
+    if (g) {
+        char built[64];
+        memctl_format_time (g->built_at_ms, built, sizeof built);
+        printf ("graph            generation %llu, %llu nodes, %llu edges, %llu communities, "
+                "built %s%s\n",
+                (unsigned long long) g->generation, (unsigned long long) g->nodes,
+                (unsigned long long) g->edges, (unsigned long long) g->communities, built,
+                g->building ? " (building now)" : "");
+        if (*g->last_error)
+            printf ("graph error      %s\n", g->last_error);
     }
     memctl_format_bytes (st->rss_bytes, a, sizeof a);
     printf ("resources        %s RSS, %u fds, %u threads, %u recall workers\n", a, st->fds,
@@ -647,7 +662,7 @@ memctl_cmd_capture (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN };
+    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN, OPT_GRAPH, OPT_DIVERSIFY };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
@@ -658,6 +673,8 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
         {"since", required_argument, NULL, OPT_SINCE},
         {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"graph", no_argument, NULL, OPT_GRAPH},
+        {"diversify", no_argument, NULL, OPT_DIVERSIFY},
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
@@ -696,6 +713,12 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
             if (memctl_parse_ms (optarg, &query.until_ms))
                 rc = memctl_usage_error (
                     ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
+            break;
+        case OPT_GRAPH:
+            query.graph = true;
+            break;
+        case OPT_DIVERSIFY:
+            query.graph = query.graph_diversify = true;
             break;
         case OPT_EXPLAIN:
             query.explain = true;
