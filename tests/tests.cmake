@@ -8,7 +8,7 @@ foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_confi
 endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
-              consolidate clients_doc)
+              consolidate clients_doc graph graph_load)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES

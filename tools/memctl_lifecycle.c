@@ -35,7 +35,7 @@ const char memctl_events_usage[] =
     "Usage: memctl events [--count N] [TOPIC]\n"
     "\n"
     "Prints memd's events as they happen, one per line, until interrupted (or N\n"
-    "events). TOPIC: captured, forgotten or state (default: all). Events are best\n"
+    "events). TOPIC: captured, forgotten, state or graph (default: all). Events are best\n"
     "effort: those published before memctl subscribed are not shown.\n"
     "\n"
     "Options:\n"
@@ -148,6 +148,12 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
             json_object_set_new (doc, "to", memctl_json_string (e->state->to_state));
             json_object_set_new (doc, "reason", memctl_json_string (e->state->reason));
         }
+        else if (e->body_case == MEMD__V1__EVENT__BODY_GRAPH) {
+            json_t *graph = memctl_json_graph_stats (e->graph);
+            json_object_set_new (doc, "agent", memctl_json_string (e->graph->agent_id));
+            json_object_update (doc, graph);
+            json_decref (graph);
+        }
         char *line = json_dumps (doc, JSON_COMPACT);
         if (line)
             puts (line);
@@ -170,6 +176,11 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
         else if (e->body_case == MEMD__V1__EVENT__BODY_STATE)
             printf ("%s -> %s (%s)", *e->state->from_state ? e->state->from_state : "(start)",
                     e->state->to_state, e->state->reason);
+        else if (e->body_case == MEMD__V1__EVENT__BODY_GRAPH)
+            printf ("agent %s, generation %llu: %llu nodes, %llu edges, %llu communities in %lld ms",
+                    e->graph->agent_id, (unsigned long long) e->graph->generation,
+                    (unsigned long long) e->graph->nodes, (unsigned long long) e->graph->edges,
+                    (unsigned long long) e->graph->communities, (long long) e->graph->build_ms);
         putchar ('\n');
     }
     fflush (stdout);
@@ -196,7 +207,8 @@ memctl_cmd_events (ctx_t *ctx, int argc, char **argv)
     const char *topic = optind < argc ? argv[optind] : "";
     if (*topic && !streq (topic, "captured") && !streq (topic, "forgotten")
         && !streq (topic, "state") && !streq (topic, "job") && !streq (topic, "graph"))
-        return memctl_usage_error (ctx, "unknown topic '%s' (captured, forgotten, state)", topic);
+        return memctl_usage_error (ctx, "unknown topic '%s' (captured, forgotten, state, graph)",
+                                   topic);
     if ((rc = memctl_connect (ctx)) >= 0)
         return rc;
     //  The events endpoint is memd's to say.
