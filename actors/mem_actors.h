@@ -65,6 +65,7 @@ typedef struct {
     unsigned recall_workers;
     size_t capture_queue;        /* capture requests queued before RESOURCE_EXHAUSTED */
     size_t recall_queue;         /* recall requests waiting for a free worker */
+    bool recall_graph;           /* a Recall that does not say follows the graph (recall/graph) */
     int64_t started_ms;          /* wall clock, for uptime */
     mem_jobs_config_t jobs;
     mem_lifecycle_config_t lifecycle;

@@ -121,7 +121,10 @@ s_recall (self_t *self, const Memd__V1__Request *req)
         unsigned n_hits = 0;
         rc = mem_index_search (store, self->reader.txn, agent, q->query, strlen (q->query), want,
                                filtered ? s_filter : NULL, &filter, self->hits, &n_hits);
-        if (!rc && q->graph)   //  one hop along the memory graph (docs/graph.md)
+        bool graph = q->graph == MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
+                  || (q->graph == MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_DEFAULT
+                      && self->ctx->recall_graph);
+        if (!rc && graph)   //  one hop along the memory graph (docs/graph.md)
             rc = mem_graph_recall (store, self->reader.txn, agent, q->graph_diversify,
                                    filtered ? s_filter : NULL, &filter, self->hits, &n_hits, want);
         for (unsigned i = 0; i < n_hits && !rc; i++) {

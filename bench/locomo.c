@@ -22,9 +22,11 @@
     25. Questions without evidence and evidence ids that name no turn
     count as misses, never dropped. Overall = categories 1–4.
 
-    The table has one column per retrieval system: memd lexical and FTS5
-    today; memd's hybrid and graph modes are meant to become more columns
-    (add them to s_systems). See docs/benchmarks.md.
+    The table has one column per retrieval system: memd lexical, memd with
+    recall along the graph (+graph: the same memd, Recall.graph, after every
+    conversation's graph is linked and built; docs/graph.md), and FTS5;
+    memd's hybrid mode is meant to become another column (add it to
+    s_systems). See docs/benchmarks.md.
 */
 #include <czmq.h>
 #include <jansson.h>
@@ -65,8 +67,8 @@ static const char *s_cat_names[S_CATS] = {"all", "1 multi-hop", "2 temporal", "3
                                           "4 single-hop"};
 
 //  The systems compared, one table column each
-enum { SYS_MEMD_LEX, SYS_FTS5, SYS_COUNT };
-static const char *s_systems[SYS_COUNT] = {"memd-lex", "fts5"};
+enum { SYS_MEMD_LEX, SYS_MEMD_GRAPH, SYS_FTS5, SYS_COUNT };
+static const char *s_systems[SYS_COUNT] = {"memd-lex", "+graph", "fts5"};
 
 typedef struct {
     const char *data;
@@ -566,14 +568,17 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
 }
 
 //  Asks every question within its conversation; maps hits to turns
-static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t *map)
+static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t *map,
+                       size_t system)
 {
-    s_system_t *sys = &self->sys[SYS_MEMD_LEX];
+    s_system_t *sys = &self->sys[system];
     for (size_t q = 0; q < self->n_questions && !s_interrupted; q++) {
         const s_question_t *question = &self->questions[q];
         Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
         recall.query = question->question;
         recall.k = S_DEPTH;
+        recall.graph = system == SYS_MEMD_GRAPH ? MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
+                                                : MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
         double sent = s_now_us ();
         Memd__V1__Reply *reply =
             memd_client_recall (client, self->convs[question->conv].id, &recall);
@@ -621,6 +626,31 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
     return s_interrupted ? -1 : 0;
 }
 
+//  Every conversation's graph linked and built (a refresh each, then
+//  waiting until nothing waits or runs), so +graph sees whole graphs.
+static int s_memd_settle_graphs (s_bench_t *self, memd_client_t *client)
+{
+    double start = s_now_us ();
+    for (size_t c = 0; c < self->n_convs && !s_interrupted; c++) {
+        for (bool settled = false; !settled && !s_interrupted;) {
+            Memd__V1__Reply *reply = memd_client_graph_stats (client, self->convs[c].id, true, 0);
+            if (!reply) {
+                fprintf (stderr, "%s: memd graph stats failed: %s\n", S_NAME,
+                         memd_client_error (client));
+                return -1;
+            }
+            const Memd__V1__GraphStatsResult *g = reply->graph_stats;
+            settled = g->generation > 0 && !g->building && !g->unlinked && !g->changes;
+            memd_client_reply_free (&reply);
+            if (!settled)
+                zclock_sleep (20);
+        }
+    }
+    fprintf (stderr, "%s: memd's graphs linked and built in %.2f s\n", S_NAME,
+             (s_now_us () - start) / 1e6);
+    return s_interrupted ? -1 : 0;
+}
+
 //  The memd side: start it, capture everything, ask everything, stop it
 static int s_memd_run (s_bench_t *self)
 {
@@ -647,11 +677,18 @@ static int s_memd_run (s_bench_t *self)
     for (size_t t = 0; t < self->n_turns; t++)
         map[t] = (s_id_map_t){self->turns[t].id, (int32_t)t};
     qsort (map, self->n_turns, sizeof (s_id_map_t), s_id_map_compare);
-    start = s_now_us ();
-    if (s_memd_ask (self, client, map))
-        goto done;
-    fprintf (stderr, "%s: memd answered %zu questions in %.2f s\n", S_NAME, self->n_questions,
-             (s_now_us () - start) / 1e6);
+    for (size_t system = SYS_MEMD_LEX; system <= SYS_MEMD_GRAPH; system++) {
+        if (!self->opts.run[system])
+            continue;
+        if (system == SYS_MEMD_GRAPH && s_memd_settle_graphs (self, client))
+            goto done;
+        start = s_now_us ();
+        if (s_memd_ask (self, client, map, system))
+            goto done;
+        fprintf (stderr, "%s: %s answered %zu questions in %.2f s\n", S_NAME, s_systems[system],
+                 self->n_questions, (s_now_us () - start) / 1e6);
+        self->sys[system].ran = true;
+    }
     rc = 0;
 done:
     memd_client_destroy (&client);
@@ -1041,8 +1078,8 @@ static int s_bench_run (s_bench_t *self)
         return -1;
     }
     int rc = 0;
-    if (self->opts.run[SYS_MEMD_LEX] && (rc = s_memd_run (self)) == 0)
-        self->sys[SYS_MEMD_LEX].ran = true;
+    if (self->opts.run[SYS_MEMD_LEX] || self->opts.run[SYS_MEMD_GRAPH])
+        rc = s_memd_run (self);
     if (rc == 0 && self->opts.run[SYS_FTS5] && (rc = s_fts_run (self)) == 0)
         self->sys[SYS_FTS5].ran = true;
     bench_daemon_remove_tree (self->base);
@@ -1152,6 +1189,7 @@ static int s_selftest (const s_opts_t *opts)
     self->opts.data = data;
     self->opts.json = json;
     self->opts.run[SYS_MEMD_LEX] = self->opts.run[SYS_FTS5] = true;
+    self->opts.run[SYS_MEMD_GRAPH] = false;   //  its ranking is its own
     int rc = s_bench_run (self);
     assert (rc == 0);
     assert (self->n_convs == 1 && self->n_turns == 5 && self->n_questions == 6);
@@ -1165,6 +1203,8 @@ static int s_selftest (const s_opts_t *opts)
         s_print_table (self, stderr);
     for (size_t s = 0; s < SYS_COUNT; s++) {
         const s_system_t *sys = &self->sys[s];
+        if (s == SYS_MEMD_GRAPH)
+            continue;
         assert (sys->ran);
         //  Hand-checked: Bob's sister -> D1:2 first; Pixel -> D1:3 (pixel,
         //  chasing) then D1:1; marathon -> D2:2; no evidence -> 0; pottery
@@ -1207,7 +1247,7 @@ static void s_usage (FILE *file)
              "  --text-only          index the turn text without \"Speaker: \"\n"
              "  --captions           append image captions (blip_caption) to the text\n"
              "  --per-question       each question's evidence ranks in the JSON\n"
-             "  --no-memd, --no-fts  skip one system\n"
+             "  --no-memd, --no-graph, --no-fts  skip memd (both columns), +graph, or FTS5\n"
              "  --selftest           check the scoring and the harness on a tiny fixture\n"
              "  --verbose            more detail on stderr\n\n"
              "Exit code: 0 when every system ran, 1 on a failure, 2 on a usage error,\n"
@@ -1239,6 +1279,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         O_CAPTIONS,
         O_PER_QUESTION,
         O_NO_MEMD,
+        O_NO_GRAPH,
         O_NO_FTS,
         O_SELFTEST,
         O_VERBOSE
@@ -1251,6 +1292,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                                             {"captions", no_argument, NULL, O_CAPTIONS},
                                             {"per-question", no_argument, NULL, O_PER_QUESTION},
                                             {"no-memd", no_argument, NULL, O_NO_MEMD},
+                                            {"no-graph", no_argument, NULL, O_NO_GRAPH},
                                             {"no-fts", no_argument, NULL, O_NO_FTS},
                                             {"selftest", no_argument, NULL, O_SELFTEST},
                                             {"verbose", no_argument, NULL, O_VERBOSE},
@@ -1259,7 +1301,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
     bool selftest = false;
     opts->data = S_DEFAULT_DATA;
     opts->json = S_DEFAULT_JSON;
-    opts->run[SYS_MEMD_LEX] = opts->run[SYS_FTS5] = true;
+    opts->run[SYS_MEMD_LEX] = opts->run[SYS_MEMD_GRAPH] = opts->run[SYS_FTS5] = true;
     int option;
     while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (option) {
@@ -1287,7 +1329,10 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
             opts->per_question = true;
             break;
         case O_NO_MEMD:
-            opts->run[SYS_MEMD_LEX] = false;
+            opts->run[SYS_MEMD_LEX] = opts->run[SYS_MEMD_GRAPH] = false;
+            break;
+        case O_NO_GRAPH:
+            opts->run[SYS_MEMD_GRAPH] = false;
             break;
         case O_NO_FTS:
             opts->run[SYS_FTS5] = false;

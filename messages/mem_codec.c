@@ -493,6 +493,10 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         }
         for (size_t i = 0; i < r->n_tags; i++)
             CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
+        if (r->graph < 0 || r->graph > MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF) {
+            snprintf (err, err_size, "unknown graph mode %d", r->graph);
+            return MEM_INVALID_ARGUMENT;
+        }
         if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
             snprintf (err, err_size, "until_ms must be after since_ms");
             return MEM_INVALID_ARGUMENT;

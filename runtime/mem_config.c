@@ -43,6 +43,9 @@ static const s_setting_t s_settings[] = {
      "capture requests queued for the writer before new ones get RESOURCE_EXHAUSTED"},
     {"recall/workers", S_INT, "0", 0, 256, NULL,
      "recall worker threads; 0 = one per core"},
+    {"recall/graph", S_ENUM, "on", 0, 0, "on|off",
+     "on: a Recall that does not say follows the memory graph one hop from its top hits "
+     "(docs/graph.md; it helps on LoCoMo); off: lexical ranking alone"},
     {"recall/queue", S_INT, "10000", 1, 1000000, NULL,
      "recall requests waiting for a free worker before new ones get RESOURCE_EXHAUSTED"},
     {"jobs/lease_ms", S_INT, "30000", 1, 86400000, NULL,

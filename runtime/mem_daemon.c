@@ -101,6 +101,7 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
         ctx->events_endpoint = self->events_endpoint;
     }
     ctx->recall_queue = (size_t) mem_config_int (config, "recall/queue");
+    ctx->recall_graph = streq (mem_config_get (config, "recall/graph"), "on");
     long workers = (long) mem_config_int (config, "recall/workers");
     if (workers == 0)
         workers = sysconf (_SC_NPROCESSORS_ONLN);

@@ -8,7 +8,8 @@
 
 #define CHECK_EVERY   256      //  units of work between two looks at the clock
 #define MAX_PASSES    32       //  local-moving passes in one level at the most
-#define MIN_GAIN      1e-7     //  a pass that gains less modularity ends the level
+#define MIN_GAIN      1e-6     //  a pass that gains less modularity (÷ 2) ends the level …
+#define MIN_MOVED     1000     //  … and so does one that moves under 1 node in this many
 #define UNSEEN        (-1.0)
 
 int64_t
@@ -434,8 +435,11 @@ mem_louvain_step (mem_louvain_t *self, int64_t deadline_us)
             self->passes++;
             self->level_passes++;
             self->level_moved = self->level_moved || self->moves > 0;
+            //  The last passes of a level move a handful of nodes for almost
+            //  no gain: stop there (the next level moves whole communities).
             if (self->moves > 0 && self->level_passes < MAX_PASSES
-                && self->gain / (self->level->total ? self->level->total : 1) > MIN_GAIN) {
+                && self->gain / (self->level->total ? self->level->total : 1) > MIN_GAIN
+                && self->moves * MIN_MOVED >= self->level->n) {
                 self->cursor = 0;
                 self->moves = 0;
                 self->gain = 0;

@@ -181,7 +181,9 @@ mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversi
     double nodes = (double) (meta.nodes + meta.added);
     for (size_t i = 0; i < sp.n && !rc; i++) {
         s_cand_t *c = &sp.cands[i];
-        c->score = c->base + c->activation;
+        //  A record the query matched keeps its rank mostly to itself: only
+        //  a share of what the graph passes it counts (LoCoMo: R@1 holds).
+        c->score = c->base + (c->base > 0 ? MEM_GRAPH_MATCHED : 1.0) * c->activation;
         mem_graph_node_t node;
         int r = meta.generation ? mem_graph_node_get (store, txn, agent, meta.slot, c->id, &node)
                                 : MDB_NOTFOUND;
@@ -252,23 +254,24 @@ mem_graph_recall_test (bool verbose)
     uint32_t agent;
     assert (mem_agents_lookup (store, txn, "a", false, &agent) == 0);
     //  1 → 5 (temporal), 2 → 5 (lexical 0.5), 1 → 6 (derived), 2 → 7,
-    //  3 → 8 (8 is forgotten).
+    //  3 → 8 (8 is forgotten), 1 → 3 (temporal).
     mem_edge_t edges[] = {{1, 5, MEM_EDGE_TEMPORAL, 1}, {2, 5, MEM_EDGE_LEXICAL, 0.5f},
-                          {1, 6, MEM_EDGE_DERIVED, 1}, {2, 7, MEM_EDGE_TEMPORAL, 1},
-                          {3, 8, MEM_EDGE_TEMPORAL, 1}};
-    for (size_t i = 0; i < 5; i++)
+                          {1, 6, MEM_EDGE_DERIVED, 1},  {2, 7, MEM_EDGE_TEMPORAL, 1},
+                          {3, 8, MEM_EDGE_TEMPORAL, 1}, {1, 3, MEM_EDGE_TEMPORAL, 1}};
+    for (size_t i = 0; i < 6; i++)
         assert (mem_edges_put (store, txn, &edges[i]) == 0);
     assert (mem_records_forget (store, txn, agent, 8, 2000) == 0);
 
-    //  Hits 1 (10), 2 (8), 3 (1). 5 gathers from 1 and 2: 0.3 × (10 + 4)
-    //  = 4.2 and passes 3; 6 gets 0.3 × 10 × 0.5 = 1.5; 7 is filtered out;
-    //  8 is not live.
+    //  Hits 1 (10), 2 (8), 3 (1). 5 gathers from 1 and 2: 0.5 × (10 + 4)
+    //  = 7; 6 gets 0.5 × 10 × 0.5 = 2.5; 7 is filtered out; 8 is not
+    //  live. The hits 1 and 3, matched by the query, take a quarter of what
+    //  they pass each other: 1 gets 0.25 × 0.5 × 1, 3 gets 0.25 × 0.5 × 10.
     mem_hit_t hits[6] = {{1, 10}, {2, 8}, {3, 1}};
     unsigned n = 3;
     assert (mem_graph_recall (store, txn, agent, false, s_test_not_7, NULL, hits, &n, 6) == 0);
     assert (n == 5);
     uint64_t order[] = {1, 2, 5, 6, 3};
-    double scores[] = {10, 8, 4.2, 1.5, 1};
+    double scores[] = {10.125, 8, 7, 2.5, 2.25};
     for (unsigned i = 0; i < n; i++)
         assert (hits[i].id == order[i] && fabs (hits[i].score - scores[i]) < 1e-6);
     //  Room for fewer: the best stay.
@@ -279,7 +282,7 @@ mem_graph_recall_test (bool verbose)
     assert (n == 3 && hits[2].id == 5);
 
     //  After a build: communities {1, 2, 3} and {5, 6, 7}; central 5 is
-    //  boosted, and diversify lets 5 ahead of 2 … or not: see the numbers.
+    //  boosted, and diversify puts it ahead of 2.
     mem_graph_meta_t meta = {0};
     meta.generation = 1;
     meta.nodes = 8;
@@ -294,16 +297,17 @@ mem_graph_recall_test (bool verbose)
     hits[2] = (mem_hit_t){3, 1};
     n = 3;
     assert (mem_graph_recall (store, txn, agent, false, s_test_not_7, NULL, hits, &n, 6) == 0);
-    //  5: relative centrality 4, boost 1 + 0.1 × 4/5 = 1.08 → 4.536.
-    assert (hits[2].id == 5 && fabs (hits[2].score - 4.2 * 1.08) < 1e-5);
+    //  5: relative centrality 4, boost 1 + 0.1 × 4/5 = 1.08 → 7.56.
+    assert (hits[2].id == 5 && fabs (hits[2].score - 7 * 1.08) < 1e-5);
     hits[0] = (mem_hit_t){1, 10};
     hits[1] = (mem_hit_t){2, 8};
     hits[2] = (mem_hit_t){3, 1};
     n = 3;
     assert (mem_graph_recall (store, txn, agent, true, s_test_not_7, NULL, hits, &n, 3) == 0);
-    //  Diversified: 1 (10), then 2 at 8 × 0.7 = 5.6 vs 5 at 4.536: 2, then 5.
-    assert (n == 3 && hits[0].id == 1 && hits[1].id == 2 && hits[2].id == 5);
-    assert (fabs (hits[1].score - 5.6) < 1e-6);
+    //  Diversified: 1, then 5 (7.56) before 2 (8 × 0.7 = 5.6, a second of
+    //  community 1), then 2.
+    assert (n == 3 && hits[0].id == 1 && hits[1].id == 5 && hits[2].id == 2);
+    assert (fabs (hits[2].score - 5.6) < 1e-6);
     if (verbose)
         printf ("(diversified third %.3f) ", hits[2].score);
 

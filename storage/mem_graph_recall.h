@@ -9,6 +9,9 @@
                             from several hits gathers from each, and a
                             record no query word matched can enter (the
                             next turn of a conversation, a digest's member);
+                            a record the query matched gets a quarter of
+                            what reaches it, so the graph reorders the
+                            direct hits only a little;
       centrality            a mild boost by PageRank relative to the
                             agent's average (at most +10 %);
       diversify (optional)  the results are spread over communities: each
@@ -24,7 +27,10 @@
 
 #include "mem_index.h"
 
-#define MEM_GRAPH_SPREAD      0.3    /* share of a hit's score passed along an edge of weight 1 */
+/* Tuned on LoCoMo (bench_locomo, docs/benchmarks.md): more spread lifts
+   recall@10–25 until it starts to push weak neighbours over the top hit. */
+#define MEM_GRAPH_SPREAD      0.5    /* share of a hit's score passed along an edge of weight 1 */
+#define MEM_GRAPH_MATCHED     0.25   /* of that, what a record the query matched takes */
 #define MEM_GRAPH_SEEDS       10     /* hits that spread */
 #define MEM_GRAPH_FANOUT      32     /* edges followed from each seed, each way */
 #define MEM_GRAPH_CENTRALITY  0.1    /* the most PageRank can add, as a fraction of a score */

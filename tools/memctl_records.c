@@ -91,8 +91,10 @@ const char memctl_recall_usage[] =
     "      --until MS     only records created before MS\n"
     "      --explain      show how each score was made\n"
     "      --graph        also one hop along the memory graph (neighbours of the top\n"
-    "                     hits, a mild boost for central records; docs/graph.md)\n"
-    "      --diversify    with --graph: spread the hits over communities\n"
+    "                     hits, a mild boost for central records; docs/graph.md);\n"
+    "                     memd's default (setting recall/graph) when neither is given\n"
+    "      --no-graph     lexical ranking alone\n"
+    "      --diversify    with the graph: spread the hits over communities\n"
     "\n"
     "JSON: {\"hits\": [{\"id\", \"score\", \"text\", \"agent\", \"session\", \"kind\", \"tags\",\n"
     "      \"metadata\", \"created_at_ms\"}]} (\"explain\" with --explain)\n";
@@ -662,7 +664,8 @@ memctl_cmd_capture (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN, OPT_GRAPH, OPT_DIVERSIFY };
+    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN, OPT_GRAPH, OPT_NO_GRAPH,
+           OPT_DIVERSIFY };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
@@ -674,6 +677,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
         {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"graph", no_argument, NULL, OPT_GRAPH},
+        {"no-graph", no_argument, NULL, OPT_NO_GRAPH},
         {"diversify", no_argument, NULL, OPT_DIVERSIFY},
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
@@ -715,10 +719,13 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
                     ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
             break;
         case OPT_GRAPH:
-            query.graph = true;
+            query.graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON;
+            break;
+        case OPT_NO_GRAPH:
+            query.graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
             break;
         case OPT_DIVERSIFY:
-            query.graph = query.graph_diversify = true;
+            query.graph_diversify = true;
             break;
         case OPT_EXPLAIN:
             query.explain = true;

@@ -98,7 +98,7 @@ check "no build after wakes with an unchanged graph (generation 2)" generation_i
 check "... none logged" [ "$(grep -c "memd info: graph:" "$T/memd.log")" = "$builds" ]
 
 # recall --graph: a neighbour that shares no query word comes in.
-$J recall -k 3 lisbon hotel > "$T/plain.json"
+$J recall --no-graph -k 3 lisbon hotel > "$T/plain.json"
 $J recall -k 40 --graph lisbon hotel > "$T/graph.json"
 check "recall --graph adds records reached along edges" py "
 import json
