@@ -32,7 +32,9 @@
     the last persisted generation at once, also mid-build.
 
     With nothing to do it blocks with no timeout (in HIBERNATE, no timer);
-    the only timer is the retry after a failed link step.
+    the only timer is the retry after a failed link step. Its thread runs
+    at a lower CPU priority (nice 5, thread memd-graph): on a busy machine a
+    build gives way to the frontend, the writer and the recall workers.
 
     Sockets: PULL (bound) for wakes; PAIR (bound) to the frontend, which
     sends ["REFRESH", agent] and gets ["STATE", busy, building, last error]
@@ -45,11 +47,16 @@
 #include "mem_graph_store.h"
 #include "mem_log.h"
 #include "mem_records.h"
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define QUEUE_MAX      1024       //  agents waiting for a build
 #define RETRY_MIN_MS   1000       //  after a failed link step, doubling …
 #define RETRY_MAX_MS   60000      //  … up to this
 #define WAKE_HWM       16
+#define NICE           5          //  a build yields the CPU to the threads that serve
 
 typedef enum { SETTLE_NONE, SETTLE_LINKING, SETTLE_BUILDING } s_settle_t;
 
@@ -66,6 +73,8 @@ typedef struct {
     int64_t retry_ms;
     mem_graph_build_t *build;
     bool follow_up;               //  a refresh came for the agent being built
+    uint32_t refreshed[16];       //  refreshes that came while records waited to be linked
+    size_t n_refreshed;
     uint32_t queue[QUEUE_MAX];    //  agents waiting for a build, oldest first
     size_t n_queue;
     s_settle_t settle;
@@ -217,6 +226,10 @@ s_link (self_t *self)
     if (link.result.done) {
         self->link_pending = false;
         self->last_error[0] = 0;
+        //  Refreshes asked before these records were linked count them now.
+        if (self->n_refreshed)
+            s_check_agents (self, self->refreshed, self->n_refreshed, true);
+        self->n_refreshed = 0;
     }
     if (link.result.more_agents)
         s_check_agents (self, NULL, 0, false);
@@ -370,6 +383,13 @@ s_self_handle_frontend (self_t *self)
             self->follow_up = true;
         else if (rc == 0)
             s_check_agents (self, &agent, 1, true);
+        if (rc == 0 && self->link_pending) {
+            size_t i = 0;
+            while (i < self->n_refreshed && self->refreshed[i] != agent)
+                i++;
+            if (i == self->n_refreshed && i < sizeof self->refreshed / sizeof *self->refreshed)
+                self->refreshed[self->n_refreshed++] = agent;
+        }
     }
     else
         mem_log_error ("graph: unknown message %s from the frontend", command ? command : "(none)");
@@ -441,6 +461,10 @@ mem_graph_actor (zsock_t *pipe, void *args)
     self_t *self = calloc (1, sizeof *self);
     self->pipe = pipe;
     self->ctx = args;
+    prctl (PR_SET_NAME, "memd-graph", 0, 0, 0);
+    //  This thread only (Linux: a thread's nice is its own). Best effort.
+    if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), NICE))
+        mem_log_debug ("graph: cannot lower the thread's priority: %s", strerror (errno));
     zsock_signal (pipe, 0);
 
     char *command = zstr_recv (pipe);
