@@ -100,6 +100,11 @@ uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind)
 zsock_t *mem_reaper_waker_new (void);
 void mem_reaper_wake (zsock_t *waker);
 
+/* What both wake lines are: a PUSH to endpoint with a small queue that
+   never blocks; a send that finds it full is dropped (a wake is pending). */
+zsock_t *mem_wake_line_new (const char *endpoint);
+void mem_wake_line_send (zsock_t *line);
+
 void mem_reaper_test (bool verbose);
 
 /* The graph actor's wake-up line, for writers that add records (the

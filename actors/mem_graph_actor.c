@@ -510,28 +510,11 @@ mem_graph_actor (zsock_t *pipe, void *args)
 zsock_t *
 mem_graph_waker_new (void)
 {
-    zsock_t *waker = zsock_new (ZMQ_PUSH);
-    if (!waker)
-        return NULL;
-    zsock_set_sndhwm (waker, WAKE_HWM);
-    zsock_set_linger (waker, 0);
-    if (zsock_connect (waker, MEM_INPROC_GRAPH_WAKE)) {
-        zsock_destroy (&waker);
-        return NULL;
-    }
-    return waker;
+    return mem_wake_line_new (MEM_INPROC_GRAPH_WAKE);
 }
 
 void
 mem_graph_wake (zsock_t *waker)
 {
-    if (!waker)
-        return;
-    //  As mem_reaper_wake: a full pipe means a wake is queued and unread.
-    zframe_t *frame = zframe_new (NULL, 0);
-    if (zframe_send (&frame, waker, ZFRAME_DONTWAIT) == 0)
-        return;
-    zsock_events (waker);
-    if (zframe_send (&frame, waker, ZFRAME_DONTWAIT))
-        zframe_destroy (&frame);
+    mem_wake_line_send (waker);
 }

@@ -287,53 +287,36 @@ s_clear_work (MDB_txn *txn, void *arg)
     return rc;
 }
 
+//  One row of the phase being written: node, member or community row i.
 static int
-s_nodes_work (MDB_txn *txn, void *arg)
+s_write_row (mem_graph_build_t *self, MDB_txn *txn, size_t i)
 {
-    s_write_t *w = arg;
-    mem_graph_build_t *self = w->self;
-    int rc = 0;
-    size_t i = self->cursor;
-    for (unsigned work = 0; i < self->n_ids && !rc; work++, i++) {
-        if (work > 0 && s_late (work, w->deadline_us))
-            break;
+    if (self->phase == B_WRITE_NODES) {
         mem_graph_node_t node = {self->comm_id[self->comm[i]], (float) self->ranks[i], 0};
-        rc = mem_graph_slot_put_node (self->store, txn, self->agent, self->target, self->ids[i],
-                                      &node);
+        return mem_graph_slot_put_node (self->store, txn, self->agent, self->target,
+                                        self->ids[i], &node);
     }
-    w->end = i;
-    return rc;
+    if (self->phase == B_WRITE_MEMBERS)
+        return mem_graph_slot_put_member (self->store, txn, self->agent, self->target,
+                                          self->members[i].community, self->members[i].id);
+    return mem_graph_community_put (self->store, txn, self->agent, self->target,
+                                    self->comms[i].community, self->comms[i].id);
 }
 
+//  Rows of the current write phase from the cursor, until the deadline
+//  (at least one); w->end gets where it stopped.
 static int
-s_members_work (MDB_txn *txn, void *arg)
+s_rows_work (MDB_txn *txn, void *arg)
 {
     s_write_t *w = arg;
     mem_graph_build_t *self = w->self;
+    size_t total = self->phase == B_WRITE_COMMS ? self->stats.communities : self->n_ids;
     int rc = 0;
     size_t i = self->cursor;
-    for (unsigned work = 0; i < self->n_ids && !rc; work++, i++) {
+    for (unsigned work = 0; i < total && !rc; work++, i++) {
         if (work > 0 && s_late (work, w->deadline_us))
             break;
-        rc = mem_graph_slot_put_member (self->store, txn, self->agent, self->target,
-                                        self->members[i].community, self->members[i].id);
-    }
-    w->end = i;
-    return rc;
-}
-
-static int
-s_comms_work (MDB_txn *txn, void *arg)
-{
-    s_write_t *w = arg;
-    mem_graph_build_t *self = w->self;
-    int rc = 0;
-    size_t i = self->cursor;
-    for (unsigned work = 0; i < self->stats.communities && !rc; work++, i++) {
-        if (work > 0 && s_late (work, w->deadline_us))
-            break;
-        rc = mem_graph_community_put (self->store, txn, self->agent, self->target,
-                                      self->comms[i].community, self->comms[i].id);
+        rc = s_write_row (self, txn, i);
     }
     w->end = i;
     return rc;
@@ -385,13 +368,9 @@ s_persist (mem_graph_build_t *self, int64_t deadline_us, int64_t now_ms)
         self->cursor = 0;
         return rc;
     case B_WRITE_NODES:
-        rc = mem_store_write (self->store, s_nodes_work, &w);
-        break;
     case B_WRITE_MEMBERS:
-        rc = mem_store_write (self->store, s_members_work, &w);
-        break;
     case B_WRITE_COMMS:
-        rc = mem_store_write (self->store, s_comms_work, &w);
+        rc = mem_store_write (self->store, s_rows_work, &w);
         break;
     default: {
         s_flip_t f = {self, now_ms};
