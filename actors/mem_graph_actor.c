@@ -6,9 +6,12 @@
     construction, since this thread is the only one that links or builds.
     Everything it does is a bounded step (graph/step_budget_ms): a link
     step is one write transaction; a build is a resumable state machine
-    (mem_graph_build). Between two steps it polls its sockets with no wait,
-    so a wake, a refresh or a SETTLE is taken at once, and a `$TERM` stops
-    a build in the middle (the previous generation stands).
+    (mem_graph_build). Between two steps it polls its sockets, so a wake, a
+    refresh or a SETTLE is taken at once, and a `$TERM` stops a build in the
+    middle (the previous generation stands). After a step that wrote, that
+    poll waits a millisecond: LMDB's writer lock is not fair, and a thread
+    that takes it again at once could keep the capture writer (waiting for
+    it) out for a whole backlog of steps.
 
     What it works on, in this order:
       1. the running build;
@@ -57,6 +60,7 @@
 #define RETRY_MAX_MS   60000      //  … up to this
 #define WAKE_HWM       16
 #define NICE           5          //  a build yields the CPU to the threads that serve
+#define WRITER_GAP_MS  1          //  between two write steps: the lock is free this long
 
 typedef enum { SETTLE_NONE, SETTLE_LINKING, SETTLE_BUILDING } s_settle_t;
 
@@ -83,6 +87,7 @@ typedef struct {
     char told_error[256];
     char last_error[256];
     uint64_t builds;              //  finished since start
+    bool wrote;                   //  the last step was a write transaction
     bool terminated;
 } self_t;
 
@@ -338,10 +343,16 @@ s_has_work (self_t *self)
 static void
 s_work (self_t *self)
 {
-    if (self->build)
+    self->wrote = false;
+    if (self->build) {
+        bool writing = mem_graph_build_writing (self->build);
         s_build_step (self);
-    else if (self->link_pending && (!self->retry_at_ms || mem_mono_ms () >= self->retry_at_ms))
+        self->wrote = writing || (self->build && mem_graph_build_writing (self->build));
+    }
+    else if (self->link_pending && (!self->retry_at_ms || mem_mono_ms () >= self->retry_at_ms)) {
+        self->wrote = true;
         s_link (self);
+    }
     else if (self->n_queue)
         s_build_next (self);
     else if (self->settle && !self->link_pending)
@@ -476,7 +487,7 @@ mem_graph_actor (zsock_t *pipe, void *args)
     while (started && !self->terminated) {
         int timeout = -1;
         if (s_has_work (self))
-            timeout = 0;
+            timeout = self->wrote ? WRITER_GAP_MS : 0;
         else if (self->link_pending && self->retry_at_ms) {
             int64_t wait = self->retry_at_ms - mem_mono_ms ();
             timeout = wait > 0 ? (int) wait : 0;

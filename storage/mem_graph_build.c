@@ -87,6 +87,12 @@ mem_graph_build_agent (mem_graph_build_t *self)
     return self->agent;
 }
 
+bool
+mem_graph_build_writing (mem_graph_build_t *self)
+{
+    return self->phase >= B_CLEAR && self->phase < B_DONE;
+}
+
 const char *
 mem_graph_build_phase (mem_graph_build_t *self)
 {

@@ -52,6 +52,10 @@ int mem_graph_build_step (mem_graph_build_t *self, int64_t deadline_us, int64_t 
 
 uint32_t mem_graph_build_agent (mem_graph_build_t *self);
 
+/* True while its steps write (clearing, writing rows, the flip): the
+   caller leaves the writer's lock free a moment between two of them. */
+bool mem_graph_build_writing (mem_graph_build_t *self);
+
 /* The phase it is in ("load nodes", "louvain", "write nodes", …). */
 const char *mem_graph_build_phase (mem_graph_build_t *self);
 const mem_graph_build_stats_t *mem_graph_build_stats (mem_graph_build_t *self);
