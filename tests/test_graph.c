@@ -21,7 +21,9 @@
        and stays there (the refreshes coalesced, and nothing changed since).
 
     memd runs with graph/rebuild_min_changes huge, so no build starts by
-    itself while the records are linked: the builds here are the test's. */
+    itself while the records are linked: the builds here are the test's.
+    Under AddressSanitizer (make check-sanitize) every thread runs several
+    times slower, so the latencies are printed but not checked there. */
 #undef NDEBUG
 #include <czmq.h>
 #include <pthread.h>
@@ -35,6 +37,12 @@
 #define EDGES_MIN     200000
 #define BATCH         1000
 #define AGENT         "load"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TIMED false   //  latencies are not what a sanitizer build measures
+#else
+#define TIMED true
+#endif
 
 static const char *s_endpoint;
 static int s_failures;
@@ -225,7 +233,7 @@ main (int argc, char *argv[])
     size_t probes, building;
     double p99;
     double slowest = s_probe_status (client, 1, &probes, &building, &p99);
-    CHECK (building >= 20 && p99 < STATUS_P99_MS && slowest < STATUS_MAX_MS,
+    CHECK (building >= 20 && (!TIMED || (p99 < STATUS_P99_MS && slowest < STATUS_MAX_MS)),
            "status during a build over %llu edges: %zu probes while it ran, 99 %% within %.2f ms, "
            "the slowest %.2f ms",
            (unsigned long long) edges, building, p99, slowest);
@@ -266,7 +274,7 @@ main (int argc, char *argv[])
         worst = callers[i].took_ms > worst ? callers[i].took_ms : worst;
     }
     CHECK (seen && answered == CALLERS && old_generation == CALLERS && during == CALLERS
-               && worst < STATS_MAX_MS,
+               && (!TIMED || worst < STATS_MAX_MS),
            "%d concurrent GraphStats during the build: %d answered with generation %llu, %d saw "
            "it building, the slowest in %.2f ms",
            CALLERS, answered, (unsigned long long) generation, during, worst);
