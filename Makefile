@@ -1,15 +1,20 @@
 # memd — thin wrapper over CMake. The README's two commands:
 #   make run    install what is missing, build, start memd on its default store
 #   make test   install what is missing, build, run every test (ctest)
+#   make install  memd, memctl, memd-mcp, man pages and the systemd user unit under
+#                 $(DESTDIR)$(PREFIX) (default PREFIX /usr/local)
 BUILD     ?= build
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 # Debian packages the build and the tests need (the last line: the Python binding,
-# its code generator and its tests; util-linux gives the tests unshare).
+# its code generator and its tests; util-linux gives the tests unshare and setpriv,
+# passwd useradd: test_access runs a client as another user).
 DEB_PKGS  = build-essential cmake pkg-config libczmq-dev libzmq3-dev liblmdb-dev \
             libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev libjansson-dev \
-            lmdb-utils procps \
-            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux
+            libpcre2-dev lmdb-utils procps jq \
+            protobuf-compiler python3-zmq python3-protobuf python3-pytest util-linux passwd
 # The Node binding needs node and npm: Debian's nodejs and npm when the commands are
 # missing (a machine may have another Node.js, e.g. one whose nodejs package includes npm).
 NODE_PKGS = nodejs npm
@@ -17,10 +22,10 @@ NODE_DIR  = bindings/node
 # Extra Debian packages only `make fuzz` needs (clang with libFuzzer and its sanitizer runtimes).
 FUZZ_PKGS = clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config
+FUZZ_TARGETS = fuzz_request fuzz_tokenizer fuzz_config fuzz_redact fuzz_jsonl
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps fuzz-deps build run test node-modules check-sanitize fuzz bench locomo clean format
+.PHONY: all deps fuzz-deps build run test install uninstall node-modules check-sanitize fuzz bench bench-idle locomo clean format
 
 all: build
 
@@ -50,6 +55,17 @@ run: build
 
 test: build node-modules
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# PREFIX/bin/{memd,memctl,memd-mcp}, PREFIX/share/man/man1/{memd,memctl}.1 and
+# PREFIX/lib/systemd/user/memd.service (ExecStart=PREFIX/bin/memd), all under DESTDIR.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+# Removes what the last `make install` installed: the files of its manifest, under the
+# same DESTDIR (pass it again).
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -r -d '\n' rm -f --
 
 # The Node binding's dependencies (zeromq ships prebuilt binaries; protobufjs is plain
 # JavaScript), installed from package-lock.json only when node_modules is missing or older
@@ -86,6 +102,10 @@ fuzz: fuzz-deps
 
 bench: build
 	./$(BUILD)/bench_spine $(ARGS)
+
+# What a hibernating memd costs (60 s untouched, 60 s with a status probe every 5 s).
+bench-idle: build
+	./$(BUILD)/bench_idle $(ARGS)
 
 # Retrieval quality on LoCoMo (default data: ../shared/data/locomo-dev.json).
 locomo: build

@@ -14,9 +14,15 @@ mem_now_ms (void)
 int64_t
 mem_mono_ms (void)
 {
+    return mem_mono_us () / 1000;
+}
+
+int64_t
+mem_mono_us (void)
+{
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 zactor_t *
@@ -125,4 +131,20 @@ mem_wake_line_send (zsock_t *line)
     zsock_events (line);
     if (zframe_send (&frame, line, ZFRAME_DONTWAIT))
         zframe_destroy (&frame);
+}
+
+zsock_t *
+mem_recstats_sender_new (void)
+{
+    zsock_t *sender = zsock_new (ZMQ_PUSH);
+    if (!sender)
+        return NULL;
+    zsock_set_sndhwm (sender, 1000);
+    zsock_set_linger (sender, 0);
+    zsock_set_sndtimeo (sender, 0);
+    if (zsock_connect (sender, MEM_INPROC_RECSTATS)) {
+        zsock_destroy (&sender);
+        return NULL;
+    }
+    return sender;
 }

@@ -14,6 +14,7 @@
 #include "mem_config.h"
 #include "mem_consolidate.h"
 #include "mem_graph_link.h"
+#include "mem_redact.h"
 #include "mem_store.h"
 
 #define MEM_INPROC_CAPTURE     "inproc://memd-capture"
@@ -26,6 +27,20 @@
 #define MEM_INPROC_GRAPH        "inproc://memd-graph"        /* frontend ↔ graph */
 #define MEM_INPROC_GRAPH_WAKE   "inproc://memd-graph-wake"   /* writers → graph: records to link */
 #define MEM_INPROC_GRAPH_SETTLE "inproc://memd-graph-settle" /* lifecycle ↔ graph (SLEEP) */
+#define MEM_INPROC_BACKUP      "inproc://memd-backup"        /* frontend ↔ backup */
+#define MEM_INPROC_API_MONITOR "inproc://memd-api-monitor"   /* the API socket's monitor */
+#define MEM_INPROC_EVENTS_MONITOR "inproc://memd-events-monitor"
+
+/* ZAP domains of the public sockets (mem_zap). */
+#define MEM_ZAP_DOMAIN_IPC "memd.ipc"
+#define MEM_ZAP_DOMAIN_TCP "memd.tcp"
+#define MEM_INPROC_RECSTATS    "inproc://memd-recstats"      /* recall → capture: recalled ids */
+#define MEM_INPROC_CAPTURE_WATCH  "inproc://memd-capture-watch"   /* watch ↔ capture */
+#define MEM_INPROC_LIFECYCLE_BUSY "inproc://memd-lifecycle-busy"   /* work in flight → lifecycle */
+
+/* Internal topic on the events line: a WatchStatus snapshot for Status,
+   kept by the frontend and never published. */
+#define MEM_STATUS_WATCH "$status/watch"
 
 /* The job queue's settings (jobs/… in mem_config). */
 typedef struct {
@@ -55,6 +70,14 @@ typedef struct {
     int64_t max_age_ms;          /* or when a changed graph is older (0: never by age) */
     int64_t step_budget_ms;      /* one link or build step works about this long */
 } mem_graph_config_t;
+/* Transcript watching's settings (watch/… in mem_config). */
+typedef struct {
+    const char *dirs;            /* ':'-separated; NULL = no watching */
+    unsigned depth;              /* subdirectory levels watched below each */
+    size_t chunk_bytes;          /* most bytes of one file per write */
+    size_t max_line_bytes;       /* longer lines are skipped */
+    size_t max_files;            /* files tracked at once */
+} mem_watch_config_t;
 
 /* Everything an actor needs, owned by the daemon; actors only read it. */
 typedef struct {
@@ -71,10 +94,17 @@ typedef struct {
     mem_lifecycle_config_t lifecycle;
     mem_graph_config_t graph;
     const char *events_endpoint; /* PUB for events; NULL = none */
+    mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
+    uint32_t allow_uids[MEM_ALLOW_UIDS_MAX];   /* accepted besides memd's own uid */
+    size_t n_allow_uids;
+    bool allow_tcp;              /* api/allow_tcp: tcp endpoints, unauthenticated */
+    bool ipc_uid_filter;         /* api/ipc_uid_filter: ZMQ_IPC_FILTER_UID too */
+    mem_watch_config_t watch;
 } mem_context_t;
 
 int64_t mem_now_ms (void);       /* wall clock, ms since the epoch */
 int64_t mem_mono_ms (void);      /* monotonic clock, ms */
+int64_t mem_mono_us (void);      /* monotonic clock, µs */
 
 /* Starts an actor and waits for its START reply: "OK" or an error text.
    Returns the actor, or NULL (with err filled) if it failed to start. */
@@ -87,6 +117,25 @@ void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
 void mem_lifecycle_actor (zsock_t *pipe, void *args);
 void mem_graph_actor (zsock_t *pipe, void *args);
+void mem_zap_actor (zsock_t *pipe, void *args);      /* the ZAP handler; start it first */
+void mem_backup_actor (zsock_t *pipe, void *args);   /* Backup requests, one at a time */
+
+/* Access control (mem_zap.c, DESIGN §11). Prepares a public socket before
+   it binds: refuses a non-ipc endpoint unless allow_tcp, sets the ZAP
+   domain with enforcement (no handler: refused), ZMQ_IPC_FILTER_UID for
+   memd's uid and the allowed ones, and a monitor on the inproc endpoint
+   monitor (NULL: none) reporting refused connections. 0 or -1 with err. */
+int mem_zap_secure (zsock_t *sock, const char *endpoint, const mem_context_t *ctx,
+                    const char *monitor, char *err, size_t err_size);
+/* A PAIR reading that monitor; mem_zap_monitor_recv reads one event and
+   returns 1 if it was a refused connection, else 0. */
+zsock_t *mem_zap_monitor_new (const char *monitor);
+uint64_t mem_zap_monitor_recv (zsock_t *monitor);
+/* The uid (and pid) from a ZAP address "…:uid:gid:pid". 0 or -1. */
+int mem_zap_peer_uid (const char *address, uint32_t *uid, uint32_t *pid);
+bool mem_zap_uid_allowed (const mem_context_t *ctx, uint32_t uid);
+void mem_zap_test (bool verbose);
+void mem_watch_actor (zsock_t *pipe, void *args);
 
 /* The concurrency limit of a job kind (0 = none). */
 uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind);
@@ -132,6 +181,11 @@ zframe_t *mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn,
    the write it reports. */
 zsock_t *mem_events_new (void);
 void mem_events_send (zsock_t *events, Memd__V1__Event *event);
+
+/* A recall worker's line to the capture actor for recall statistics
+   (mem_recstats has the message format). Sends never wait: a full queue
+   drops the message. NULL if it cannot be made. */
+zsock_t *mem_recstats_sender_new (void);
 
 /* Maps an LMDB or errno code from storage to a protocol status. */
 mem_code_t mem_code_from_store (int rc);

@@ -1,6 +1,6 @@
 /*  mem_capture — the one writer (DESIGN §2, §5).
 
-    Takes Capture and Forget requests from the frontend. Everything queued
+    Takes Capture, Forget and Import requests from the frontend. Everything queued
     at the moment it wakes is written in one transaction (group commit),
     committed — synced per store/sync, fsync by default — and only then
     acknowledged: an ack means the write survives kill -9 and power loss.
@@ -16,17 +16,29 @@
     a burst together (its only timer, armed only while that work exists).
     With no merge work left it blocks: an idle writer costs nothing.
 
+    Transcript watching (mem_watch) sends its captures on a line of its
+    own, each with one more frame: the positions of the files they were
+    read from (mem_watchpos), stored in the same transaction as the
+    records, so the watcher resumes exactly where the last commit ended.
+
     It also runs the sleep cycle's consolidation steps (mem_consolidate),
     one per STEP from the lifecycle actor, between groups: the writer is
     the one place where a digest can be indexed and segments rewritten.
     Client requests come first: the frontend socket is polled before the
     lifecycle's. After each commit it publishes `captured` and `forgotten`
     events (best effort).
+
+    Recall statistics (mem_recstats) arrive from the recall workers on
+    their own socket, polled last; they are counted as they come and
+    written in one small transaction a moment later (best effort).
 */
 #include "mem_actors.h"
 #include "mem_log.h"
 #include "mem_records.h"
 #include "mem_consolidate.h"
+#include "mem_recstats.h"
+#include "mem_vectors.h"
+#include "mem_watchpos.h"
 
 #define GROUP_MAX_REQUESTS 256     //  requests in one commit
 #define GROUP_MAX_RECORDS  20000   //  records in one commit (a request is never split)
@@ -42,16 +54,24 @@ typedef struct {
     Memd__V1__ForgetResult forget;
     uint64_t *ids;                 //  capture ids or forget's missing ids
     protobuf_c_boolean *dups;
+    Memd__V1__ImportResult import;
+    Memd__V1__ImportOutcome *outcomes;
+    zsock_t *origin;               //  where the reply goes: the frontend or the watcher
+    zframe_t *positions;           //  watched files' positions (mem_watchpos), or NULL
 } s_item_t;
 
 typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;             //  PAIR
+    zsock_t *watch;                //  PAIR: captures from transcript watching
     zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
     zsock_t *events;               //  PUSH to the events stream
     zsock_t *waker;                //  the reaper's wake line (summarize jobs)
     zsock_t *graph_waker;          //  the graph actor's wake line (records to link)
     bool new_records;              //  the group captured records: a link job is queued
+    zsock_t *recstats;             //  PULL: recalled ids from the recall workers
+    mem_recstats_t *stats;         //  … counted until they are written
+    int64_t stats_due;             //  monotonic time to write them (0: none pending)
     mem_consolidate_t *consolidate;
     zpoller_t *poller;
     mem_context_t *ctx;
@@ -68,10 +88,12 @@ static void
 s_item_clear (s_item_t *item)
 {
     zframe_destroy (&item->identity);
+    zframe_destroy (&item->positions);
     if (item->req)
         memd__v1__request__free_unpacked (item->req, NULL);
     free (item->ids);
     free (item->dups);
+    free (item->outcomes);
     memset (item, 0, sizeof *item);
 }
 
@@ -90,6 +112,56 @@ s_item_fail (s_item_t *item, mem_code_t code, const char *fmt, ...)
     item->reply.result_case = MEMD__V1__REPLY__RESULT__NOT_SET;
 }
 
+//  Import (mem_records_import): exported records with every field kept.
+//  All or nothing: with keep_ids the first id is checked before anything
+//  is written (the ids increase, the codec checked that).
+static int
+s_apply_import (self_t *self, mem_capture_batch_t *batch, s_item_t *item, int64_t now)
+{
+    Memd__V1__Request *req = item->req;
+    Memd__V1__Import *im = req->import_records;
+    item->reply.result_case = MEMD__V1__REPLY__RESULT_IMPORT_RECORDS;
+    item->reply.import_records = &item->import;
+    for (size_t i = 0; im->keep_ids && i < im->n_records; i++) {
+        //  The first record the store does not know decides (known ones are skipped).
+        uint64_t known;
+        int rc = mem_records_uid_lookup (self->ctx->store, batch->txn, im->records[i]->uid.data,
+                                         &known);
+        if (rc == 0)
+            continue;
+        if (rc != MDB_NOTFOUND)
+            return rc;
+        if (im->records[i]->id <= batch->next_id) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT,
+                         "keep_ids: record id %llu is not above every id this store has "
+                         "assigned (%llu); import without keep_ids to give the records new ids",
+                         (unsigned long long) im->records[i]->id,
+                         (unsigned long long) batch->next_id);
+            return 0;
+        }
+        break;
+    }
+    item->ids = calloc (im->n_records, sizeof *item->ids);
+    item->outcomes = calloc (im->n_records, sizeof *item->outcomes);
+    if (!item->ids || !item->outcomes)
+        return ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < im->n_records && !rc; i++) {
+        mem_import_outcome_t outcome = 0;
+        rc = mem_records_import (batch, im->records[i], req->agent_id, im->keep_ids, now,
+                                 &item->ids[i], &outcome);
+        if (!rc && outcome == MEM_IMPORT_ID_TAKEN)
+            rc = MDB_KEYEXIST;   //  cannot happen after the check above: fail the group
+        item->outcomes[i] = (Memd__V1__ImportOutcome) outcome;
+        item->import.added += outcome == MEM_IMPORT_ADDED;
+    }
+    item->import.ids = item->ids;
+    item->import.n_ids = im->n_records;
+    item->import.outcomes = item->outcomes;
+    item->import.n_outcomes = im->n_records;
+    return rc;
+}
+
 //  Applies one request inside txn. Returns an LMDB code that must abort the
 //  whole group (MAP_FULL, I/O), or 0 (the item's own outcome is in its reply).
 static int
@@ -98,14 +170,28 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
     mem_store_t *store = self->ctx->store;
     Memd__V1__Request *req = item->req;
     int rc = 0;
+    if (req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
+        return s_apply_import (self, batch, item, now);
     if (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE) {
         Memd__V1__Capture *cap = req->capture;
-        item->ids = calloc (cap->n_records, sizeof *item->ids);
-        item->dups = calloc (cap->n_records, sizeof *item->dups);
+        //  Embeddings need their agents' dimensions (in the store): a
+        //  mismatch refuses the whole request before anything is written.
+        char why[256];
+        rc = mem_vectors_check_capture (store, txn, cap, req->agent_id, why, sizeof why);
+        if (rc == MEM_VECTORS_MISMATCH) {
+            s_item_fail (item, MEM_INVALID_ARGUMENT, "%s", why);
+            return 0;
+        }
+        if (rc)
+            return rc;
+        item->ids = calloc (cap->n_records + 1, sizeof *item->ids);
+        item->dups = calloc (cap->n_records + 1, sizeof *item->dups);
         if (!item->ids || !item->dups)
             return ENOMEM;
         for (size_t i = 0; i < cap->n_records && !rc; i++) {
             bool dup = false;
+            if (mem_redact_record (self->ctx->redact, cap->records[i]) < 0)
+                return ENOMEM;   //  secrets out before anything is stored (mem_redact.h)
             rc = mem_records_capture (batch, cap->records[i], req->agent_id, now, &item->ids[i],
                                       &dup);
             item->dups[i] = dup;
@@ -116,6 +202,9 @@ s_apply (self_t *self, MDB_txn *txn, mem_capture_batch_t *batch, s_item_t *item,
         item->capture.n_duplicate = cap->n_records;
         item->reply.result_case = MEMD__V1__REPLY__RESULT_CAPTURE;
         item->reply.capture = &item->capture;
+        if (!rc && item->positions)   //  checked in s_take
+            rc = mem_watchpos_apply (store, txn, zframe_data (item->positions),
+                                     zframe_size (item->positions));
         return rc;
     }
     //  Forget: postings captured earlier in this group must be in the index first.
@@ -163,8 +252,11 @@ s_group_reset (self_t *self)
         s_item_t *item = &self->items[i];
         free (item->ids);
         free (item->dups);
+        free (item->outcomes);
         item->ids = NULL;
         item->dups = NULL;
+        item->outcomes = NULL;
+        memd__v1__import_result__init (&item->import);
         memset (&item->capture, 0, sizeof item->capture);
         memset (&item->forget, 0, sizeof item->forget);
         memd__v1__capture_result__init (&item->capture);
@@ -215,7 +307,8 @@ s_group_events (self_t *self)
     for (size_t i = 0; i < self->n_items; i++) {
         s_item_t *item = &self->items[i];
         Memd__V1__Request *req = item->req;
-        if (!req || (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE && item->status.code != MEM_OK))
+        if (!req || (req->op_case == MEMD__V1__REQUEST__OP_CAPTURE && item->status.code != MEM_OK)
+            || req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
             continue;   //  a forget with missing ids still forgot the others
         Memd__V1__RecordsEvent body = MEMD__V1__RECORDS_EVENT__INIT;
         Memd__V1__Event event = MEMD__V1__EVENT__INIT;
@@ -291,40 +384,65 @@ s_group_reply (self_t *self, int rc)
             zmsg_append (msg, &reply);
         else
             zmsg_addmem (msg, NULL, 0);
-        zmsg_send (&msg, self->frontend);
+        if (zmsg_send (&msg, item->origin))
+            zmsg_destroy (&msg);   //  the watcher is gone (shutdown): the write stands
         s_item_clear (item);
     }
     self->n_items = 0;
 }
 
-//  Takes one request off the socket into the group; returns its record count.
+//  Takes one request off a socket into the group; returns its record count.
 static size_t
-s_take (self_t *self)
+s_take (self_t *self, zsock_t *from)
 {
-    zmsg_t *msg = zmsg_recv (self->frontend);
+    zmsg_t *msg = zmsg_recv (from);
     if (!msg)
         return 0;
     s_item_t *item = &self->items[self->n_items++];
     memset (item, 0, sizeof *item);
+    item->origin = from;
     item->identity = zmsg_pop (msg);
     zframe_t *bytes = zmsg_pop (msg);
     if (bytes)
         item->req = mem_codec_request_decode (zframe_data (bytes), zframe_size (bytes));
     zframe_destroy (&bytes);
+    if (from == self->watch) {
+        item->positions = zmsg_pop (msg);
+        bool valid = item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
+                  && item->positions
+                  && mem_watchpos_check (zframe_data (item->positions),
+                                         zframe_size (item->positions)) == 0;
+        if (!valid && item->req) {
+            memd__v1__request__free_unpacked (item->req, NULL);
+            item->req = NULL;   //  answered "did not decode"
+        }
+    }
     zmsg_destroy (&msg);
     if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_CAPTURE)
         return item->req->capture->n_records;
+    if (item->req && item->req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS)
+        return item->req->import_records->n_records;
     return 1;
 }
 
-//  Group commit: everything queued now, up to the bounds, in one txn.
+//  Group commit: everything queued now on either line, up to the bounds,
+//  in one txn.
 static void
-s_self_handle_frontend (self_t *self)
+s_self_handle_frontend (self_t *self, zsock_t *first)
 {
-    size_t records = s_take (self);
-    while (self->n_items < GROUP_MAX_REQUESTS && records < GROUP_MAX_RECORDS
-           && (zsock_events (self->frontend) & ZMQ_POLLIN))
-        records += s_take (self);
+    size_t records = s_take (self, first);
+    bool more = true;
+    while (more && self->n_items < GROUP_MAX_REQUESTS && records < GROUP_MAX_RECORDS) {
+        more = false;
+        if (zsock_events (self->frontend) & ZMQ_POLLIN) {
+            records += s_take (self, self->frontend);
+            more = true;
+        }
+        if (self->n_items < GROUP_MAX_REQUESTS && (zsock_events (self->watch) & ZMQ_POLLIN)) {
+            records += s_take (self, self->watch);
+            more = true;
+        }
+    }
     int rc = s_group_write (self);
     if (rc)
         mem_log_error ("capture: write of %zu requests failed: %s", self->n_items,
@@ -412,6 +530,43 @@ s_self_handle_lifecycle (self_t *self)
     self->last_write_ms = mem_mono_ms ();
 }
 
+//  Recalled ids from the recall workers: counted now, written together
+//  MEM_RECSTATS_DELAY_MS after the first (a timer armed only while some
+//  wait), so a burst of recalls costs one small commit.
+static void
+s_self_handle_recstats (self_t *self)
+{
+    for (int i = 0; i < 1000 && (zsock_events (self->recstats) & ZMQ_POLLIN); i++) {
+        zframe_t *frame = zframe_recv (self->recstats);
+        if (!frame)
+            break;
+        if (mem_recstats_add (self->stats, zframe_data (frame), zframe_size (frame)))
+            mem_log_warn ("capture: a malformed recall statistics message");
+        zframe_destroy (&frame);
+    }
+    if (!self->stats_due && mem_recstats_pending (self->stats))
+        self->stats_due = mem_mono_ms () + MEM_RECSTATS_DELAY_MS;
+}
+
+static int
+s_stats_work (MDB_txn *txn, void *arg)
+{
+    self_t *self = arg;
+    uint64_t updated;
+    return mem_recstats_apply (self->stats, self->ctx->store, txn, &updated);
+}
+
+//  Best effort: a failed write is logged and its statistics dropped.
+static void
+s_stats_flush (self_t *self)
+{
+    int rc = mem_store_write (self->ctx->store, s_stats_work, self);
+    if (rc)
+        mem_log_warn ("capture: recall statistics not written: %s", mdb_strerror (rc));
+    mem_recstats_clear (self->stats);
+    self->stats_due = 0;
+}
+
 static void
 s_self_handle_pipe (self_t *self)
 {
@@ -440,21 +595,35 @@ mem_capture_actor (zsock_t *pipe, void *args)
                                                                &self->ctx->lifecycle.consolidate)
                                         : NULL;
         self->lifecycle = zsock_new (ZMQ_PAIR);
+        if (self->lifecycle)
+            zsock_set_sndtimeo (self->lifecycle, 0);   //  at shutdown no one may be listening
         self->events = mem_events_new ();
         self->waker = mem_reaper_waker_new ();
         self->graph_waker = mem_graph_waker_new ();
+        self->stats = mem_recstats_new ();
+        self->recstats = zsock_new (ZMQ_PULL);
+        if (self->recstats)
+            zsock_set_rcvhwm (self->recstats, 1000);
         self->frontend = zsock_new (ZMQ_PAIR);
         if (self->frontend) {
             zsock_set_rcvhwm (self->frontend, (int) self->ctx->capture_queue);
             zsock_set_sndhwm (self->frontend, 0);
         }
+        self->watch = zsock_new (ZMQ_PAIR);
+        if (self->watch)
+            zsock_set_sndtimeo (self->watch, 0);   //  a reply no one waits for is dropped
         if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
-            || !self->events || !self->waker || !self->graph_waker)
+            || !self->events || !self->waker || !self->graph_waker || !self->stats
+            || !self->recstats || !self->watch)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
         else if (zsock_bind (self->lifecycle, MEM_INPROC_CONSOLIDATE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CONSOLIDATE;
+        else if (zsock_bind (self->recstats, MEM_INPROC_RECSTATS) < 0)
+            err = "capture: cannot bind " MEM_INPROC_RECSTATS;
+        else if (zsock_bind (self->watch, MEM_INPROC_CAPTURE_WATCH) < 0)
+            err = "capture: cannot bind " MEM_INPROC_CAPTURE_WATCH;
         else
             started = true;
         //  Merges interrupted by a stop or a crash resume from the store.
@@ -469,34 +638,52 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zstr_free (&command);
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
-        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, NULL);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->lifecycle, self->recstats,
+                                    self->watch, NULL);
         s_merge_some (self, false);
     }
     while (started && !self->terminated) {
-        //  The only deadline: compaction once writes have been quiet a while.
+        //  The deadlines: compaction once writes have been quiet a while, and
+        //  pending recall statistics.
         int timeout = -1;
+        int64_t now = mem_mono_ms ();
         if (mem_index_merge_pending (self->index)) {
-            int64_t due = self->last_write_ms + QUIET_MS - mem_mono_ms ();
+            int64_t due = self->last_write_ms + QUIET_MS - now;
             timeout = due > 0 ? (int) due : 0;
+        }
+        if (self->stats_due) {
+            int64_t due = self->stats_due - now;
+            int stats_timeout = due > 0 ? (int) due : 0;
+            timeout = timeout < 0 || stats_timeout < timeout ? stats_timeout : timeout;
         }
         void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_self_handle_pipe (self);
-        else if (which == self->frontend)
-            s_self_handle_frontend (self);
+        else if (which == self->frontend || which == self->watch)
+            s_self_handle_frontend (self, which);
         else if (which == self->lifecycle)
             s_self_handle_lifecycle (self);
+        else if (which == self->recstats)
+            s_self_handle_recstats (self);
         else if (zpoller_terminated (self->poller))
             break;
-        else if (zpoller_expired (self->poller))
+        else if (zpoller_expired (self->poller) && mem_index_merge_pending (self->index)
+                 && mem_mono_ms () - self->last_write_ms >= QUIET_MS)
             s_merge_some (self, true);
+        if (self->stats_due && mem_mono_ms () >= self->stats_due)
+            s_stats_flush (self);
     }
+    if (started && mem_recstats_pending (self->stats))
+        s_stats_flush (self);   //  what the last recalls counted, before stopping
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
+    zsock_destroy (&self->watch);
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events);
     zsock_destroy (&self->waker);
     zsock_destroy (&self->graph_waker);
+    zsock_destroy (&self->recstats);
+    mem_recstats_destroy (&self->stats);
     mem_consolidate_destroy (&self->consolidate);
     mem_index_writer_destroy (&self->index);
     free (self);

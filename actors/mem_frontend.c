@@ -10,11 +10,19 @@
     by readiness: a worker gets a request only when it said it is free, and
     requests wait here (bounded) when every worker is busy.
 
-    Sleep and Wake go to the lifecycle actor; Verify to the recall pool.
+    Sleep and Wake go to the lifecycle actor; Verify and Export to the
+    recall pool; Import to the writer; Backup to the backup actor.
     GraphStats is answered here from the store (the graph actor is never
     waited for: a build in progress shows the last generation); its refresh
     goes on to the graph actor as a note. Neighbors and Community are read
     by the recall pool.
+
+    Access control (mem_zap.c): both public sockets get a ZAP domain with
+    enforcement and the ipc uid filter before they bind, and a monitor
+    whose refused connections are counted in status. Replies never block:
+    the API socket is ROUTER_MANDATORY and replies go out with DONTWAIT, so
+    one to a client that has gone or stopped reading is dropped and
+    counted (replies_dropped) instead of stalling the frontend.
 
     The frontend is the lifecycle's only source: it reports real activity
     (data-plane requests; never Ping, Status or an idle connection), at
@@ -25,9 +33,15 @@
     snapshots). Its only timer is that trailing report, armed only while
     requests flow.
 
-    It owns the events PUB endpoint: actors push [topic][Event] to an
-    inproc PULL and it publishes them as they are; the lifecycle's STATE
-    messages become `state` events.
+    It owns the events PUB endpoint (an XPUB: it answers a subscription to
+    MEM_EVENTS_READY with that marker, so a subscriber knows when it is in
+    place): actors push [topic][Event] to an inproc PULL and it publishes
+    them as they are; the lifecycle's STATE messages become `state` events.
+
+    Traffic for status (memctl top): requests by operation, and the latency
+    of recalls from arrival to the relay of the reply (a ring of arrival
+    times beside the recall queue, one slot per worker; no allocation per
+    request, no timer).
 
     Pipe commands: $TERM; DRAIN (stop taking data-plane work, answer
     "DRAINED" once every forwarded request has been answered).
@@ -38,6 +52,17 @@
 #include "mem_jobs.h"
 #include "mem_records.h"
 #include "mem_consolidate.h"
+#include "mem_latency.h"
+
+#define S_OPS          80       //  request op_cases counted (field numbers of Request.op)
+#define S_LATENCY_SLOT 10000    //  recall latency: percentiles over the last 10 to 20 s
+
+//  A recall worker and the arrival time of the recall it is serving.
+typedef struct {
+    uint8_t id[16];           //  its ROUTER identity
+    size_t id_size;           //  0: slot free
+    int64_t since_us;         //  0: not serving a recall
+} s_worker_t;
 
 typedef struct {
     zsock_t *pipe;
@@ -47,7 +72,12 @@ typedef struct {
     zsock_t *recall;          //  ROUTER the recall workers connect to
     zsock_t *lifecycle;       //  PAIR to the lifecycle actor
     zsock_t *events_in;       //  PULL: events from every actor
-    zsock_t *events;          //  PUB, public (NULL: no events endpoint)
+    zsock_t *events;          //  XPUB, public (NULL: no events endpoint)
+    zsock_t *backup;          //  PAIR to the backup actor
+    zsock_t *api_monitor;     //  PAIR: refused connections on the API socket
+    zsock_t *events_monitor;  //  PAIR: the same on the events socket (NULL: none)
+    uint64_t refused;         //  connections refused (both public sockets)
+    uint64_t dropped;         //  replies dropped: the client had gone or was not reading
     zsock_t *graph;           //  PAIR to the graph actor
     zpoller_t *poller;
     mem_context_t *ctx;
@@ -55,6 +85,11 @@ typedef struct {
     zlist_t *waiting;         //  zmsg_t * [identity][bytes] for the recall pool
     size_t in_flight;         //  forwarded, not yet answered
     uint64_t requests, rejected;
+    uint64_t by_op[S_OPS];    //  decoded requests by op_case
+    mem_latency_t recall_latency;
+    int64_t *arrived;         //  ring beside `waiting`: a recall's arrival (µs), 0 for others
+    size_t arrived_head;
+    s_worker_t *workers;      //  one per recall worker
     uint32_t jobs_waiting;    //  Lease requests parked in the reaper (its last snapshot)
     uint32_t jobs_leased;     //  1 if any job is leased (its last snapshot)
     //  Lifecycle: its last STATE and PROGRESS, and activity accounting.
@@ -70,9 +105,17 @@ typedef struct {
     int64_t coalesce_ms;
     bool graph_busy, graph_building;   //  the graph actor's last report
     char graph_error[256];
+    uint64_t activity_reports;
+    int64_t last_reply_ms;    //  monotonic: when the last reply went out
+    zframe_t *watch_status;   //  transcript watching's last WatchStatus (packed), or NULL
     bool draining;
     bool terminated;
 } self_t;
+
+//  A client loses a reply that reaches it together with the end of its
+//  connection (libzmq drops what its session holds when the peer goes), so
+//  at shutdown the API socket stays open this long after the last reply.
+#define LAST_REPLY_GRACE_MS 100
 
 static void
 s_self_destroy (self_t **self_p)
@@ -80,6 +123,9 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    int64_t since = mem_mono_ms () - self->last_reply_ms;
+    if (self->api && self->last_reply_ms && since < LAST_REPLY_GRACE_MS)
+        zclock_sleep ((int) (LAST_REPLY_GRACE_MS - since));
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->api);
     zsock_destroy (&self->capture);
@@ -89,6 +135,10 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->events_in);
     zsock_destroy (&self->events);
     zsock_destroy (&self->graph);
+    zsock_destroy (&self->backup);
+    zsock_destroy (&self->api_monitor);
+    zsock_destroy (&self->events_monitor);
+    zframe_destroy (&self->watch_status);
     if (self->idle_workers) {
         zframe_t *frame;
         while ((frame = zlist_pop (self->idle_workers)))
@@ -101,6 +151,8 @@ s_self_destroy (self_t **self_p)
             zmsg_destroy (&msg);
         zlist_destroy (&self->waiting);
     }
+    free (self->arrived);
+    free (self->workers);
     free (self);
     *self_p = NULL;
 }
@@ -114,11 +166,18 @@ s_reply (self_t *self, zframe_t **identity_p, zframe_t **reply_p)
         zframe_destroy (identity_p);
         return;
     }
-    zmsg_t *msg = zmsg_new ();
-    zmsg_append (msg, identity_p);
-    zmsg_addmem (msg, NULL, 0);
-    zmsg_append (msg, reply_p);
-    zmsg_send (&msg, self->api);
+    //  ROUTER_MANDATORY: the first frame fails at once (EHOSTUNREACH: the
+    //  client has gone; EAGAIN: its queue is full) and nothing is sent.
+    //  Once it is in, the other frames of the message follow it.
+    if (zframe_send (identity_p, self->api, ZFRAME_MORE | ZFRAME_DONTWAIT) == 0
+        && zmq_send (zsock_resolve (self->api), "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) == 0
+        && zframe_send (reply_p, self->api, ZFRAME_DONTWAIT) == 0) {
+        self->last_reply_ms = mem_mono_ms ();
+        return;
+    }
+    self->dropped++;
+    zframe_destroy (identity_p);
+    zframe_destroy (reply_p);
 }
 
 static void
@@ -246,6 +305,7 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     transition.reason = self->reason;
     result.last_transition = &transition;
     result.events_endpoint = ctx->events_endpoint ? (char *) ctx->events_endpoint : "";
+    result.activity_reports = self->activity_reports;
     MDB_txn *txn;
     s_job_stats_t jobs;
     memset (&jobs, 0, sizeof jobs);
@@ -257,6 +317,7 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     int rc = mem_store_read_begin (ctx->store, &txn);
     if (rc == 0) {
         rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
+        result.embeddings = mem_store_counter_get (txn, ctx->store, "embeddings");
         if (!rc)
             rc = s_job_stats (self, txn, &jobs);
         if (!rc)
@@ -285,6 +346,9 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
                                       "cannot read record and job counts: %s", mdb_strerror (rc));
     }
     result.jobs = &jobs.result;
+    result.watch = self->watch_status ? memd__v1__watch_status__unpack (
+                       NULL, zframe_size (self->watch_status), zframe_data (self->watch_status))
+                                      : NULL;
     mem_proc_usage_t usage;
     mem_proc_usage (&usage);
     result.rss_bytes = usage.rss_bytes;
@@ -293,9 +357,30 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     result.recall_workers = ctx->recall_workers;
     result.requests = self->requests;
     result.requests_rejected = self->rejected;
+    result.connections_refused = self->refused;
+    result.replies_dropped = self->dropped;
     result.data_dir = (char *) ctx->data_dir;
     result.endpoint = (char *) ctx->endpoint;
     mem_store_sizes (ctx->store, &result.map_bytes, &result.store_bytes);
+    Memd__V1__StatusResult__RequestsByKindEntry by_kind[S_OPS], *by_kind_p[S_OPS];
+    for (int op = 1; op < S_OPS; op++) {
+        const ProtobufCFieldDescriptor *field
+            = protobuf_c_message_descriptor_get_field (&memd__v1__request__descriptor, op);
+        if (!self->by_op[op] || !field)
+            continue;
+        Memd__V1__StatusResult__RequestsByKindEntry *e = &by_kind[result.n_requests_by_kind];
+        memd__v1__status_result__requests_by_kind_entry__init (e);
+        e->key = (char *) field->name;
+        e->value = self->by_op[op];
+        by_kind_p[result.n_requests_by_kind++] = e;
+    }
+    result.requests_by_kind = by_kind_p;
+    mem_latency_summary_t latency;
+    mem_latency_summary (&self->recall_latency, mem_mono_ms (), &latency);
+    result.recall_p50_us = latency.p50_us;
+    result.recall_p99_us = latency.p99_us;
+    result.recall_window_count = latency.count;
+    result.recall_window_ms = latency.window_ms;
 
     Memd__V1__Status status = MEMD__V1__STATUS__INIT;
     Memd__V1__Reply reply = MEMD__V1__REPLY__INIT;
@@ -305,6 +390,8 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     reply.status_result = &result;
     zframe_t *frame = mem_codec_pack (&reply.base);
     s_job_stats_free (&jobs);
+    if (result.watch)
+        memd__v1__watch_status__free_unpacked (result.watch, NULL);
     return frame;
 }
 
@@ -377,9 +464,14 @@ s_op_name (int op)
     switch (op) {
     case MEMD__V1__REQUEST__OP_CAPTURE: return "capture";
     case MEMD__V1__REQUEST__OP_RECALL: return "recall";
+    case MEMD__V1__REQUEST__OP_CONTEXT: return "context";
     case MEMD__V1__REQUEST__OP_GET: return "get";
     case MEMD__V1__REQUEST__OP_FORGET: return "forget";
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";
+    case MEMD__V1__REQUEST__OP_EXPORT_RECORDS: return "export";
+    case MEMD__V1__REQUEST__OP_IMPORT_RECORDS: return "import";
+    case MEMD__V1__REQUEST__OP_NEIGHBORS: return "neighbors";
+    case MEMD__V1__REQUEST__OP_COMMUNITY: return "community";
     default: return "job";
     }
 }
@@ -391,6 +483,7 @@ s_activity_tell (self_t *self)
 {
     bool busy = self->writes_in_flight > 0;
     zstr_sendx (self->lifecycle, "ACTIVITY", self->activity_what, NULL);
+    self->activity_reports++;
     if (busy && !self->busy_told)
         zstr_sendx (self->lifecycle, "BUSY", "capture", "1", NULL);
     self->busy_told = self->busy_told || busy;
@@ -478,9 +571,45 @@ static void
 s_self_handle_events (self_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->events_in);
-    if (msg && self->events && zmsg_size (msg) == 2)
+    if (msg && zmsg_size (msg) == 2 && zframe_streq (zmsg_first (msg), MEM_STATUS_WATCH)) {
+        zframe_destroy (&self->watch_status);   //  kept for Status, never published
+        self->watch_status = zmsg_last (msg);
+        zmsg_remove (msg, self->watch_status);
+    }
+    else if (msg && self->events && zmsg_size (msg) == 2)
         zmsg_send (&msg, self->events);   //  PUB never blocks: slow subscribers lose events
     zmsg_destroy (&msg);
+}
+
+//  Subscriptions on the events XPUB (verbose: every one, repeats too). A
+//  subscription to MEM_EVENTS_READY comes after the subscriber's others, so
+//  publishing the marker then tells it they are in place.
+static void
+s_self_handle_subscriptions (self_t *self)
+{
+    zframe_t *frame = zframe_recv (self->events);
+    size_t size = sizeof MEM_EVENTS_READY - 1;
+    if (frame && zframe_size (frame) == 1 + size && zframe_data (frame)[0] == 1
+        && memcmp (zframe_data (frame) + 1, MEM_EVENTS_READY, size) == 0)
+        zstr_send (self->events, MEM_EVENTS_READY);
+    zframe_destroy (&frame);
+}
+
+//  The slot of a recall worker (by its identity), or NULL.
+static s_worker_t *
+s_worker (self_t *self, zframe_t *identity)
+{
+    size_t size = zframe_size (identity);
+    for (unsigned i = 0; i < self->ctx->recall_workers && size <= sizeof self->workers->id; i++) {
+        s_worker_t *w = &self->workers[i];
+        if (w->id_size == 0) {
+            memcpy (w->id, zframe_data (identity), size);
+            w->id_size = size;
+        }
+        if (w->id_size == size && memcmp (w->id, zframe_data (identity), size) == 0)
+            return w;
+    }
+    return NULL;
 }
 
 //  Gives waiting recall requests to idle workers.
@@ -490,6 +619,10 @@ s_dispatch_recall (self_t *self)
     while (zlist_size (self->waiting) && zlist_size (self->idle_workers)) {
         zmsg_t *msg = zlist_pop (self->waiting);
         zframe_t *worker = zlist_pop (self->idle_workers);
+        s_worker_t *slot = s_worker (self, worker);
+        if (slot)
+            slot->since_us = self->arrived[self->arrived_head];
+        self->arrived_head = (self->arrived_head + 1) % self->ctx->recall_queue;
         zmsg_prepend (msg, &worker);
         zmsg_send (&msg, self->recall);
     }
@@ -511,6 +644,7 @@ s_self_handle_api (self_t *self)
     zmsg_t *msg = zmsg_recv (self->api);
     if (!msg)
         return;
+    int64_t arrived_us = mem_mono_us ();
     self->requests++;
     zframe_t *identity = zmsg_pop (msg);
     //  [identity][empty][payload] from REQ, or from a DEALER that sends the delimiter.
@@ -541,6 +675,8 @@ s_self_handle_api (self_t *self)
                   "request does not decode as a memd.v1.Request");
         return;
     }
+    if ((unsigned) req->op_case < S_OPS)
+        self->by_op[req->op_case]++;
     char err[512];
     mem_code_t code = mem_codec_request_validate (req, &self->ctx->limits, err, sizeof err);
     if (code != MEM_OK) {
@@ -605,13 +741,16 @@ s_self_handle_api (self_t *self)
     zmsg_append (out, &identity);
     zmsg_append (out, &bytes);
     bool to_writer = req->op_case == MEMD__V1__REQUEST__OP_CAPTURE
-                  || req->op_case == MEMD__V1__REQUEST__OP_FORGET;
+                  || req->op_case == MEMD__V1__REQUEST__OP_FORGET
+                  || req->op_case == MEMD__V1__REQUEST__OP_IMPORT_RECORDS;
     bool to_reaper = s_is_job_op (req->op_case);
+    bool is_recall = req->op_case == MEMD__V1__REQUEST__OP_RECALL;
+    bool to_backup = req->op_case == MEMD__V1__REQUEST__OP_BACKUP;
     uint64_t request_id = req->request_id;
     memd__v1__request__free_unpacked (req, NULL);
-    if (to_writer || to_reaper) {
+    if (to_writer || to_reaper || to_backup) {
         //  Never block the control plane on a full queue: refuse.
-        zsock_t *actor = to_writer ? self->capture : self->reaper;
+        zsock_t *actor = to_writer ? self->capture : to_reaper ? self->reaper : self->backup;
         if (zsock_events (actor) & ZMQ_POLLOUT) {
             zmsg_send (&out, actor);
             self->in_flight++;
@@ -622,8 +761,9 @@ s_self_handle_api (self_t *self)
         identity = zmsg_pop (out);
         zmsg_destroy (&out);
         s_reject (self, &identity, request_id, MEM_RESOURCE_EXHAUSTED,
-                  to_writer ? "capture queue is full; retry later"
-                            : "job queue requests are backed up; retry later");
+                  to_writer   ? "capture queue is full; retry later"
+                  : to_backup ? "backups are already running or waiting; retry later"
+                              : "job queue requests are backed up; retry later");
         return;
     }
     if (zlist_size (self->waiting) >= self->ctx->recall_queue) {
@@ -633,6 +773,8 @@ s_self_handle_api (self_t *self)
                   "recall queue is full; retry later");
         return;
     }
+    size_t tail = (self->arrived_head + zlist_size (self->waiting)) % self->ctx->recall_queue;
+    self->arrived[tail] = is_recall ? arrived_us : 0;
     zlist_append (self->waiting, out);
     self->in_flight++;
     s_dispatch_recall (self);
@@ -693,6 +835,22 @@ s_self_handle_reaper (self_t *self)
     s_relay (self, msg);
 }
 
+//  From the backup actor: [identity][reply].
+static void
+s_self_handle_backup (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->backup);
+    if (msg)
+        s_relay (self, msg);
+}
+
+//  A monitor event of a public socket: count the refused connections.
+static void
+s_self_handle_monitor (self_t *self, zsock_t *monitor)
+{
+    self->refused += mem_zap_monitor_recv (monitor);
+}
+
 //  From a recall worker: [worker]["READY"] or [worker][identity][reply].
 static void
 s_self_handle_recall (self_t *self)
@@ -701,11 +859,18 @@ s_self_handle_recall (self_t *self)
     if (!msg)
         return;
     zframe_t *worker = zmsg_pop (msg);
+    s_worker_t *slot = worker ? s_worker (self, worker) : NULL;
     zlist_append (self->idle_workers, worker);
     if (zmsg_size (msg) == 1)
         zmsg_destroy (&msg);   //  READY
-    else
+    else {
         s_relay (self, msg);
+        if (slot && slot->since_us)
+            mem_latency_record (&self->recall_latency, mem_mono_ms (),
+                                (uint64_t) (mem_mono_us () - slot->since_us));
+    }
+    if (slot)
+        slot->since_us = 0;
     s_dispatch_recall (self);
 }
 
@@ -750,14 +915,28 @@ s_self_start (self_t *self, char *err, size_t err_size)
         snprintf (err, err_size, "cannot reach the lifecycle: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
+    self->backup = zsock_new (ZMQ_PAIR);
+    if (self->backup)
+        zsock_set_sndhwm (self->backup, 4);   //  Backup requests waiting, with the actor's 4
+    if (!self->backup || zsock_connect (self->backup, MEM_INPROC_BACKUP)) {
+        snprintf (err, err_size, "cannot reach the backup actor");
+        return -1;
+    }
     if (ctx->events_endpoint) {
-        self->events = zsock_new (ZMQ_PUB);
+        self->events = zsock_new (ZMQ_XPUB);
         if (!self->events) {
             snprintf (err, err_size, "cannot create the events socket");
             return -1;
         }
+        zsock_set_xpub_verbose (self->events, 1);
         zsock_set_sndhwm (self->events, 10000);
         zsock_set_linger (self->events, 0);
+        //  Subscribers send only subscriptions (topic prefixes): small.
+        zsock_set_maxmsgsize (self->events, 4096);
+        if (mem_zap_secure (self->events, ctx->events_endpoint, ctx, MEM_INPROC_EVENTS_MONITOR,
+                            err, err_size)
+            || !(self->events_monitor = mem_zap_monitor_new (MEM_INPROC_EVENTS_MONITOR)))
+            return -1;
         if (zsock_bind (self->events, "%s", ctx->events_endpoint) < 0) {
             snprintf (err, err_size, "cannot bind the events endpoint %s: %s",
                       ctx->events_endpoint, zmq_strerror (zmq_errno ()));
@@ -779,14 +958,33 @@ s_self_start (self_t *self, char *err, size_t err_size)
     zsock_set_sndhwm (self->api, 100000);
     zsock_set_rcvhwm (self->api, 100000);
     zsock_set_linger (self->api, 1000);   //  let the last acks out at shutdown
+    zsock_set_router_mandatory (self->api, 1);
+    if (mem_zap_secure (self->api, ctx->endpoint, ctx, MEM_INPROC_API_MONITOR, err, err_size))
+        return -1;
+    if (!(self->api_monitor = mem_zap_monitor_new (MEM_INPROC_API_MONITOR))) {
+        snprintf (err, err_size, "cannot read the API socket's monitor");
+        return -1;
+    }
     if (zsock_bind (self->api, "%s", ctx->endpoint) < 0) {
         snprintf (err, err_size, "cannot bind %s: %s", ctx->endpoint, zmq_strerror (zmq_errno ()));
         return -1;
     }
     self->poller = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall,
-                                self->lifecycle, self->events_in, self->graph, NULL);
+                                self->lifecycle, self->events_in, self->backup,
+                                self->api_monitor, self->graph, NULL);
+    if (self->events)
+        zpoller_add (self->poller, self->events);
+    if (self->events_monitor)
+        zpoller_add (self->poller, self->events_monitor);
     self->idle_workers = zlist_new ();
     self->waiting = zlist_new ();
+    self->arrived = calloc (ctx->recall_queue, sizeof *self->arrived);
+    self->workers = calloc (ctx->recall_workers, sizeof *self->workers);
+    if (!self->arrived || !self->workers) {
+        snprintf (err, err_size, "frontend: out of memory");
+        return -1;
+    }
+    mem_latency_init (&self->recall_latency, S_LATENCY_SLOT);
     return 0;
 }
 
@@ -829,6 +1027,8 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_lifecycle (self);
         else if (which == self->events_in)
             s_self_handle_events (self);
+        else if (which == self->events && self->events)
+            s_self_handle_subscriptions (self);
         else if (which == self->api)
             s_self_handle_api (self);
         else if (which == self->capture)
@@ -839,6 +1039,10 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_recall (self);
         else if (which == self->graph)
             s_self_handle_graph (self);
+        else if (which == self->backup)
+            s_self_handle_backup (self);
+        else if (which && (which == self->api_monitor || which == self->events_monitor))
+            s_self_handle_monitor (self, which);
         else if (zpoller_terminated (self->poller))
             break;
         if (self->activity_pending && s_activity_timeout (self) == 0)

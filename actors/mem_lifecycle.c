@@ -7,8 +7,9 @@
     The frontend tells this actor about real activity only (data-plane
     requests, coalesced: a storm is one message), about work in flight (a
     capture backlog, leased jobs: BUSY 1/0 on change) and passes on Sleep
-    and Wake requests. Nothing else reaches it, so a status probe can never
-    keep memd awake.
+    and Wake requests. Transcript watching reports its own work in flight
+    (writes of ingested lines) the same way, on a line of its own. Nothing
+    else reaches it, so a status probe can never keep memd awake.
 
     Its only timer is the next transition (WAKE → DROWSY, DROWSY → SLEEP)
     or a retry after a failed step; in SLEEP the next step is asked when the
@@ -45,11 +46,12 @@ typedef struct {
     zsock_t *frontend;         //  PAIR (bound)
     zsock_t *writer;           //  PAIR to the capture actor (it binds)
     zsock_t *graph;            //  PAIR to the graph actor (it binds): SETTLE
+    zsock_t *busy_in;          //  PULL: ["BUSY", source, "1"|"0"] from other actors (watch)
     zpoller_t *poller;
     mem_context_t *ctx;
     s_state_t state;
     int64_t since_ms;          //  monotonic: entered the state, or last activity in WAKE
-    bool busy_capture, busy_jobs, busy_graph;
+    bool busy_capture, busy_jobs, busy_watch, busy_graph;
     bool settle_out;           //  a SETTLE is with the graph actor
     bool settle_again;         //  the pipeline finished again meanwhile: settle once more
     bool forced;               //  SLEEP by request: work in flight does not end it
@@ -67,7 +69,7 @@ typedef struct {
 static bool
 s_busy (self_t *self)
 {
-    return self->busy_capture || self->busy_jobs || self->busy_graph;
+    return self->busy_capture || self->busy_jobs || self->busy_watch || self->busy_graph;
 }
 
 //  When the state changes next without activity (monotonic), or 0.
@@ -110,19 +112,21 @@ s_tell_progress (self_t *self)
 
 static void s_ask_step (self_t *self);
 
+//  Moves to state. Only WAKE is entered again from itself: activity there
+//  restarts the quiet period.
 static void
 s_enter (self_t *self, s_state_t state, const char *reason)
 {
-    if (state == self->state && state != S_WAKE)
+    bool changed = state != self->state;
+    if (!changed && state != S_WAKE)
         return;
-    if (state != self->state) {
+    if (changed) {
         snprintf (self->from, sizeof self->from, "%s", s_state_names[self->state]);
         snprintf (self->to, sizeof self->to, "%s", s_state_names[state]);
         snprintf (self->reason, sizeof self->reason, "%s", reason);
         self->at_ms = mem_now_ms ();
         mem_log_debug ("lifecycle: %s → %s (%s)", self->from, self->to, reason);
     }
-    bool changed = state != self->state;
     self->state = state;
     self->since_ms = mem_mono_ms ();
     if (state != S_SLEEP) {
@@ -142,8 +146,10 @@ s_ask_step (self_t *self)
         return;
     if (self->retry_at_ms && mem_mono_ms () < self->retry_at_ms)
         return;
-    zstr_send (self->writer, "STEP");
-    self->step_out = true;
+    if (zstr_send (self->writer, "STEP") == 0)
+        self->step_out = true;
+    else
+        mem_log_warn ("lifecycle: the writer does not take a step now");
 }
 
 //  The pipeline is done: the graph brings itself up to date, then SETTLED.
@@ -154,8 +160,10 @@ s_settle (self_t *self)
         self->settle_again = true;
         return;
     }
-    zstr_send (self->graph, "SETTLE");
-    self->settle_out = true;
+    if (zstr_send (self->graph, "SETTLE") == 0)
+        self->settle_out = true;
+    else
+        mem_log_warn ("lifecycle: the graph actor does not take a SETTLE now");
 }
 
 //  ["SETTLED", error or ""] from the graph actor.
@@ -279,7 +287,45 @@ s_self_handle_request (self_t *self, zmsg_t *msg)
     zmsg_send (&out, self->frontend);
 }
 
-//  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs", "1"|"0"] | ["REQUEST", identity, bytes]
+//  Work in flight started or ended: [source, "1"|"0"] (after "BUSY").
+static void
+s_busy_change (self_t *self, zmsg_t *msg)
+{
+    char *source = zmsg_popstr (msg);
+    char *flag = zmsg_popstr (msg);
+    bool busy = flag && streq (flag, "1");
+    bool was = s_busy (self);
+    bool graph = source && streq (source, "graph");
+    if (source && streq (source, "capture"))
+        self->busy_capture = busy;
+    else if (source && streq (source, "jobs"))
+        self->busy_jobs = busy;
+    else if (source && streq (source, "watch"))
+        self->busy_watch = busy;
+    else if (graph)
+        self->busy_graph = busy;
+    //  The graph's own work keeps SLEEP from ending but does not wake memd.
+    if (s_busy (self) && !was && !graph && !(self->state == S_SLEEP && self->forced))
+        s_enter (self, S_WAKE, "work in flight");
+    else if (!s_busy (self) && was && self->state == S_WAKE)
+        self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
+    zstr_free (&source);
+    zstr_free (&flag);
+}
+
+//  ["BUSY", source, flag] from another actor.
+static void
+s_self_handle_busy (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->busy_in);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    if (command && streq (command, "BUSY"))
+        s_busy_change (self, msg);
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+//  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs"|"graph", "1"|"0"] | ["REQUEST", identity, bytes]
 static void
 s_self_handle_frontend (self_t *self)
 {
@@ -294,25 +340,8 @@ s_self_handle_frontend (self_t *self)
         s_enter (self, S_WAKE, reason);   //  in WAKE: the quiet period restarts
         zstr_free (&what);
     }
-    else if (command && streq (command, "BUSY")) {
-        char *source = zmsg_popstr (msg);
-        char *flag = zmsg_popstr (msg);
-        bool busy = flag && streq (flag, "1");
-        bool was = s_busy (self);
-        bool graph = source && streq (source, "graph");
-        if (source && streq (source, "capture"))
-            self->busy_capture = busy;
-        else if (source && streq (source, "jobs"))
-            self->busy_jobs = busy;
-        else if (graph)
-            self->busy_graph = busy;
-        if (s_busy (self) && !was && !graph && !(self->state == S_SLEEP && self->forced))
-            s_enter (self, S_WAKE, "work in flight");
-        else if (!s_busy (self) && was && self->state == S_WAKE)
-            self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
-        zstr_free (&source);
-        zstr_free (&flag);
-    }
+    else if (command && streq (command, "BUSY"))
+        s_busy_change (self, msg);
     else if (command && streq (command, "REQUEST"))
         s_self_handle_request (self, msg);
     else
@@ -359,7 +388,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
         self->frontend = zsock_new (ZMQ_PAIR);
         self->writer = zsock_new (ZMQ_PAIR);
         self->graph = zsock_new (ZMQ_PAIR);
-        if (!self->frontend || !self->writer || !self->graph)
+        self->busy_in = zsock_new (ZMQ_PULL);
+        if (!self->frontend || !self->writer || !self->graph || !self->busy_in)
             err = "lifecycle: cannot create sockets";
         else if (zsock_bind (self->frontend, MEM_INPROC_LIFECYCLE) < 0)
             err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE;
@@ -367,6 +397,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
             err = "lifecycle: cannot reach the writer";
         else if (zsock_connect (self->graph, MEM_INPROC_GRAPH_SETTLE) < 0)
             err = "lifecycle: cannot reach the graph actor";
+        else if (zsock_bind (self->busy_in, MEM_INPROC_LIFECYCLE_BUSY) < 0)
+            err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE_BUSY;
         else
             started = true;
     }
@@ -374,7 +406,12 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zstr_send (pipe, started ? "OK" : err);
     if (started) {
         zsock_set_sndhwm (self->frontend, 0);
-        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->graph, NULL);
+        //  Never block on a peer that is gone (shutdown stops the frontend first).
+        zsock_set_sndtimeo (self->frontend, 0);
+        zsock_set_sndtimeo (self->writer, 0);
+        zsock_set_sndtimeo (self->graph, 0);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->graph,
+                                    self->busy_in, NULL);
         self->state = S_WAKE;
         self->since_ms = mem_mono_ms ();
         snprintf (self->from, sizeof self->from, "%s", "");
@@ -398,6 +435,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
             s_self_handle_writer (self);
         else if (which == self->graph)
             s_self_handle_graph (self);
+        else if (which == self->busy_in)
+            s_self_handle_busy (self);
         else if (zpoller_terminated (self->poller))
             break;
         else if (zpoller_expired (self->poller))
@@ -407,5 +446,6 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->writer);
     zsock_destroy (&self->graph);
+    zsock_destroy (&self->busy_in);
     free (self);
 }

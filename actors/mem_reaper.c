@@ -25,10 +25,12 @@
     one-frame snapshot of the parked count for status; PULL (bound) for
     wakes from other actors (mem_reaper_wake). Pipe commands: $TERM; DRAIN
     (answer parked leases with UNAVAILABLE, park no more; replies
-    "DRAINED").
+    "DRAINED"). After each commit it publishes `job` events (enqueued,
+    leased, completed, failed, dead; mem_job_events), best effort.
 */
 #include "mem_actors.h"
 #include "mem_jobs.h"
+#include "mem_job_events.h"
 #include "mem_log.h"
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -77,6 +79,9 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;                //  PAIR
     zsock_t *wake;                    //  PULL
+    zsock_t *events;                  //  `job` events (NULL: none)
+    uint64_t expired[EXPIRE_STEP];    //  leases expired by the last write
+    size_t n_expired;
     zpoller_t *poller;
     mem_context_t *ctx;
     mem_jobs_policy_t policy;
@@ -223,6 +228,8 @@ s_waiter_answer (self_t *self, s_waiter_t **w_p)
     reply.result_case = MEMD__V1__REPLY__RESULT_JOB_LEASE;
     reply.job_lease = &result;
     s_send (self, &w->identity, s_pack_ok (&reply, w->request_id, &status));
+    for (size_t i = 0; i < w->n_jobs; i++)
+        mem_job_events_changed (self->events, w->jobs[i]);
     s_waiter_destroy (w_p);
 }
 
@@ -486,6 +493,7 @@ s_write_work (MDB_txn *txn, void *arg)
     self_t *self = w->self;
     mem_store_t *store = self->ctx->store;
     w->more = false;
+    self->n_expired = 0;
     for (size_t i = 0; i < self->n_items; i++)
         s_item_reset (&self->items[i]);
     s_forget_served (self);
@@ -496,7 +504,9 @@ s_write_work (MDB_txn *txn, void *arg)
             rc = s_apply (self, txn, &self->items[i], now);
     if (!rc && w->expire) {
         size_t n;
-        rc = mem_jobs_expire (store, txn, now, EXPIRE_STEP, &self->policy, &n, &w->more);
+        rc = mem_jobs_expire (store, txn, now, EXPIRE_STEP, &self->policy, &n, &w->more,
+                              self->expired);
+        self->n_expired = rc ? 0 : n;
         if (!rc && n)
             mem_log_debug ("reaper: %zu expired lease(s)", n);
     }
@@ -656,8 +666,13 @@ s_group_reply (self_t *self, int rc, int64_t now)
             s_item_clear (item);
             continue;
         }
-        else
+        else {
             reply = s_item_reply (self, item);
+            if (item->rc == 0 && item->req->op_case == MEMD__V1__REQUEST__OP_JOB_ENQUEUE)
+                mem_job_events_enqueued (self->events, item->req->job_enqueue, &item->enq);
+            else if (item->rc == 0 && item->req->op_case != MEMD__V1__REQUEST__OP_JOB_EXTEND)
+                mem_job_events_changed (self->events, item->job);   //  Complete, Fail
+        }
         s_send (self, &item->identity, reply);
         s_item_clear (item);
     }
@@ -747,8 +762,10 @@ s_background (self_t *self, bool expire)
         self->stalled_until = mem_now_ms () + STALL_MS;
         s_forget_served (self);
     }
-    else
+    else {
+        mem_job_events_expired (self->events, self->ctx->store, self->expired, self->n_expired);
         s_answer_served (self);
+    }
 }
 
 //  Everything due at now: expired leases (one bounded step; the next poll
@@ -884,6 +901,7 @@ s_self_start (self_t *self, char *err, size_t err_size)
         return -1;
     }
     self->poller = zpoller_new (self->pipe, self->frontend, self->wake, NULL);
+    self->events = mem_events_new ();   //  none is no failure: events are best effort
     uint64_t seed;
     if (getrandom (&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t) mem_now_ms () ^ ((uint64_t) getpid () << 32);
@@ -955,6 +973,7 @@ mem_reaper_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->wake);
+    zsock_destroy (&self->events);
     free (self);
 }
 

@@ -96,8 +96,9 @@ void bench_daemon_log_tail (bench_daemon_t *self)
         fprintf (stderr, "  | %s", lines[i % 20]);
 }
 
-//  Forks and execs memd on base/data and base/run, logging to base/memd.log
-static int s_spawn (bench_daemon_t *self, const char *memd)
+//  Forks and execs memd on base/data and base/run, logging to base/memd.log;
+//  extra (NULL-terminated, may be NULL) are more memd arguments
+static int s_spawn (bench_daemon_t *self, const char *memd, const char *const *extra)
 {
     char data[PATH_MAX + 8], run[PATH_MAX + 8], log[PATH_MAX + 16];
     snprintf (data, sizeof (data), "%s/data", self->base);
@@ -107,8 +108,10 @@ static int s_spawn (bench_daemon_t *self, const char *memd)
         fprintf (stderr, "%s: mkdir in %s: %s\n", self->name, self->base, strerror (errno));
         return -1;
     }
-    char *argv[] = {(char *)memd, "--data-dir",           data, "--run-dir", run,
-                    "--endpoint", (char *)self->endpoint, NULL};
+    char *argv[64] = {(char *)memd, "--data-dir",           data, "--run-dir", run,
+                      "--endpoint", (char *)self->endpoint, NULL};
+    for (size_t i = 0, n = 7; extra && extra[i] && n < 63; i++)
+        argv[n++] = (char *)extra[i];
     pid_t parent = getpid ();
     fflush (NULL);
     pid_t pid = fork ();
@@ -175,8 +178,9 @@ static int s_wait_ready (bench_daemon_t *self, double spawned_ms,
     return rc;
 }
 
-bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const char *name,
-                                    volatile sig_atomic_t *interrupted)
+bench_daemon_t *bench_daemon_start_with (const char *memd, const char *base, const char *name,
+                                         volatile sig_atomic_t *interrupted,
+                                         const char *const *extra)
 {
     bench_daemon_t *self = calloc (1, sizeof (*self));
     if (!self)
@@ -205,7 +209,7 @@ bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const ch
     }
     fprintf (stderr, "%s: starting %s on %s\n", self->name, path, base);
     double spawned = s_now_ms ();
-    if (s_spawn (self, path) || s_wait_ready (self, spawned, interrupted)) {
+    if (s_spawn (self, path, extra) || s_wait_ready (self, spawned, interrupted)) {
         bench_daemon_stop (&self);
         return NULL;
     }
@@ -238,6 +242,17 @@ int bench_daemon_stop (bench_daemon_t **self_p)
     int status = self->status;
     free (self);
     return status;
+}
+
+bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const char *name,
+                                    volatile sig_atomic_t *interrupted)
+{
+    return bench_daemon_start_with (memd, base, name, interrupted, NULL);
+}
+
+int bench_daemon_pid (bench_daemon_t *self)
+{
+    return (int)self->pid;
 }
 
 const char *bench_daemon_endpoint (bench_daemon_t *self)

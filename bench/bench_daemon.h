@@ -30,6 +30,14 @@ typedef struct _bench_daemon_t bench_daemon_t;
 bench_daemon_t *bench_daemon_start (const char *memd, const char *base, const char *name,
                                     volatile sig_atomic_t *interrupted);
 
+/* The same, with more memd arguments (NULL-terminated), e.g. --set K=V. */
+bench_daemon_t *bench_daemon_start_with (const char *memd, const char *base, const char *name,
+                                         volatile sig_atomic_t *interrupted,
+                                         const char *const *extra);
+
+/* memd's process id (for /proc). */
+int bench_daemon_pid (bench_daemon_t *self);
+
 /* Stops memd (SIGTERM, then SIGKILL after 15 s) and frees the daemon.
    Returns memd's exit code, or minus the signal that ended it; prints the
    log tail when that is not 0. Returns 0 for a NULL daemon. */

@@ -14,6 +14,13 @@
       thread) with request and reply sizes equal to memd's measured mean
       recall request and reply (64 / 2048 bytes when memd is not run).
 
+    With --hybrid, every record is captured with an embedding (bench_embed:
+    hashed character n-grams, a stand-in any machine computes) and memd's
+    recall is measured a second time with the query's embedding too (the
+    hybrid mode: BM25 and the int8 vector scan, fused), against the same
+    FTS5 numbers. With --clients, recall throughput is measured with 1, 2,
+    4 … concurrent clients (bench_clients).
+
     It prints a table of the ratios against the project's targets and
     writes every raw number to a JSON file (bench/results/spine.json).
     See docs/benchmarks.md.
@@ -24,6 +31,8 @@
 #include "memd_client.h"
 #include "bench_corpus.h"
 #include "bench_daemon.h"
+#include "bench_clients.h"
+#include "bench_embed.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -65,6 +74,10 @@ typedef struct {
     bool no_memd;
     bool no_fts;
     bool verbose;
+    bool hybrid;            //  embeddings at capture, and a hybrid recall run
+    size_t dims;            //  their dimension
+    size_t clients[8];      //  concurrency levels to measure (0 = none)
+    size_t n_clients;
 } s_opts_t;
 
 //  Latency summary, microseconds
@@ -92,6 +105,9 @@ typedef struct {
     uint64_t records_live;
     char version[64];
     int exit_status; //  memd's exit code, or -signal
+    s_stats_t hybrid; //  memd --hybrid: recall with the query embedding too
+    double hybrid_hit_fraction;
+    bench_clients_result_t throughput[8][2];   //  per --clients level: lexical, hybrid
 } s_engine_t;
 
 typedef struct {
@@ -108,6 +124,7 @@ typedef struct {
     size_t n_records;
     const char *const *queries;
     size_t n_queries;
+    float *query_embeddings;   //  n_queries x dims (--hybrid)
     char base[64];  //  temporary directory for everything; "" = none
     bench_daemon_t *daemon; //  memd while it runs
     s_engine_t memd;
@@ -232,7 +249,9 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, s_id_map_t *m
     char (*sessions)[32] = calloc (batch, 32);
     uint64_t *ids = calloc (n, sizeof (uint64_t));
     double *latency = calloc (batches, sizeof (double));
-    if (!records || !pointers || !sessions || !ids || !latency)
+    size_t dims = self->opts.hybrid ? self->opts.dims : 0;
+    float *vectors = dims ? malloc (batch * dims * sizeof (float)) : NULL;
+    if (!records || !pointers || !sessions || !ids || !latency || (dims && !vectors))
         goto done;
 
     memd_client_set_timeout (client, S_CALL_MS);
@@ -247,6 +266,11 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, s_id_map_t *m
             records[j].session_id = sessions[j];
             records[j].kind = MEMD__V1__KIND__EPISODIC;
             records[j].text = (char *)self->records[i + j];
+            if (dims) {
+                records[j].embedding = vectors + j * dims;
+                records[j].n_embedding = dims;
+                bench_embed (records[j].text, records[j].embedding, dims);
+            }
             pointers[j] = &records[j];
         }
         double sent = s_now_us ();
@@ -277,6 +301,7 @@ done:
     free (sessions);
     free (ids);
     free (latency);
+    free (vectors);
     return rc;
 }
 
@@ -347,6 +372,69 @@ static int s_memd_recall (s_bench_t *self, memd_client_t *client, const s_id_map
     return 0;
 }
 
+//  The hybrid mode: the same queries with their embeddings, one at a time
+static int s_memd_recall_hybrid (s_bench_t *self, memd_client_t *client)
+{
+    size_t q = self->n_queries, with_hits = 0;
+    double *latency = calloc (q, sizeof (double));
+    if (!latency)
+        return -1;
+    double start = s_now_us ();
+    for (size_t i = 0; i < S_WARMUP + q; i++) {
+        bool measured = i >= S_WARMUP;
+        size_t qi = measured ? i - S_WARMUP : i % q;
+        Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
+        recall.query = (char *)self->queries[qi];
+        recall.k = S_K;
+        recall.query_embedding = self->query_embeddings + qi * self->opts.dims;
+        recall.n_query_embedding = self->opts.dims;
+        double sent = s_now_us ();
+        Memd__V1__Reply *reply = memd_client_recall (client, S_AGENT, &recall);
+        double took = s_now_us () - sent;
+        if (!reply) {
+            fprintf (stderr, "bench_spine: memd hybrid recall failed: %s\n",
+                     memd_client_error (client));
+            free (latency);
+            return -1;
+        }
+        if (measured) {
+            latency[qi] = took;
+            with_hits += reply->recall && reply->recall->n_hits > 0;
+            if (s_tenth (qi + 1, q, 1))
+                s_progress ("memd hybrid recall", qi + 1, q, start);
+        }
+        memd_client_reply_free (&reply);
+        if (s_interrupted) {
+            free (latency);
+            return -1;
+        }
+    }
+    s_stats_compute (&self->memd.hybrid, latency, q);
+    self->memd.hybrid_hit_fraction = (double)with_hits / (double)q;
+    free (latency);
+    return 0;
+}
+
+//  Throughput with each --clients level, lexical (and hybrid with --hybrid)
+static int s_memd_throughput (s_bench_t *self)
+{
+    for (size_t l = 0; l < self->opts.n_clients; l++)
+        for (int mode = 0; mode < (self->opts.hybrid ? 2 : 1); mode++) {
+            bench_clients_result_t *r = &self->memd.throughput[l][mode];
+            size_t clients = self->opts.clients[l];
+            if (bench_clients_run (bench_daemon_endpoint (self->daemon), S_AGENT, self->queries,
+                                   mode ? self->query_embeddings : NULL, self->opts.dims,
+                                   self->n_queries, self->n_queries, clients, S_K, r))
+                return -1;
+            fprintf (stderr, "bench_spine: %s recall, %zu client(s): %.0f queries/s, p50 %.0f us, "
+                             "p99 %.0f us\n",
+                     mode ? "hybrid" : "lexical", clients, r->qps, r->p50_us, r->p99_us);
+            if (s_interrupted)
+                return -1;
+        }
+    return 0;
+}
+
 //  The whole memd side: start, wait, capture, status, recall, stop
 static int s_memd_run (s_bench_t *self)
 {
@@ -387,6 +475,10 @@ static int s_memd_run (s_bench_t *self)
     memd_client_reply_free (&status);
 
     if (s_memd_recall (self, client, map))
+        goto done;
+    if (self->opts.hybrid && s_memd_recall_hybrid (self, client))
+        goto done;
+    if (self->opts.n_clients && s_memd_throughput (self))
         goto done;
     self->memd.ran = true;
     rc = 0;
@@ -854,6 +946,34 @@ static void s_print_table (s_bench_t *self, const s_ratio_t ratios[4])
     s_row ("store size (MB)", s_fmt (a, 32, m->ran ? (double)m->store_bytes / 1e6 : nan, 1, ""),
            s_fmt (b, 32, f->ran ? (double)f->store_bytes / 1e6 : nan, 1, ""), NULL);
     s_row ("top-10 overlap memd/fts5", s_fmt (a, 32, self->overlap, 3, ""), "", NULL);
+    if (self->opts.hybrid && m->ran) {
+        printf ("-- hybrid: BM25 + %zu-d embeddings (hashed character n-grams), fused\n",
+                self->opts.dims);
+        bool both = f->ran;
+        s_ratio_t p50 = {"hybrid_p50", both ? m->hybrid.p50 / f->recall.p50 : NAN, S_TARGET_P50,
+                         false};
+        s_ratio_t p99 = {"hybrid_p99", both ? m->hybrid.p99 / f->recall.p99 : NAN, S_TARGET_P99,
+                         false};
+        s_row ("hybrid recall p50 (us)", s_fmt (a, 32, m->hybrid.p50, 1, ""),
+               s_fmt (b, 32, f->ran ? f->recall.p50 : nan, 1, ""), &p50);
+        s_row ("hybrid recall p99 (us)", s_fmt (a, 32, m->hybrid.p99, 1, ""),
+               s_fmt (b, 32, f->ran ? f->recall.p99 : nan, 1, ""), &p99);
+        s_row ("hybrid queries with >= 1 hit", s_fmt (a, 32, m->hybrid_hit_fraction, 3, ""), "",
+               NULL);
+    }
+    if (self->opts.n_clients && m->ran) {
+        printf ("-- throughput (queries/s; p50 / p99 us), %u recall workers\n",
+                (unsigned)sysconf (_SC_NPROCESSORS_ONLN));
+        for (size_t l = 0; l < self->opts.n_clients; l++)
+            for (int mode = 0; mode < (self->opts.hybrid ? 2 : 1); mode++) {
+                const bench_clients_result_t *r = &m->throughput[l][mode];
+                char label[64], lat[32];
+                snprintf (label, sizeof (label), "%s, %zu client%s", mode ? "hybrid" : "lexical",
+                          r->clients, r->clients == 1 ? "" : "s");
+                snprintf (lat, sizeof (lat), "%.0f/%.0f", r->p50_us, r->p99_us);
+                s_row (label, s_fmt (a, 32, r->qps, 0, ""), lat, NULL);
+            }
+    }
     if (self->floor.ran)
         printf ("zmq floor: %zu B request, %zu B reply, p50 %.1f us, p99 %.1f us\n",
                 self->floor.request_bytes, self->floor.reply_bytes, self->floor.rt.p50,
@@ -1016,7 +1136,24 @@ static int s_write_json (s_bench_t *self, const s_ratio_t ratios[4])
              self->floor.ran ? "true" : "false", self->floor.request_bytes,
              self->floor.reply_bytes);
     s_json_stats (file, "round_trip", &self->floor.rt, self->floor.ran);
-    fprintf (file, "},\n  \"top10_overlap\": ");
+    fprintf (file, "},\n  \"hybrid\": {\"ran\": %s, \"dims\": %zu, \"embedding\": "
+                   "\"hashed character n-grams (bench_embed)\", ",
+             self->opts.hybrid && self->memd.ran ? "true" : "false", self->opts.dims);
+    s_json_stats (file, "recall", &self->memd.hybrid, self->opts.hybrid && self->memd.ran);
+    fprintf (file, ", \"ratio_p50\": ");
+    s_json_number (file, self->memd.hybrid.p50 / self->fts.recall.p50, 4);
+    fprintf (file, ", \"ratio_p99\": ");
+    s_json_number (file, self->memd.hybrid.p99 / self->fts.recall.p99, 4);
+    fprintf (file, "},\n  \"throughput\": [");
+    for (size_t l = 0; l < self->opts.n_clients && self->memd.ran; l++)
+        for (int mode = 0; mode < (self->opts.hybrid ? 2 : 1); mode++) {
+            const bench_clients_result_t *r = &self->memd.throughput[l][mode];
+            fprintf (file, "%s{\"mode\": \"%s\", \"clients\": %zu, \"calls\": %zu, "
+                           "\"queries_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f}",
+                     l || mode ? ", " : "", mode ? "hybrid" : "lexical", r->clients, r->calls,
+                     r->qps, r->p50_us, r->p99_us);
+        }
+    fprintf (file, "],\n  \"top10_overlap\": ");
     s_json_number (file, self->overlap, 4);
     fprintf (file, ",\n  \"ratios\": {");
     for (int i = 0; i < 4; i++) {
@@ -1060,6 +1197,10 @@ static void s_usage (FILE *file)
                    "  --json PATH    results file (default bench/results/spine.json)\n"
                    "  --no-memd      skip memd (FTS5 and the floor only)\n"
                    "  --no-fts       skip SQLite FTS5\n"
+                   "  --hybrid       capture embeddings too, and measure hybrid recall\n"
+                   "  --dims N       embedding dimension with --hybrid (default 256)\n"
+                   "  --clients LIST throughput with these numbers of concurrent clients,\n"
+                   "                 e.g. 1,2,4\n"
                    "  --selftest     check the corpus generator and exit\n"
                    "  --verbose      more detail on stderr\n");
 }
@@ -1093,7 +1234,10 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         O_NO_MEMD,
         O_NO_FTS,
         O_SELFTEST,
-        O_VERBOSE
+        O_VERBOSE,
+        O_HYBRID,
+        O_DIMS,
+        O_CLIENTS
     };
     static const struct option options[] = {{"records", required_argument, NULL, O_RECORDS},
                                             {"queries", required_argument, NULL, O_QUERIES},
@@ -1107,12 +1251,16 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                                             {"no-fts", no_argument, NULL, O_NO_FTS},
                                             {"selftest", no_argument, NULL, O_SELFTEST},
                                             {"verbose", no_argument, NULL, O_VERBOSE},
+                                            {"hybrid", no_argument, NULL, O_HYBRID},
+                                            {"dims", required_argument, NULL, O_DIMS},
+                                            {"clients", required_argument, NULL, O_CLIENTS},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     size_t records = 0, queries = 0, seed = 42;
     bool quick = false, selftest = false;
     opts->batch = 500;
     opts->vocab = 50000;
+    opts->dims = BENCH_EMBED_DIMS;
     opts->json = "bench/results/spine.json";
     int option;
     while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
@@ -1159,6 +1307,27 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         case O_VERBOSE:
             opts->verbose = true;
             break;
+        case O_HYBRID:
+            opts->hybrid = true;
+            break;
+        case O_DIMS:
+            if (s_parse_size ("dims", optarg, 2, 4096, &opts->dims))
+                return -1;
+            break;
+        case O_CLIENTS: {
+            opts->n_clients = 0;
+            char *copy = strdup (optarg), *save = NULL;
+            for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item;
+                 item = strtok_r (NULL, ",", &save)) {
+                if (opts->n_clients == 8
+                    || s_parse_size ("clients", item, 1, 64, &opts->clients[opts->n_clients++])) {
+                    free (copy);
+                    return -1;
+                }
+            }
+            free (copy);
+            break;
+        }
         case 'h':
             s_usage (stdout);
             return 1;
@@ -1223,6 +1392,14 @@ int main (int argc, char **argv)
         fprintf (stderr, "bench_spine: first query \"%s\", first record \"%.60s...\"\n",
                  self->queries[0], self->records[0]);
 
+    if (self->opts.hybrid) {
+        self->query_embeddings = malloc (self->n_queries * self->opts.dims * sizeof (float));
+        if (!self->query_embeddings)
+            goto done;
+        for (size_t q = 0; q < self->n_queries; q++)
+            bench_embed (self->queries[q], self->query_embeddings + q * self->opts.dims,
+                         self->opts.dims);
+    }
     size_t slots = self->n_queries * S_K;
     self->memd.top = malloc (slots * sizeof (uint32_t));
     self->fts.top = malloc (slots * sizeof (uint32_t));
@@ -1269,6 +1446,7 @@ done:
     free (self->fts.top);
     free (self->memd.hits);
     free (self->fts.hits);
+    free (self->query_embeddings);
     bench_corpus_destroy (&self->corpus);
     return s_interrupted ? 130 : rc;
 }

@@ -22,17 +22,23 @@
     25. Questions without evidence and evidence ids that name no turn
     count as misses, never dropped. Overall = categories 1–4.
 
-    The table has one column per retrieval system: memd lexical, memd with
-    recall along the graph (+graph: the same memd, Recall.graph, after every
-    conversation's graph is linked and built; docs/graph.md), and FTS5;
-    memd's hybrid mode is meant to become another column (add it to
-    s_systems). See docs/benchmarks.md.
+    The table has one column per retrieval system, all from the same
+    capture: memd-lex (the question's text alone), +graph (the same with
+    recall along the graph, Recall.graph, after every conversation's graph
+    is linked and built; docs/graph.md), memd-hyb (the text and its
+    embedding, fused), hyb+graph (that with the graph), memd-vec (the
+    embedding alone), and FTS5. The memd columns without the graph ask with
+    RECALL_GRAPH_OFF. The embeddings are bench_embed's HASHED CHARACTER
+    N-GRAMS, computed here for every turn and question: a deterministic
+    local stand-in any machine can compute, not a learned model. See
+    docs/benchmarks.md.
 */
 #include <czmq.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include "memd_client.h"
 #include "bench_daemon.h"
+#include "bench_embed.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,8 +73,11 @@ static const char *s_cat_names[S_CATS] = {"all", "1 multi-hop", "2 temporal", "3
                                           "4 single-hop"};
 
 //  The systems compared, one table column each
-enum { SYS_MEMD_LEX, SYS_MEMD_GRAPH, SYS_FTS5, SYS_COUNT };
-static const char *s_systems[SYS_COUNT] = {"memd-lex", "+graph", "fts5"};
+enum { SYS_MEMD_LEX, SYS_MEMD_GRAPH, SYS_MEMD_HYB, SYS_MEMD_HYBG, SYS_MEMD_VEC, SYS_FTS5,
+       SYS_COUNT };
+static const char *s_systems[SYS_COUNT] = {"memd-lex", "+graph", "memd-hyb", "hyb+graph",
+                                           "memd-vec", "fts5"};
+#define S_HAS_GRAPH(s) ((s) == SYS_MEMD_GRAPH || (s) == SYS_MEMD_HYBG)
 
 typedef struct {
     const char *data;
@@ -79,6 +88,9 @@ typedef struct {
     bool text_only;       //  leave the speaker out of the indexed text
     bool captions;        //  append image captions (blip_caption) to the text
     bool per_question;    //  per-question evidence ranks in the JSON
+    size_t dims;          //  embedding dimension (bench_embed)
+    float weights[5];     //  memd-hyb's RankWeights (lexical, vector, recency, salience, graph); 0s: memd's
+    int fusion;           //  memd-hyb's Fusion (0: memd's default)
     bool run[SYS_COUNT];
     bool verbose;
 } s_opts_t;
@@ -532,6 +544,11 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
     Memd__V1__Record__MetadataEntry *entry_ptrs[S_BATCH][2];
     uint64_t ids[S_BATCH];
     bool dup[S_BATCH];
+    bool embed = self->opts.run[SYS_MEMD_HYB] || self->opts.run[SYS_MEMD_HYBG]
+                 || self->opts.run[SYS_MEMD_VEC];
+    float *vectors = embed ? malloc (S_BATCH * self->opts.dims * sizeof (float)) : NULL;
+    if (embed && !vectors)
+        return -1;
     for (size_t i = 0; i < conv->n_turns; i += S_BATCH) {
         size_t count = conv->n_turns - i < S_BATCH ? conv->n_turns - i : S_BATCH;
         for (size_t j = 0; j < count; j++) {
@@ -552,11 +569,17 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
             entry_ptrs[j][1] = &entries[j][1];
             records[j].metadata = entry_ptrs[j];
             records[j].n_metadata = 2;
+            if (embed) {
+                records[j].embedding = vectors + j * self->opts.dims;
+                records[j].n_embedding = self->opts.dims;
+                bench_embed (t->text, records[j].embedding, self->opts.dims);
+            }
             pointers[j] = &records[j];
         }
         if (memd_client_capture (client, conv->id, pointers, count, ids, dup)) {
             fprintf (stderr, "%s: memd capture of %s turns %zu..%zu failed: %s\n", S_NAME,
                      conv->id, i, i + count - 1, memd_client_error (client));
+            free (vectors);
             return -1;
         }
         for (size_t j = 0; j < count; j++) {
@@ -564,29 +587,52 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
             self->duplicates += dup[j];
         }
     }
+    free (vectors);
     return 0;
 }
 
-//  Asks every question within its conversation; maps hits to turns
-static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t *map,
-                       size_t system)
+//  Asks every question within its conversation, the way system s does
+//  (memd-lex: the text; memd-hyb: the text and its embedding; memd-vec:
+//  the embedding alone; +graph and hyb+graph: those with the graph); maps hits to turns
+static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t *map, size_t s)
 {
-    s_system_t *sys = &self->sys[system];
-    for (size_t q = 0; q < self->n_questions && !s_interrupted; q++) {
+    s_system_t *sys = &self->sys[s];
+    float *embedding = malloc (self->opts.dims * sizeof (float));
+    if (!embedding)
+        return -1;
+    int rc = 0;
+    for (size_t q = 0; q < self->n_questions && !s_interrupted && !rc; q++) {
         const s_question_t *question = &self->questions[q];
         Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
-        recall.query = question->question;
+        recall.query = s == SYS_MEMD_VEC ? "" : question->question;
         recall.k = S_DEPTH;
-        recall.graph = system == SYS_MEMD_GRAPH ? MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
-                                                : MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
+        recall.graph = S_HAS_GRAPH (s) ? MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
+                                       : MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
+        //  Statistics would make the second and third systems' runs depend
+        //  on the first's (salience, co-recall): each run starts equal.
+        recall.no_stats = true;
+        if (s != SYS_MEMD_LEX && s != SYS_MEMD_GRAPH) {
+            bench_embed (question->question, embedding, self->opts.dims);
+            recall.query_embedding = embedding;
+            recall.n_query_embedding = self->opts.dims;
+        }
+        Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
+        if (s == SYS_MEMD_HYB || s == SYS_MEMD_HYBG) {
+            const float *w = self->opts.weights;
+            weights.lexical = w[0], weights.vector = w[1], weights.recency = w[2];
+            weights.salience = w[3], weights.graph = w[4];
+            recall.weights = &weights;
+            recall.fusion = self->opts.fusion;
+        }
         double sent = s_now_us ();
         Memd__V1__Reply *reply =
             memd_client_recall (client, self->convs[question->conv].id, &recall);
         sys->latency_us[q] = s_now_us () - sent;
         if (!reply) {
-            fprintf (stderr, "%s: memd recall of \"%s\" failed: %s\n", S_NAME, recall.query,
+            fprintf (stderr, "%s: memd recall of \"%s\" failed: %s\n", S_NAME, question->question,
                      memd_client_error (client));
-            return -1;
+            rc = -1;
+            break;
         }
         size_t n = 0;
         for (size_t h = 0; reply->recall && h < reply->recall->n_hits && n < S_DEPTH; h++) {
@@ -608,14 +654,14 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
             if (!found) {
                 fprintf (stderr, "%s: memd returned record %llu, which is no captured turn\n",
                          S_NAME, (unsigned long long)key.id);
-                memd_client_reply_free (&reply);
-                return -1;
+                rc = -1;
+                break;
             }
             for (; found < map + self->n_turns && found->id == key.id && n < S_DEPTH; found++) {
                 if (self->turns[found->turn].conv != question->conv) {
                     fprintf (stderr, "%s: memd returned a turn of another conversation\n", S_NAME);
-                    memd_client_reply_free (&reply);
-                    return -1;
+                    rc = -1;
+                    break;
                 }
                 sys->ranked[q * S_DEPTH + n++] = found->turn;
             }
@@ -623,7 +669,8 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
         sys->n_ranked[q] = (uint8_t)n;
         memd_client_reply_free (&reply);
     }
-    return s_interrupted ? -1 : 0;
+    free (embedding);
+    return s_interrupted ? -1 : rc;
 }
 
 //  Every conversation's graph linked and built (a refresh each, then
@@ -677,17 +724,21 @@ static int s_memd_run (s_bench_t *self)
     for (size_t t = 0; t < self->n_turns; t++)
         map[t] = (s_id_map_t){self->turns[t].id, (int32_t)t};
     qsort (map, self->n_turns, sizeof (s_id_map_t), s_id_map_compare);
-    for (size_t system = SYS_MEMD_LEX; system <= SYS_MEMD_GRAPH; system++) {
-        if (!self->opts.run[system])
+    bool settled = false;
+    for (size_t s = SYS_MEMD_LEX; s <= SYS_MEMD_VEC; s++) {
+        if (!self->opts.run[s])
             continue;
-        if (system == SYS_MEMD_GRAPH && s_memd_settle_graphs (self, client))
-            goto done;
+        if (S_HAS_GRAPH (s) && !settled) {
+            if (s_memd_settle_graphs (self, client))
+                goto done;
+            settled = true;
+        }
         start = s_now_us ();
-        if (s_memd_ask (self, client, map, system))
+        if (s_memd_ask (self, client, map, s))
             goto done;
-        fprintf (stderr, "%s: %s answered %zu questions in %.2f s\n", S_NAME, s_systems[system],
+        self->sys[s].ran = true;
+        fprintf (stderr, "%s: %s answered %zu questions in %.2f s\n", S_NAME, s_systems[s],
                  self->n_questions, (s_now_us () - start) / 1e6);
-        self->sys[system].ran = true;
     }
     rc = 0;
 done:
@@ -701,31 +752,12 @@ done:
 //  --------------------------------------------------------------------------
 //  SQLite FTS5, in-process, in memory: the data README's baseline
 
-//  The baseline's stopwords (English, with contractions as they look once
-//  the apostrophe is gone): fixed here, so that changes to memd's own list
-//  never move the baseline.
-static const char s_fts_stopwords[] =
-    " a about above after again against all also am an and any are arent as at be because been"
-    " before being below between both but by can cant could couldnt did didnt do does doesnt"
-    " doing dont down during each few for from further had hadnt has hasnt have havent having"
-    " he her here heres hers herself hes him himself his how hows i if im in into is isnt it"
-    " its itself ive just me more most my myself no nor not now of off on once only or other"
-    " our ours ourselves out over own same she shes should shouldnt so some such than that"
-    " thats the their theirs them themselves then there theres these they theyd theyll"
-    " theyre theyve this those through to too under until up very was wasnt we were werent"
-    " weve what whats when where wheres which while who whom whos why will with wont would"
-    " wouldnt you youd youll youre yours yourself yourselves youve ";
-
+//  The baseline's stopwords are the benchmarks' own English list
+//  (bench_stopword), fixed, so that changes to memd's list never move the
+//  baseline.
 static bool s_fts_is_stopword (const char *word, size_t len)
 {
-    char key[24];
-    if (len + 2 >= sizeof (key))
-        return false;
-    key[0] = ' ';
-    memcpy (key + 1, word, len);
-    key[len + 1] = ' ';
-    key[len + 2] = 0;
-    return strstr (s_fts_stopwords, key) != NULL;
+    return bench_stopword (word, len);
 }
 
 //  The question's words (runs of ASCII letters and digits, and of bytes of
@@ -858,6 +890,11 @@ static void s_print_table (s_bench_t *self, FILE *out)
              self->opts.text_only ? "turn text" : "\"Speaker: turn text\"",
              self->opts.captions ? " + image caption" : "", self->unknown_evidence,
              self->no_evidence);
+    if (self->sys[SYS_MEMD_HYB].ran || self->sys[SYS_MEMD_VEC].ran)
+        fprintf (out,
+                 "embeddings (memd-hyb, memd-vec): hashed character n-grams, %zu dimensions "
+                 "(bench_embed; not a learned model)\n",
+                 self->opts.dims);
     fprintf (out, "%-16s %5s  %-7s", "category", "n", "metric");
     for (size_t s = 0; s < SYS_COUNT; s++)
         if (self->sys[s].ran)
@@ -967,6 +1004,9 @@ static int s_write_json (s_bench_t *self)
     json_object_set_new (params, "max_questions_per_conversation",
                          json_integer ((json_int_t)self->opts.max_questions));
     json_object_set_new (params, "depth", json_integer (S_DEPTH));
+    json_object_set_new (params, "embedding",
+                         json_string ("hashed character n-grams (bench_embed), not a learned model"));
+    json_object_set_new (params, "embedding_dims", json_integer ((json_int_t)self->opts.dims));
     json_object_set_new (params, "memd_version", json_string (self->memd_version));
     json_object_set_new (params, "sqlite_version", json_string (sqlite3_libversion ()));
     json_object_set_new (doc, "params", params);
@@ -1078,7 +1118,8 @@ static int s_bench_run (s_bench_t *self)
         return -1;
     }
     int rc = 0;
-    if (self->opts.run[SYS_MEMD_LEX] || self->opts.run[SYS_MEMD_GRAPH])
+    if (self->opts.run[SYS_MEMD_LEX] || self->opts.run[SYS_MEMD_GRAPH] || self->opts.run[SYS_MEMD_HYB]
+        || self->opts.run[SYS_MEMD_HYBG] || self->opts.run[SYS_MEMD_VEC])
         rc = s_memd_run (self);
     if (rc == 0 && self->opts.run[SYS_FTS5] && (rc = s_fts_run (self)) == 0)
         self->sys[SYS_FTS5].ran = true;
@@ -1188,8 +1229,12 @@ static int s_selftest (const s_opts_t *opts)
     self->opts = *opts;
     self->opts.data = data;
     self->opts.json = json;
-    self->opts.run[SYS_MEMD_LEX] = self->opts.run[SYS_FTS5] = true;
-    self->opts.run[SYS_MEMD_GRAPH] = false;   //  its ranking is its own
+    for (size_t s = 0; s < SYS_COUNT; s++)
+        self->opts.run[s] = true;
+    if (!self->opts.dims)
+        self->opts.dims = BENCH_EMBED_DIMS;
+    assert (bench_embed_selftest () == 0);
+    self->opts.run[SYS_MEMD_GRAPH] = self->opts.run[SYS_MEMD_HYBG] = false;   //  own rankings
     int rc = s_bench_run (self);
     assert (rc == 0);
     assert (self->n_convs == 1 && self->n_turns == 5 && self->n_questions == 6);
@@ -1203,9 +1248,19 @@ static int s_selftest (const s_opts_t *opts)
         s_print_table (self, stderr);
     for (size_t s = 0; s < SYS_COUNT; s++) {
         const s_system_t *sys = &self->sys[s];
-        if (s == SYS_MEMD_GRAPH)
+        if (S_HAS_GRAPH (s))
             continue;
         assert (sys->ran);
+        if (s == SYS_MEMD_HYB || s == SYS_MEMD_VEC) {
+            //  The embedding finds every turn of a 5-turn conversation for
+            //  every question: R@25 counts the evidence that exists (1, 1,
+            //  1, 0, 0.5, 1 over the six), and every question with evidence
+            //  of a turn has a hit in the top 10
+            assert (fabs (sys->cats[0].recall[3] - 4.5 / 6) < 1e-9);
+            assert (fabs (sys->cats[0].hit10 - 5.0 / 6) < 1e-9);
+            assert (sys->n_ranked[5] == 5);
+            continue;
+        }
         //  Hand-checked: Bob's sister -> D1:2 first; Pixel -> D1:3 (pixel,
         //  chasing) then D1:1; marathon -> D2:2; no evidence -> 0; pottery
         //  -> D2:1 first, D9:99 names no turn -> 0.5; car colour -> no hit
@@ -1247,7 +1302,13 @@ static void s_usage (FILE *file)
              "  --text-only          index the turn text without \"Speaker: \"\n"
              "  --captions           append image captions (blip_caption) to the text\n"
              "  --per-question       each question's evidence ranks in the JSON\n"
-             "  --no-memd, --no-graph, --no-fts  skip memd (both columns), +graph, or FTS5\n"
+             "  --dims N             embedding dimension (default " S_STR (BENCH_EMBED_DIMS) ")\n"
+             "  --no-memd, --no-fts  skip one system (--no-memd: all memd modes)\n"
+             "  --no-graph           skip +graph and hyb+graph\n"
+             "  --no-hybrid          memd-lex and +graph only (no embeddings at capture)\n"
+             "  --weights W          memd-hyb's weights, as lexical=1,vector=0.5,recency=0,...\n"
+             "                       (default: memd's)\n"
+             "  --fusion F           memd-hyb's fusion: rrf or weighted (default: memd's)\n"
              "  --selftest           check the scoring and the harness on a tiny fixture\n"
              "  --verbose            more detail on stderr\n\n"
              "Exit code: 0 when every system ran, 1 on a failure, 2 on a usage error,\n"
@@ -1267,6 +1328,31 @@ static int s_parse_count (const char *name, const char *text, size_t *value)
     return 0;
 }
 
+//  "lexical=1,vector=0.5" into w (lexical, vector, recency, salience, graph)
+static int s_parse_weights (const char *text, float *w)
+{
+    static const char *names[] = {"lexical", "vector", "recency", "salience", "graph"};
+    char *copy = strdup (text), *save = NULL;
+    int rc = copy ? 0 : -1;
+    for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item && !rc;
+         item = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (item, '=');
+        size_t i = 0;
+        while (eq && i < 5 && strncmp (item, names[i], (size_t)(eq - item)))
+            i++;
+        char *end = NULL;
+        double value = eq ? strtod (eq + 1, &end) : -1;
+        if (!eq || i == 5 || end == eq + 1 || *end || !(value >= 0 && value <= 1000)) {
+            fprintf (stderr, "%s: --weights wants lexical=N,vector=N,recency=N,salience=N,graph=N\n",
+                     S_NAME);
+            rc = -1;
+        } else
+            w[i] = (float)value;
+    }
+    free (copy);
+    return rc;
+}
+
 //  Parses argv into opts; returns 0, 1 for --help, 2 for --selftest, -1 on error
 static int s_parse_args (int argc, char **argv, s_opts_t *opts)
 {
@@ -1281,6 +1367,10 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         O_NO_MEMD,
         O_NO_GRAPH,
         O_NO_FTS,
+        O_NO_HYBRID,
+        O_DIMS,
+        O_WEIGHTS,
+        O_FUSION,
         O_SELFTEST,
         O_VERBOSE
     };
@@ -1294,6 +1384,10 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                                             {"no-memd", no_argument, NULL, O_NO_MEMD},
                                             {"no-graph", no_argument, NULL, O_NO_GRAPH},
                                             {"no-fts", no_argument, NULL, O_NO_FTS},
+                                            {"no-hybrid", no_argument, NULL, O_NO_HYBRID},
+                                            {"dims", required_argument, NULL, O_DIMS},
+                                            {"weights", required_argument, NULL, O_WEIGHTS},
+                                            {"fusion", required_argument, NULL, O_FUSION},
                                             {"selftest", no_argument, NULL, O_SELFTEST},
                                             {"verbose", no_argument, NULL, O_VERBOSE},
                                             {"help", no_argument, NULL, 'h'},
@@ -1301,7 +1395,9 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
     bool selftest = false;
     opts->data = S_DEFAULT_DATA;
     opts->json = S_DEFAULT_JSON;
-    opts->run[SYS_MEMD_LEX] = opts->run[SYS_MEMD_GRAPH] = opts->run[SYS_FTS5] = true;
+    for (size_t s = 0; s < SYS_COUNT; s++)
+        opts->run[s] = true;
+    opts->dims = BENCH_EMBED_DIMS;
     int option;
     while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (option) {
@@ -1329,10 +1425,32 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
             opts->per_question = true;
             break;
         case O_NO_MEMD:
-            opts->run[SYS_MEMD_LEX] = opts->run[SYS_MEMD_GRAPH] = false;
+            for (size_t s = SYS_MEMD_LEX; s <= SYS_MEMD_VEC; s++)
+                opts->run[s] = false;
             break;
         case O_NO_GRAPH:
-            opts->run[SYS_MEMD_GRAPH] = false;
+            opts->run[SYS_MEMD_GRAPH] = opts->run[SYS_MEMD_HYBG] = false;
+            break;
+        case O_NO_HYBRID:
+            opts->run[SYS_MEMD_HYB] = opts->run[SYS_MEMD_HYBG] = opts->run[SYS_MEMD_VEC] = false;
+            break;
+        case O_WEIGHTS:
+            if (s_parse_weights (optarg, opts->weights))
+                return -1;
+            break;
+        case O_FUSION:
+            if (strcmp (optarg, "rrf") && strcmp (optarg, "weighted")) {
+                fprintf (stderr, "%s: --fusion wants rrf or weighted\n", S_NAME);
+                return -1;
+            }
+            opts->fusion = strcmp (optarg, "rrf") ? MEMD__V1__FUSION__FUSION_WEIGHTED
+                                                  : MEMD__V1__FUSION__FUSION_RRF;
+            break;
+        case O_DIMS:
+            if (s_parse_count ("dims", optarg, &opts->dims) || opts->dims < 2 || opts->dims > 4096) {
+                fprintf (stderr, "%s: --dims wants 2 to 4096\n", S_NAME);
+                return -1;
+            }
             break;
         case O_NO_FTS:
             opts->run[SYS_FTS5] = false;

@@ -239,6 +239,13 @@ s_set_unavailable (memd_client_t *self, bool sent, size_t request_size)
                          "memd is not running (no socket at %s)", ep + 6);
             return;
         }
+        if (access (ep + 6, W_OK) == -1 && errno == EACCES) {
+            s_set_error (self, MEMD__V1__CODE__PERMISSION_DENIED,
+                         "permission denied on memd's socket %s: it is another user's memd "
+                         "(memd serves only its own user unless api/allow_uids names others)",
+                         ep + 6);
+            return;
+        }
     }
     if (!sent)
         s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,
@@ -549,6 +556,8 @@ memd_client_community (memd_client_t *self, const char *agent, uint64_t id, uint
 
 struct _memd_events_t {
     zsock_t *sub;
+    bool ready;                 //  memd confirmed the subscription
+    zlist_t *early;             //  events that came while waiting for that
 };
 
 memd_events_t *
@@ -558,12 +567,13 @@ memd_events_new (const char *endpoint, const char *topic)
     if (!self)
         return NULL;
     self->sub = zsock_new (ZMQ_SUB);
-    if (!self->sub || zsock_connect (self->sub, "%s", endpoint)) {
-        zsock_destroy (&self->sub);
-        free (self);
+    self->early = zlist_new ();
+    if (!self->sub || !self->early || zsock_connect (self->sub, "%s", endpoint)) {
+        memd_events_destroy (&self);
         return NULL;
     }
     zsock_set_subscribe (self->sub, topic ? topic : "");
+    zsock_set_subscribe (self->sub, MEM_EVENTS_READY);   //  last: see mem_codec.h
     return self;
 }
 
@@ -574,24 +584,101 @@ memd_events_destroy (memd_events_t **self_p)
     if (!self)
         return;
     zsock_destroy (&self->sub);
+    if (self->early) {
+        Memd__V1__Event *event;
+        while ((event = zlist_pop (self->early)))
+            memd__v1__event__free_unpacked (event, NULL);
+        zlist_destroy (&self->early);
+    }
     free (self);
     *self_p = NULL;
+}
+
+//  Receives the next event or readiness marker until the deadline (-1:
+//  none). Returns the event; NULL with *marker set for the marker; NULL on
+//  timeout or interrupt. Other messages are skipped.
+static Memd__V1__Event *
+s_events_recv (memd_events_t *self, int64_t deadline, bool *marker)
+{
+    *marker = false;
+    while (true) {
+        int64_t left = deadline < 0 ? -1 : deadline - zclock_mono ();
+        zsock_set_rcvtimeo (self->sub, deadline < 0 ? -1 : left > 0 ? (int) left : 0);
+        zmsg_t *msg = zmsg_recv (self->sub);
+        if (!msg)
+            return NULL;
+        zframe_t *first = zmsg_first (msg), *bytes = zmsg_last (msg);
+        Memd__V1__Event *event = NULL;
+        if (zmsg_size (msg) == 1)
+            *marker = zframe_streq (first, MEM_EVENTS_READY);
+        else if (zmsg_size (msg) == 2)
+            event = memd__v1__event__unpack (NULL, zframe_size (bytes), zframe_data (bytes));
+        zmsg_destroy (&msg);
+        if (event || *marker)
+            return event;
+    }
+}
+
+int
+memd_events_ready (memd_events_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    while (!self->ready) {
+        bool marker;
+        Memd__V1__Event *event = s_events_recv (self, deadline, &marker);
+        if (marker)
+            self->ready = true;
+        else if (!event)
+            return -1;
+        else if (zlist_append (self->early, event))
+            memd__v1__event__free_unpacked (event, NULL);
+    }
+    return 0;
 }
 
 Memd__V1__Event *
 memd_events_next (memd_events_t *self, int timeout_ms)
 {
     assert (self);
-    zsock_set_rcvtimeo (self->sub, timeout_ms);
-    zmsg_t *msg = zmsg_recv (self->sub);
-    if (!msg)
-        return NULL;
-    zframe_t *bytes = zmsg_last (msg);
-    Memd__V1__Event *event = zmsg_size (msg) == 2
-        ? memd__v1__event__unpack (NULL, zframe_size (bytes), zframe_data (bytes))
-        : NULL;
-    zmsg_destroy (&msg);
+    Memd__V1__Event *event = zlist_pop (self->early);
+    if (event)
+        return event;
+    int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    bool marker = true;
+    while (!event && marker) {
+        event = s_events_recv (self, deadline, &marker);
+        self->ready |= marker;
+    }
     return event;
+}
+
+memd_events_t *
+memd_client_events (memd_client_t *self, const char *topic)
+{
+    assert (self);
+    Memd__V1__Reply *reply = memd_client_status (self);
+    if (!reply)
+        return NULL;
+    char *endpoint = strdup (reply->status_result->events_endpoint);
+    memd_client_reply_free (&reply);
+    memd_events_t *events = NULL;
+    if (!endpoint)
+        s_set_error (self, MEMD__V1__CODE__RESOURCE_EXHAUSTED, "out of memory");
+    else if (!*endpoint)
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,
+                     "memd publishes no events (its api/events_endpoint is none)");
+    else if (!(events = memd_events_new (endpoint, topic)))
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE, "cannot subscribe to memd's events at %s",
+                     endpoint);
+    else if (memd_events_ready (events, self->timeout_ms)) {
+        s_set_error (self, MEMD__V1__CODE__UNAVAILABLE,
+                     "memd did not confirm the events subscription at %s within %d ms", endpoint,
+                     self->timeout_ms);
+        memd_events_destroy (&events);
+    }
+    free (endpoint);
+    return events;
 }
 
 void *
@@ -666,6 +753,19 @@ memd_client_recall (memd_client_t *self, const char *agent, const Memd__V1__Reca
     req.recall = (Memd__V1__Recall *) query;   //  packing does not modify it
     return s_expect (self, memd_client_call (self, &req, false), MEMD__V1__REPLY__RESULT_RECALL,
                      "Recall");
+}
+
+Memd__V1__Reply *
+memd_client_context (memd_client_t *self, const char *agent, const Memd__V1__Context *context)
+{
+    assert (self);
+    assert (context);
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.agent_id = s_agent (agent);
+    req.op_case = MEMD__V1__REQUEST__OP_CONTEXT;
+    req.context = (Memd__V1__Context *) context;   //  packing does not modify it
+    return s_expect (self, memd_client_call (self, &req, false), MEMD__V1__REPLY__RESULT_CONTEXT,
+                     "Context");
 }
 
 Memd__V1__Reply *

@@ -84,17 +84,37 @@ Memd__V1__Reply *memd_client_sleep (memd_client_t *self, bool wake);
    call with INTERNAL, and the reply is still returned with the problems. */
 Memd__V1__Reply *memd_client_verify (memd_client_t *self);
 
-/* The events stream (status_result->events_endpoint): a SUB socket on one
-   topic ("captured", "forgotten", "state", … ; NULL or "" = all). Events
-   are best effort: one published before the subscription reached memd, or
-   while the subscriber was slow, is not seen. */
+/* The events stream (DESIGN §6; memd.proto Event): frames [topic][Event]
+   on memd's events endpoint (status_result->events_endpoint), topics
+   "captured", "forgotten", "state", "job" and "graph". Best effort: an
+   event published while a subscriber lags more than 10,000 behind is lost.
+
+       memd_events_t *events = memd_client_events (client, "captured");
+       Memd__V1__Event *event = memd_events_next (events, 1000);
+
+   memd_client_events asks memd for its events endpoint, subscribes to one
+   topic (NULL or "" = all) and waits, within the client's timeout, until
+   memd confirms the subscription: every event published after it returns
+   is delivered. NULL on failure, with memd_client_code/error set. */
 typedef struct _memd_events_t memd_events_t;
+memd_events_t *memd_client_events (memd_client_t *self, const char *topic);
+
+/* The same in steps: a SUB socket on endpoint, subscribed to topic (NULL or
+   "" = all), returned at once; then memd_events_ready waits for memd's
+   confirmation (0, or -1 after timeout_ms, -1 = no limit, or an interrupt).
+   Events that arrive meanwhile are kept for memd_events_next. */
 memd_events_t *memd_events_new (const char *endpoint, const char *topic);
+int memd_events_ready (memd_events_t *self, int timeout_ms);
 void memd_events_destroy (memd_events_t **self_p);
+
 /* The next event within timeout_ms (-1 = wait), or NULL (timeout, or an
    interrupt). Free with memd__v1__event__free_unpacked. */
 Memd__V1__Event *memd_events_next (memd_events_t *self, int timeout_ms);
-/* The underlying ZeroMQ socket, to poll it with others. */
+
+/* The underlying ZeroMQ socket, to poll it with others. When it is
+   readable, and once after memd_events_ready (which may have kept some),
+   take events with memd_events_next (events, 0) until it returns NULL: a
+   readable socket may hold only memd's confirmation, which is no event. */
 void *memd_events_socket (memd_events_t *self);
 
 /* Captures n records in one durable batch. Records without agent_id get
@@ -107,9 +127,16 @@ int memd_client_capture (memd_client_t *self, const char *agent, Memd__V1__Recor
 int memd_client_capture_text (memd_client_t *self, const char *agent, const char *session,
                               const char *text, uint64_t *id);
 
-/* Ranked recall (result: reply->recall->hits). query->query is the text. */
+/* Ranked recall (result: reply->recall->hits). query->query is the text;
+   query->query_embedding (optional) adds the vector signal. */
 Memd__V1__Reply *memd_client_recall (memd_client_t *self, const char *agent,
                                      const Memd__V1__Recall *query);
+
+/* A prompt-ready block of the memories most relevant to context->recall,
+   within context->budget_tokens (result: reply->context: text, ids,
+   tokens). */
+Memd__V1__Reply *memd_client_context (memd_client_t *self, const char *agent,
+                                      const Memd__V1__Context *context);
 
 /* Records by id (result: reply->get). Missing ids fail with NOT_FOUND; the
    reply is still returned with the found records and reply->get->missing. */

@@ -5,6 +5,7 @@
     strings are UTF-8 and bounded, batches bounded, the operation present.
 */
 #include "mem_codec.h"
+#include <math.h>
 #include <stdarg.h>
 
 void
@@ -26,6 +27,8 @@ mem_limits_default (mem_limits_t *limits)
     limits->max_wait_ms = 10LL * 60 * 1000;
     limits->max_delay_ms = 366LL * 24 * 3600 * 1000;
     limits->max_list = 10000;
+    limits->max_embedding_dims = 4096;
+    limits->max_budget_tokens = 100000;
 }
 
 bool
@@ -123,6 +126,40 @@ s_check_string (const char *what, const char *s, size_t max, char *err, size_t e
             return rc_;                                                                \
     } while (0)
 
+//  An embedding: bounded, finite, and with a direction (cosine similarity
+//  of a zero vector means nothing). Empty is fine: embeddings are optional.
+static mem_code_t
+s_check_embedding (const char *what, const float *v, size_t n, const mem_limits_t *limits,
+                   char *err, size_t err_size)
+{
+    if (n > limits->max_embedding_dims) {
+        snprintf (err, err_size, "%s has %zu dimensions, over the limit of %zu", what, n,
+                  limits->max_embedding_dims);
+        return MEM_TOO_LARGE;
+    }
+    bool zero = n > 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite (v[i])) {
+            snprintf (err, err_size, "%s[%zu] is %s: every value must be a finite float", what,
+                      i, isnan (v[i]) ? "NaN" : "infinite");
+            return MEM_INVALID_ARGUMENT;
+        }
+        zero = zero && v[i] == 0;
+    }
+    if (zero) {
+        snprintf (err, err_size, "%s is all zeros: it has no direction to compare", what);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+#define CHECK_EMBEDDING(what, v, n)                                                    \
+    do {                                                                               \
+        mem_code_t rc_ = s_check_embedding ((what), (v), (n), limits, err, err_size);  \
+        if (rc_ != MEM_OK)                                                             \
+            return rc_;                                                                \
+    } while (0)
+
 //  protobuf-c keeps unknown enum values as they came: refuse them here.
 static bool
 s_kind_valid (int kind)
@@ -186,11 +223,9 @@ s_validate_record (const Memd__V1__Record *rec, size_t index, const char *req_ag
         snprintf (err, err_size, "record %zu: created_at_ms is negative", index);
         return MEM_INVALID_ARGUMENT;
     }
-    if (rec->n_embedding) {
-        //  Embeddings arrive with the recall issue; refuse rather than drop silently.
-        snprintf (err, err_size, "record %zu: embeddings are not supported yet", index);
-        return MEM_INVALID_ARGUMENT;
-    }
+    //  The agent's own dimension is checked by the writer (it is in the store).
+    snprintf (what, sizeof what, "record %zu: embedding", index);
+    CHECK_EMBEDDING (what, rec->embedding, rec->n_embedding);
     return MEM_OK;
 }
 
@@ -368,7 +403,138 @@ s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *
     }
 }
 
+//  A weight of the hybrid ranking: finite, within 0..MEM_WEIGHT_MAX.
+static mem_code_t
+s_check_weight (const char *what, float w, char *err, size_t err_size)
+{
+    if (!isfinite (w) || w < 0 || w > MEM_WEIGHT_MAX) {
+        snprintf (err, err_size, "weights.%s = %g is outside 0..%d", what, (double) w,
+                  MEM_WEIGHT_MAX);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
+}
+
+//  A Recall, alone or inside a Context.
+static mem_code_t
+s_validate_recall (const Memd__V1__Recall *r, const mem_limits_t *limits, char *err,
+                   size_t err_size)
+{
+    CHECK_STRING ("query", r->query, limits->max_query_bytes);
+    CHECK_STRING ("session_id", r->session_id, limits->max_id_bytes);
+    CHECK_EMBEDDING ("query_embedding", r->query_embedding, r->n_query_embedding);
+    if ((!r->query || !*r->query) && r->n_query_embedding == 0) {
+        snprintf (err, err_size, "query is empty");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->k > limits->max_k) {
+        snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (!s_kind_valid (r->kind)) {
+        snprintf (err, err_size, "unknown kind %d", r->kind);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->n_tags > limits->max_tags) {
+        snprintf (err, err_size, "%zu tag filters, over the limit of %zu", r->n_tags,
+                  limits->max_tags);
+        return MEM_TOO_LARGE;
+    }
+    for (size_t i = 0; i < r->n_tags; i++)
+        CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
+    if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
+        snprintf (err, err_size, "until_ms must be after since_ms");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->graph < 0 || r->graph > MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF) {
+        snprintf (err, err_size, "unknown graph mode %d", r->graph);
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (r->fusion < MEMD__V1__FUSION__FUSION_DEFAULT
+        || r->fusion > MEMD__V1__FUSION__FUSION_WEIGHTED) {
+        snprintf (err, err_size, "unknown fusion %d", r->fusion);
+        return MEM_INVALID_ARGUMENT;
+    }
+    const Memd__V1__RankWeights *w = r->weights;
+    if (w) {
+        mem_code_t rc;
+        if ((rc = s_check_weight ("lexical", w->lexical, err, err_size))
+            || (rc = s_check_weight ("vector", w->vector, err, err_size))
+            || (rc = s_check_weight ("recency", w->recency, err, err_size))
+            || (rc = s_check_weight ("salience", w->salience, err, err_size))
+            || (rc = s_check_weight ("graph", w->graph, err, err_size)))
+            return rc;
+    }
+    return MEM_OK;
+}
+
 //  True for the operations on records, which are scoped by agent.
+//  Export, Import and Backup (memctl export, import, backup).
+static mem_code_t
+s_validate_portability (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
+                        size_t err_size)
+{
+    if (req->op_case == MEMD__V1__REQUEST__OP_EXPORT_RECORDS) {
+        const Memd__V1__Export *e = req->export_records;
+        if (!e->all_agents && (!req->agent_id || !*req->agent_id)) {
+            snprintf (err, err_size, "export needs agent_id or all_agents");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (e->limit > MEM_EXPORT_MAX_LIMIT) {
+            snprintf (err, err_size, "export limit %u is over the limit of %d", e->limit,
+                      MEM_EXPORT_MAX_LIMIT);
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    if (req->op_case == MEMD__V1__REQUEST__OP_BACKUP) {
+        const char *dir = req->backup->dir;
+        CHECK_STRING ("dir", dir, 4000);
+        if (!dir || dir[0] != '/') {
+            snprintf (err, err_size, "backup dir must be an absolute path");
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    const Memd__V1__Import *im = req->import_records;
+    if (im->n_records == 0) {
+        snprintf (err, err_size, "import has no records");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (im->n_records > limits->max_batch) {
+        snprintf (err, err_size, "import of %zu records is over the batch limit of %zu",
+                  im->n_records, limits->max_batch);
+        return MEM_TOO_LARGE;
+    }
+    uint64_t last_id = 0;
+    for (size_t i = 0; i < im->n_records; i++) {
+        const Memd__V1__Record *rec = im->records[i];
+        mem_code_t rc = s_validate_record (rec, i, req->agent_id, limits, err, err_size);
+        if (rc != MEM_OK)
+            return rc;
+        if (rec->uid.len != 16) {
+            snprintf (err, err_size, "record %zu: uid must be 16 bytes, not %zu", i, rec->uid.len);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (rec->tombstoned_at_ms < 0 || rec->last_recalled_ms < 0) {
+            snprintf (err, err_size, "record %zu: a negative time", i);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (rec->salience_base < 0 || rec->salience_base > 1
+            || rec->salience_base != rec->salience_base) {
+            snprintf (err, err_size, "record %zu: salience_base must be within 0..1", i);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (im->keep_ids && (rec->id == 0 || rec->id <= last_id)) {
+            snprintf (err, err_size, "record %zu: with keep_ids, ids must be increasing and "
+                                     "above 0 (id %llu)", i, (unsigned long long) rec->id);
+            return MEM_INVALID_ARGUMENT;
+        }
+        last_id = rec->id;
+    }
+    return MEM_OK;
+}
+
 static bool
 s_is_record_op (const Memd__V1__Request *req)
 {
@@ -378,7 +544,8 @@ s_is_record_op (const Memd__V1__Request *req)
         || req->op_case == MEMD__V1__REQUEST__OP_FORGET
         || req->op_case == MEMD__V1__REQUEST__OP_GRAPH_STATS
         || req->op_case == MEMD__V1__REQUEST__OP_NEIGHBORS
-        || req->op_case == MEMD__V1__REQUEST__OP_COMMUNITY;
+        || req->op_case == MEMD__V1__REQUEST__OP_COMMUNITY
+        || req->op_case == MEMD__V1__REQUEST__OP_CONTEXT;
 }
 
 //  The graph's operations (docs/graph.md).
@@ -474,34 +641,20 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
         }
         return MEM_OK;
     }
-    case MEMD__V1__REQUEST__OP_RECALL: {
-        const Memd__V1__Recall *r = req->recall;
-        CHECK_STRING ("query", r->query, limits->max_query_bytes);
-        CHECK_STRING ("session_id", r->session_id, limits->max_id_bytes);
-        if (r->k > limits->max_k) {
-            snprintf (err, err_size, "k = %u is over the limit of %zu", r->k, limits->max_k);
+    case MEMD__V1__REQUEST__OP_RECALL:
+        return s_validate_recall (req->recall, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_CONTEXT: {
+        const Memd__V1__Context *c = req->context;
+        if (!c->recall) {
+            snprintf (err, err_size, "context needs a recall (the query)");
             return MEM_INVALID_ARGUMENT;
         }
-        if (!s_kind_valid (r->kind)) {
-            snprintf (err, err_size, "unknown kind %d", r->kind);
+        if (c->budget_tokens > limits->max_budget_tokens) {
+            snprintf (err, err_size, "budget_tokens = %u is over the limit of %u",
+                      c->budget_tokens, limits->max_budget_tokens);
             return MEM_INVALID_ARGUMENT;
         }
-        if (r->n_tags > limits->max_tags) {
-            snprintf (err, err_size, "%zu tag filters, over the limit of %zu", r->n_tags,
-                      limits->max_tags);
-            return MEM_TOO_LARGE;
-        }
-        for (size_t i = 0; i < r->n_tags; i++)
-            CHECK_STRING ("tag filter", r->tags[i], limits->max_string_bytes);
-        if (r->graph < 0 || r->graph > MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF) {
-            snprintf (err, err_size, "unknown graph mode %d", r->graph);
-            return MEM_INVALID_ARGUMENT;
-        }
-        if (r->until_ms && r->since_ms && r->until_ms <= r->since_ms) {
-            snprintf (err, err_size, "until_ms must be after since_ms");
-            return MEM_INVALID_ARGUMENT;
-        }
-        return MEM_OK;
+        return s_validate_recall (c->recall, limits, err, err_size);
     }
     case MEMD__V1__REQUEST__OP_GET:
         if (req->get->n_ids == 0) {
@@ -543,6 +696,10 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
     case MEMD__V1__REQUEST__OP_NEIGHBORS:
     case MEMD__V1__REQUEST__OP_COMMUNITY:
         return s_validate_graph (req, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_EXPORT_RECORDS:
+    case MEMD__V1__REQUEST__OP_IMPORT_RECORDS:
+    case MEMD__V1__REQUEST__OP_BACKUP:
+        return s_validate_portability (req, limits, err, err_size);
     default:
         snprintf (err, err_size, "unknown operation %d", (int) req->op_case);
         return MEM_INVALID_ARGUMENT;
@@ -564,6 +721,7 @@ mem_codec_is_data_plane (const Memd__V1__Request *req)
     case MEMD__V1__REQUEST__OP_SLEEP:
     case MEMD__V1__REQUEST__OP_WAKE:
     case MEMD__V1__REQUEST__OP_VERIFY:
+    case MEMD__V1__REQUEST__OP_BACKUP:
     case MEMD__V1__REQUEST__OP_JOB_LEASE:
     case MEMD__V1__REQUEST__OP_JOB_EXTEND:
     case MEMD__V1__REQUEST__OP_JOB_LIST:
@@ -700,6 +858,71 @@ mem_codec_test (bool verbose)
     rec.kind = 42;
     assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
     rec.kind = 0;
+
+    //  Embeddings: finite, not all zero, bounded (the agent's own dimension
+    //  is the writer's check).
+    float vec[3] = {0.5f, -1, 2};
+    rec.embedding = vec;
+    rec.n_embedding = 3;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_OK);
+    vec[1] = NAN;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "record 0: embedding[1] is NaN"));
+    vec[1] = -INFINITY;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "infinite"));
+    vec[0] = vec[1] = vec[2] = 0;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "all zeros"));
+    vec[2] = 1;
+    limits.max_embedding_dims = 2;
+    assert (mem_codec_request_validate (&req, &limits, err, sizeof err) == MEM_TOO_LARGE);
+    assert (strstr (err, "3 dimensions, over the limit of 2"));
+    mem_limits_default (&limits);
+    rec.embedding = NULL;
+    rec.n_embedding = 0;
+
+    //  Recall: a query or an embedding; weights bounded; Context wraps a Recall.
+    Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
+    Memd__V1__Request rreq = MEMD__V1__REQUEST__INIT;
+    rreq.op_case = MEMD__V1__REQUEST__OP_RECALL;
+    rreq.recall = &recall;
+    rreq.agent_id = "a";
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "query is empty"));
+    recall.query_embedding = vec;
+    recall.n_query_embedding = 3;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_OK);
+    vec[0] = INFINITY;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "query_embedding[0]"));
+    vec[0] = 0;
+    Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
+    recall.weights = &weights;
+    weights.recency = -1;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "weights.recency"));
+    weights.recency = NAN;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    weights.recency = 2;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_OK);
+    recall.fusion = 7;
+    assert (mem_codec_request_validate (&rreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    recall.fusion = 0;
+    Memd__V1__Context context = MEMD__V1__CONTEXT__INIT;
+    Memd__V1__Request creq = MEMD__V1__REQUEST__INIT;
+    creq.op_case = MEMD__V1__REQUEST__OP_CONTEXT;
+    creq.context = &context;
+    creq.agent_id = "a";
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    context.recall = &recall;
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_OK);
+    assert (mem_codec_is_data_plane (&creq));
+    context.budget_tokens = limits.max_budget_tokens + 1;
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    context.budget_tokens = 0;
+    creq.agent_id = "";
+    assert (mem_codec_request_validate (&creq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
 
     //  Ping is control plane; forget needs ids or a session, not both.
     Memd__V1__Ping ping = MEMD__V1__PING__INIT;

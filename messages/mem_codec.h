@@ -14,6 +14,12 @@
 
 #define MEM_PROTOCOL_VERSION 1
 
+/* The events endpoint's readiness marker (docs/protocol.md, Events): a
+   subscriber subscribes to this topic after its others, and memd publishes
+   it, as one frame, when that subscription arrives (so the others are in
+   place). 0xff sorts last, so a reconnecting SUB resends it last too. */
+#define MEM_EVENTS_READY "\xff" "memd.ready"
+
 typedef Memd__V1__Code mem_code_t;
 #define MEM_OK                 MEMD__V1__CODE__OK
 #define MEM_INVALID_ARGUMENT   MEMD__V1__CODE__INVALID_ARGUMENT
@@ -44,7 +50,12 @@ typedef struct {
     int64_t max_wait_ms;        /* Lease long-poll wait; default 10 min */
     int64_t max_delay_ms;       /* Enqueue delay, Fail retry_after; default 366 days */
     size_t max_list;            /* jobs in one JobList; default 10,000 */
+    size_t max_embedding_dims;  /* floats in one embedding; default 4,096 */
+    uint32_t max_budget_tokens; /* Context budget; default 100,000 */
 } mem_limits_t;
+
+#define MEM_EXPORT_MAX_LIMIT 10000  /* records in one Export page */
+#define MEM_EXPORT_DEFAULT_LIMIT 1000
 
 #define MEM_JOB_KIND_MAX    64      /* bytes in a job kind: [A-Za-z0-9_.:-] */
 #define MEM_JOB_DEDUPE_MAX  256     /* bytes in a dedupe key */
@@ -53,6 +64,8 @@ typedef struct {
 #define MEM_JOB_ERROR_MAX   65536   /* bytes of a Fail error (memd keeps the first 4 KiB) */
 #define MEM_JOB_INTERNAL_PREFIX "memd."   /* kinds memd's own actors enqueue and lease */
 #define MEM_GRAPH_LIST_MAX  10000   /* Neighbors limit, Community limit, GraphStats top */
+
+#define MEM_WEIGHT_MAX      1000    /* largest RankWeights value */
 
 /* True if name is a valid job kind: 1-64 bytes of [A-Za-z0-9_.:-]. */
 bool mem_codec_job_kind_valid (const char *name);

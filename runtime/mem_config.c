@@ -5,7 +5,7 @@
 #include "mem_codec.h"
 #include <errno.h>
 
-typedef enum { S_STRING, S_INT, S_ENUM, S_LIMITS } s_type_t;
+typedef enum { S_STRING, S_INT, S_ENUM, S_LIMITS, S_UIDS } s_type_t;
 
 typedef struct {
     const char *key;
@@ -31,10 +31,19 @@ static const s_setting_t s_settings[] = {
     {"api/endpoint", S_STRING, "", 0, 0, NULL,
      "API endpoint; default ipc://RUN_DIR/memd.sock; env MEMD_ENDPOINT; flag --endpoint"},
     {"api/events_endpoint", S_STRING, "", 0, 0, NULL,
-     "events endpoint (PUB: topics state, captured, forgotten); default: the API endpoint "
+     "events endpoint (PUB: topics state, captured, forgotten, job); default: the API endpoint "
      "with .sock replaced by -events.sock (ipc only); \"none\" = no events"},
     {"api/max_message_bytes", S_INT, "16777216", 1024, 1 << 30, NULL,
      "largest request accepted, in bytes"},
+    {"api/allow_uids", S_UIDS, "none", 0, 0, NULL,
+     "other users (numeric uids, \"1001,1002\") whose ipc connections are accepted besides "
+     "memd's own uid; they also need access to the run directory and socket (an ACL)"},
+    {"api/ipc_uid_filter", S_INT, "1", 0, 1, NULL,
+     "1 = also refuse other uids in libzmq's accept path (ZMQ_IPC_FILTER_UID) before the ZAP "
+     "handler sees them; 0 = the ZAP handler alone (it logs the refused uid and pid)"},
+    {"api/allow_tcp", S_INT, "0", 0, 1, NULL,
+     "1 = accept a tcp:// API or events endpoint; tcp peers are NOT authenticated (anyone who "
+     "can reach the port has the whole store); 0 = refuse to start with one"},
     {"capture/max_batch", S_INT, "10000", 1, 1000000, NULL,
      "most records in one Capture request"},
     {"capture/max_text_bytes", S_INT, "1048576", 16, 1 << 26, NULL,
@@ -116,6 +125,27 @@ static const s_setting_t s_settings[] = {
      "one link or build step of the graph actor works about this long (a write "
      "transaction of linking holds the writer at most this long)"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
+    {"redact/enabled", S_INT, "1", 0, 1, NULL,
+     "1 = secrets (tokens, keys, password= values, <private> spans) are replaced by "
+     "[REDACTED:type] in every captured text and metadata value before it is stored; "
+     "0 = texts are stored as sent"},
+    {"redact/patterns", S_STRING, "none", 0, 0, NULL,
+     "file of extra secret patterns, one \"name<TAB>regex\" (PCRE2) a line, # for comments; "
+     "checked at start; none = the built-in patterns only (docs/agents.md)"},
+    {"watch/dirs", S_STRING, "none", 0, 0, NULL,
+     "directories whose JSONL transcripts (*.jsonl) memd ingests as they grow, separated by "
+     "':'; a leading ~/ is $HOME; e.g. ~/.claude/projects (Claude Code); none = no watching "
+     "(docs/agents.md)"},
+    {"watch/depth", S_INT, "3", 0, 16, NULL,
+     "levels of subdirectories watched below each of watch/dirs (Claude Code: one directory "
+     "per project, subagent transcripts deeper)"},
+    {"watch/chunk_kb", S_INT, "256", 4, 65536, NULL,
+     "most bytes of one file ingested per write; a larger backlog goes in several, files in "
+     "turn"},
+    {"watch/max_line_kb", S_INT, "16384", 64, 1048576, NULL,
+     "longer transcript lines are skipped (counted in status)"},
+    {"watch/max_files", S_INT, "100000", 1, 100000000, NULL,
+     "transcript files tracked at once; more are not ingested (an error in status)"},
 };
 #define S_COUNT (sizeof s_settings / sizeof s_settings[0])
 
@@ -181,6 +211,14 @@ s_validate (const s_setting_t *s, const char *value, char *err, size_t err_size)
         mem_job_limit_t limits[64];
         char why[256];
         if (mem_config_parse_limits (value, limits, 64, why, sizeof why) < 0) {
+            snprintf (err, err_size, "%s: %s", s->key, why);
+            return -1;
+        }
+    }
+    else if (s->type == S_UIDS) {
+        uint32_t uids[MEM_ALLOW_UIDS_MAX];
+        char why[256];
+        if (mem_config_parse_uids (value, uids, MEM_ALLOW_UIDS_MAX, why, sizeof why) < 0) {
             snprintf (err, err_size, "%s: %s", s->key, why);
             return -1;
         }
@@ -252,6 +290,45 @@ mem_config_parse_limits (const char *text, mem_job_limit_t *out, size_t max, cha
         memcpy (out[n].kind, start, strlen (start) + 1);   //  valid kinds fit (64 bytes)
         out[n++].limit = (uint32_t) limit;
         p = end ? end + 1 : p + len;
+    }
+    return (int) n;
+}
+
+int
+mem_config_parse_uids (const char *text, uint32_t *out, size_t max, char *err, size_t err_size)
+{
+    while (*text == ' ')
+        text++;
+    if (!*text || streq (text, "none"))
+        return 0;
+    size_t n = 0;
+    const char *p = text;
+    while (true) {
+        while (*p == ' ')
+            p++;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long uid = isdigit ((unsigned char) *p) ? strtoull (p, &end, 10) : 0;
+        if (!end || errno || uid >= UINT32_MAX) {
+            snprintf (err, err_size, "'%s' is not a list of numeric uids (e.g. \"1001,1002\")",
+                      text);
+            return -1;
+        }
+        if (n == max) {
+            snprintf (err, err_size, "more than %zu uids", max);
+            return -1;
+        }
+        out[n++] = (uint32_t) uid;
+        p = end;
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (*p++ != ',') {
+            snprintf (err, err_size, "'%s' is not a list of numeric uids (e.g. \"1001,1002\")",
+                      text);
+            return -1;
+        }
     }
     return (int) n;
 }
@@ -488,6 +565,17 @@ mem_config_test (bool verbose)
     assert (strstr (err, "jobs/limits"));
     assert (mem_config_set (config, "jobs/limits=llm=1", NULL, err, sizeof err) == 0);
     assert (streq (mem_config_get (config, "jobs/limits"), "llm=1"));
+    //  api/allow_uids: numbers, checked when set.
+    uint32_t uids[4];
+    assert (mem_config_parse_uids ("none", uids, 4, err, sizeof err) == 0);
+    assert (mem_config_parse_uids (" 1001 , 0,42", uids, 4, err, sizeof err) == 3);
+    assert (uids[0] == 1001 && uids[1] == 0 && uids[2] == 42);
+    assert (mem_config_parse_uids ("1001,", uids, 4, err, sizeof err) == -1);
+    assert (mem_config_parse_uids ("bob", uids, 4, err, sizeof err) == -1);
+    assert (mem_config_parse_uids ("-1", uids, 4, err, sizeof err) == -1);
+    assert (mem_config_parse_uids ("1,2,3,4,5", uids, 4, err, sizeof err) == -1);
+    assert (mem_config_set (config, "api/allow_uids=1001 2", NULL, err, sizeof err) == -1);
+    assert (mem_config_set (config, "api/allow_uids=1001,2", NULL, err, sizeof err) == 0);
     mem_config_destroy (&config);
     assert (config == NULL);
     if (verbose)

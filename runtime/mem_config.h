@@ -46,6 +46,13 @@ typedef struct {
 int mem_config_parse_limits (const char *text, mem_job_limit_t *out, size_t max, char *err,
                              size_t err_size);
 
+/* Parses an api/allow_uids value, "UID[,UID]…" (numbers; spaces allowed;
+   "" or "none" for none), into out (room for max). Returns the count, or
+   -1 with a message in err. */
+#define MEM_ALLOW_UIDS_MAX 64
+int mem_config_parse_uids (const char *text, uint32_t *out, size_t max, char *err,
+                           size_t err_size);
+
 /* Prints every key, its default and what it does. */
 void mem_config_print_help (FILE *out);
 

@@ -1,7 +1,9 @@
 /*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
 
-    Start: store, reaper, graph, capture, recall pool, lifecycle, frontend
-    (binds the events endpoint, then the API).
+    Start: the ZAP handler (before any public socket exists, DESIGN §11),
+    store, reaper, graph, capture, recall pool, lifecycle, backup, frontend (binds
+    the events endpoint, then the API), then transcript watching (when
+    watch/dirs is set): it scans after memd serves.
     Stop: the reaper answers its parked leases, the frontend drains what is
     in flight, then every actor stops in reverse order of start. */
 #include "mem_daemon.h"
@@ -18,6 +20,8 @@ struct _mem_daemon_t {
     char *data_dir;
     char *endpoint;
     int endpoint_lock;
+    zactor_t *zap;
+    zactor_t *backup;
     zactor_t *reaper;
     zactor_t *graph;
     zactor_t *capture;
@@ -25,7 +29,9 @@ struct _mem_daemon_t {
     unsigned n_recall;
     zactor_t *lifecycle;
     zactor_t *frontend;
+    zactor_t *watch;              //  NULL when watch/dirs is none
     char *events_endpoint;
+    char *watch_dirs;
 };
 
 static mem_sync_t
@@ -109,8 +115,43 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
                                                             ? MAX_RECALL_WORKERS
                                                             : workers);
 
-    self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, err, err_size);
+    const char *watch_dirs = mem_config_get (config, "watch/dirs");
+    if (!streq (watch_dirs, "none")) {
+        self->watch_dirs = strdup (watch_dirs);
+        ctx->watch.dirs = self->watch_dirs;
+    }
+    ctx->watch.depth = (unsigned) mem_config_int (config, "watch/depth");
+    ctx->watch.chunk_bytes = (size_t) mem_config_int (config, "watch/chunk_kb") << 10;
+    ctx->watch.max_line_bytes = (size_t) mem_config_int (config, "watch/max_line_kb") << 10;
+    ctx->watch.max_files = (size_t) mem_config_int (config, "watch/max_files");
+
+    if (!(ctx->redact = mem_redact_from_config (config, err, err_size)))
+        goto failed;
+
+    int n_uids = mem_config_parse_uids (mem_config_get (config, "api/allow_uids"),
+                                        ctx->allow_uids, MEM_ALLOW_UIDS_MAX, err, err_size);
+    if (n_uids < 0)
+        goto failed;
+    ctx->n_allow_uids = (size_t) n_uids;
+    ctx->allow_tcp = mem_config_int (config, "api/allow_tcp") != 0;
+    ctx->ipc_uid_filter = mem_config_int (config, "api/ipc_uid_filter") != 0;
+
+    self->endpoint_lock = mem_paths_claim_endpoint (self->endpoint, n_uids > 0, err, err_size);
     if (self->endpoint_lock == -1)
+        goto failed;
+    if (self->events_endpoint && strncmp (self->events_endpoint, "ipc://", 6) == 0) {
+        char dir[4096];
+        snprintf (dir, sizeof dir, "%s", self->events_endpoint + 6);
+        char *slash = strrchr (dir, '/');
+        if (slash && slash != dir) {
+            *slash = 0;
+            if (mem_paths_check_dir (dir, n_uids > 0, err, err_size))
+                goto failed;
+        }
+    }
+    //  Peers are authenticated from the first connection on: the handler
+    //  exists before any public socket.
+    if (!(self->zap = mem_actor_start (mem_zap_actor, ctx, err, err_size)))
         goto failed;
 
     mem_store_options_t opts;
@@ -138,7 +179,11 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
             goto failed;
     if (!(self->lifecycle = mem_actor_start (mem_lifecycle_actor, ctx, err, err_size)))
         goto failed;
+    if (!(self->backup = mem_actor_start (mem_backup_actor, ctx, err, err_size)))
+        goto failed;
     if (!(self->frontend = mem_actor_start (mem_frontend_actor, ctx, err, err_size)))
+        goto failed;
+    if (ctx->watch.dirs && !(self->watch = mem_actor_start (mem_watch_actor, ctx, err, err_size)))
         goto failed;
 
     uint64_t live = 0, tombstoned = 0;
@@ -164,6 +209,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     mem_daemon_t *self = *self_p;
     if (!self)
         return;
+    zactor_destroy (&self->watch);   //  its writes in flight commit all the same
     if (self->reaper && self->frontend) {
         //  Parked Lease requests are answered now (UNAVAILABLE): they would
         //  otherwise hold the drain below for their whole wait.
@@ -184,13 +230,16 @@ mem_daemon_destroy (mem_daemon_t **self_p)
         zstr_free (&reply);
         zactor_destroy (&self->frontend);
     }
+    zactor_destroy (&self->backup);
     zactor_destroy (&self->lifecycle);
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
     zactor_destroy (&self->graph);
     zactor_destroy (&self->reaper);
+    zactor_destroy (&self->zap);   //  last: no public socket is left
     mem_store_destroy (&self->ctx.store);
+    mem_redact_destroy (&self->ctx.redact);
     if (self->endpoint_lock >= 0) {
         unlink (self->endpoint + 6);   //  the socket file, if the listener left it
         if (self->events_endpoint && strncmp (self->events_endpoint, "ipc://", 6) == 0)
@@ -200,6 +249,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     free (self->data_dir);
     free (self->endpoint);
     free (self->events_endpoint);
+    free (self->watch_dirs);
     free (self);
     *self_p = NULL;
 }

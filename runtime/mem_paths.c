@@ -1,5 +1,6 @@
 /*  mem_paths — run directory and endpoint lock; see mem_paths.h. */
 #include "mem_paths.h"
+#include "mem_log.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,7 +30,58 @@ mem_paths_mkdirs (const char *dir)
 }
 
 int
-mem_paths_claim_endpoint (const char *endpoint, char *err, size_t err_size)
+mem_paths_check_dir (const char *dir, bool shared_ok, char *err, size_t err_size)
+{
+    struct stat st;
+    //  A symlink planted by someone else (say in /tmp) could point anywhere
+    //  of ours: only our own links are followed.
+    if (lstat (dir, &st) == 0 && S_ISLNK (st.st_mode) && st.st_uid != geteuid ()) {
+        snprintf (err, err_size, "run directory %s is a symbolic link of uid %u: use a run "
+                                 "directory of your own (--run-dir)",
+                  dir, (unsigned) st.st_uid);
+        return -1;
+    }
+    if (stat (dir, &st)) {
+        snprintf (err, err_size, "cannot use run directory %s: %s", dir, strerror (errno));
+        return -1;
+    }
+    if (!S_ISDIR (st.st_mode)) {
+        snprintf (err, err_size, "run directory %s is not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid ()) {
+        snprintf (err, err_size,
+                  "run directory %s belongs to uid %u, not to memd's uid %u: use a run "
+                  "directory of your own (--run-dir)",
+                  dir, (unsigned) st.st_uid, (unsigned) geteuid ());
+        return -1;
+    }
+    if ((st.st_mode & 077) && !shared_ok) {
+        //  Refused, not fixed: a mode someone chose is theirs to change, and
+        //  a socket that others could reach must not be served silently.
+        snprintf (err, err_size,
+                  "run directory %s has mode %04o: other users could reach memd's socket; "
+                  "make it private (chmod 700 %s), or list the users memd should accept in "
+                  "api/allow_uids",
+                  dir, (unsigned) (st.st_mode & 07777), dir);
+        return -1;
+    }
+    if ((st.st_mode & 002) && !(st.st_mode & S_ISVTX)) {
+        snprintf (err, err_size,
+                  "run directory %s is world-writable (mode %04o): anyone could replace "
+                  "memd's socket; chmod o-w %s",
+                  dir, (unsigned) (st.st_mode & 07777), dir);
+        return -1;
+    }
+    if (st.st_mode & 077)
+        mem_log_warn ("run directory %s has mode %04o: users other than uid %u can reach the "
+                      "socket; only the uids in api/allow_uids are accepted",
+                      dir, (unsigned) (st.st_mode & 07777), (unsigned) geteuid ());
+    return 0;
+}
+
+int
+mem_paths_claim_endpoint (const char *endpoint, bool shared_ok, char *err, size_t err_size)
 {
     if (strncmp (endpoint, "ipc://", 6) != 0)
         return -2;
@@ -50,11 +102,8 @@ mem_paths_claim_endpoint (const char *endpoint, char *err, size_t err_size)
             snprintf (err, err_size, "cannot create run directory %s: %s", dir, strerror (errno));
             return -1;
         }
-        struct stat st;
-        if (stat (dir, &st) == 0 && st.st_uid != getuid ()) {
-            snprintf (err, err_size, "run directory %s belongs to another user", dir);
+        if (mem_paths_check_dir (dir, shared_ok, err, err_size))
             return -1;
-        }
     }
     char lock[4200];
     snprintf (lock, sizeof lock, "%s.lock", path);

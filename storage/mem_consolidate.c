@@ -323,34 +323,15 @@ s_members_free (s_members_t *m)
 
 //  The newest DIGEST_MEMBERS live members of a session, digests excluded.
 static int
-s_members_load (mem_store_t *store, MDB_txn *txn, const MDB_val *session_key, s_members_t *m)
+s_members_load (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                s_members_t *m)
 {
     memset (m, 0, sizeof *m);
-    uint64_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    MDB_cursor *cursor;
-    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &cursor));
+    uint64_t *ids;
+    size_t n;
+    int rc = mem_records_session_ids (store, txn, agent, session, &ids, &n);
     if (rc)
         return rc;
-    MDB_val key = *session_key, val;
-    for (rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_KEY); rc == 0;
-         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT_DUP)) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            uint64_t *grown = realloc (ids, cap * sizeof *ids);
-            if (!grown) {
-                rc = ENOMEM;
-                break;
-            }
-            ids = grown;
-        }
-        ids[n++] = mem_get_u64be (val.mv_data);
-    }
-    mdb_cursor_close (cursor);
-    if (rc && rc != MDB_NOTFOUND) {
-        free (ids);
-        return MEM_MDB (rc);
-    }
     rc = 0;
     size_t first = n > DIGEST_MEMBERS ? n - DIGEST_MEMBERS : 0;
     m->records = calloc (n - first + 1, sizeof *m->records);
@@ -512,7 +493,7 @@ s_digest_session (mem_consolidate_t *self, MDB_txn *txn, const MDB_val *session_
     session[session_key->mv_size - 4] = 0;
 
     s_members_t m;
-    int rc = s_members_load (store, txn, session_key, &m);
+    int rc = s_members_load (store, txn, agent, session, &m);
     if (rc)
         return rc;
     uint64_t old_digest = 0, old_last = 0;
@@ -953,14 +934,7 @@ mem_consolidate_test (bool verbose)
 {
     printf (" * mem_consolidate: ");
     char dir[] = "/tmp/memd-consolidate-test-XXXXXX";
-    assert (mkdtemp (dir));
-    mem_store_options_t opts;
-    mem_store_options_default (&opts);
-    opts.dir = dir;
-    opts.sync = MEM_SYNC_NONE;
-    char err[256];
-    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
-    assert (store);
+    mem_store_t *store = mem_store_test_new (dir);
     mem_index_writer_t *index = mem_index_writer_new (store);
     mem_index_writer_set_merge_budget (index, 256);   //  vacuum in many small steps
     mem_consolidate_config_t config;
@@ -1079,9 +1053,6 @@ mem_consolidate_test (bool verbose)
 
     mem_consolidate_destroy (&c);
     mem_index_writer_destroy (&index);
-    mem_store_destroy (&store);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert (system (cmd) == 0);
+    mem_store_test_remove (&store, dir);
     printf ("OK\n");
 }

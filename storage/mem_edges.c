@@ -173,14 +173,7 @@ mem_edges_test (bool verbose)
 {
     printf (" * mem_edges: ");
     char dir[] = "/tmp/memd-edges-test-XXXXXX";
-    assert (mkdtemp (dir));
-    mem_store_options_t opts;
-    mem_store_options_default (&opts);
-    opts.dir = dir;
-    opts.sync = MEM_SYNC_NONE;
-    char err[256];
-    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
-    assert (store);
+    mem_store_t *store = mem_store_test_new (dir);
     MDB_txn *txn;
     assert (mem_store_write_begin (store, &txn) == 0);
     //  7 → {3, 9} DERIVED, 7 → 3 DUPLICATE, 5 → 7 TEMPORAL.
@@ -209,9 +202,6 @@ mem_edges_test (bool verbose)
     assert (mem_edges_remove_node (store, txn, 7, &removed) == 0 && removed == 0);
     assert (strcmp (mem_edge_type_name (MEM_EDGE_DUPLICATE), "DUPLICATE") == 0);
     mem_store_write_abort (store, &txn);
-    mem_store_destroy (&store);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert (system (cmd) == 0);
+    mem_store_test_remove (&store, dir);
     printf ("OK\n");
 }

@@ -185,7 +185,7 @@ s_load_edge (const mem_edge_t *edge, void *arg)
     mem_graph_build_t *self = a->self;
     const uint64_t *hit
         = bsearch (&edge->dst, self->ids, self->n_ids, sizeof *self->ids, s_id_cmp);
-    float w = mem_graph_type_weight (edge->type) * edge->weight;
+    float w = mem_graph_edge_weight (edge);
     if (!hit || *hit == edge->src || !(w > 0))
         return 0;
     if (self->n_wedges == self->cap_wedges) {

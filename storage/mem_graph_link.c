@@ -136,7 +136,7 @@ s_best_community (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint8_t slot
             continue;
         if (rc)
             return rc;
-        double w = mem_graph_type_weight (edges[e].type) * edges[e].weight;
+        double w = mem_graph_edge_weight (&edges[e]);
         size_t c = 0;
         while (c < n_comms && comms[c] != node.community)
             c++;

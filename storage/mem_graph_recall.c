@@ -45,8 +45,7 @@ s_spread_edge (const mem_edge_t *edge, void *arg)
     if (sp->taken++ == MEM_GRAPH_FANOUT)
         return MDB_NOTFOUND;   //  enough from this seed (stops the walk, not an error)
     uint64_t other = edge->src == sp->seed ? edge->dst : edge->src;
-    double passed = MEM_GRAPH_SPREAD * sp->seed_score * mem_graph_type_weight (edge->type)
-                  * edge->weight;
+    double passed = MEM_GRAPH_SPREAD * sp->seed_score * mem_graph_edge_weight (edge);
     if (other == sp->seed || !(passed > 0))
         return 0;
     s_cand_t *cand = s_find (sp, other);
@@ -150,6 +149,8 @@ s_diversify (s_spread_t *sp, mem_hit_t *hits, unsigned cap)
     return out;
 }
 
+static int s_spread_score (s_spread_t *sp, const mem_hit_t *seeds, unsigned n_seeds);
+
 int
 mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversify,
                   mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits, unsigned *n,
@@ -164,37 +165,8 @@ mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversi
         return ENOMEM;
     for (unsigned i = 0; i < *n; i++)
         sp.cands[sp.n++] = (s_cand_t){hits[i].id, hits[i].score, 0, 0, 0};
-    int rc = 0;
     unsigned seeds = *n < MEM_GRAPH_SEEDS ? *n : MEM_GRAPH_SEEDS;
-    for (unsigned s = 0; s < seeds && !rc; s++) {
-        sp.seed = hits[s].id;
-        sp.seed_score = hits[s].score;
-        for (int out = 1; out >= 0 && !rc; out--) {
-            sp.taken = 0;
-            rc = mem_edges_each (store, txn, sp.seed, out, 0, s_spread_edge, &sp);
-        }
-    }
-    //  Centrality and communities from the agent's last build.
-    mem_graph_meta_t meta;
-    if (!rc)
-        rc = mem_graph_meta_get (store, txn, agent, &meta);
-    double nodes = (double) (meta.nodes + meta.added);
-    for (size_t i = 0; i < sp.n && !rc; i++) {
-        s_cand_t *c = &sp.cands[i];
-        //  A record the query matched keeps its rank mostly to itself: only
-        //  a share of what the graph passes it counts (LoCoMo: R@1 holds).
-        c->score = c->base + (c->base > 0 ? MEM_GRAPH_MATCHED : 1.0) * c->activation;
-        mem_graph_node_t node;
-        int r = meta.generation ? mem_graph_node_get (store, txn, agent, meta.slot, c->id, &node)
-                                : MDB_NOTFOUND;
-        if (r == 0) {
-            double relative = node.pagerank * nodes;   //  1 = as central as the average
-            c->score *= 1 + MEM_GRAPH_CENTRALITY * relative / (1 + relative);
-            c->community = node.community;
-        }
-        else if (r != MDB_NOTFOUND)
-            rc = r;
-    }
+    int rc = s_spread_score (&sp, hits, seeds);
     if (!rc) {
         qsort (sp.cands, sp.n, sizeof *sp.cands, s_score_cmp);
         unsigned out = 0;
@@ -205,6 +177,94 @@ mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversi
             out = s_diversify (&sp, hits, cap);
         *n = out;
     }
+    free (sp.cands);
+    return rc;
+}
+
+//  Spreads from the seeds into sp (the hits are candidates with their
+//  scores as base), then scores every candidate: base plus what reached it
+//  (a quarter of it for a matched hit), times the centrality boost.
+static int
+s_spread_score (s_spread_t *sp, const mem_hit_t *seeds, unsigned n_seeds)
+{
+    int rc = 0;
+    for (unsigned s = 0; s < n_seeds && !rc; s++) {
+        sp->seed = seeds[s].id;
+        sp->seed_score = seeds[s].score;
+        for (int out = 1; out >= 0 && !rc; out--) {
+            sp->taken = 0;
+            rc = mem_edges_each (sp->store, sp->txn, sp->seed, out, 0, s_spread_edge, sp);
+        }
+    }
+    mem_graph_meta_t meta;
+    if (!rc)
+        rc = mem_graph_meta_get (sp->store, sp->txn, sp->agent, &meta);
+    double nodes = rc ? 0 : (double) (meta.nodes + meta.added);
+    for (size_t i = 0; i < sp->n && !rc; i++) {
+        s_cand_t *c = &sp->cands[i];
+        //  A record the query matched keeps its rank mostly to itself: only
+        //  a share of what the graph passes it counts (LoCoMo: R@1 holds).
+        c->score = c->base + (c->base > 0 ? MEM_GRAPH_MATCHED : 1.0) * c->activation;
+        mem_graph_node_t node;
+        int r = meta.generation ? mem_graph_node_get (sp->store, sp->txn, sp->agent, meta.slot,
+                                                      c->id, &node)
+                                : MDB_NOTFOUND;
+        if (r == 0) {
+            double relative = node.pagerank * nodes;   //  1 = as central as the average
+            c->score *= 1 + MEM_GRAPH_CENTRALITY * relative / (1 + relative);
+            c->community = node.community;
+        }
+        else if (r != MDB_NOTFOUND)
+            rc = r;
+    }
+    return rc;
+}
+
+int
+mem_graph_related (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds,
+                   unsigned n_seeds, mem_hit_t *out, unsigned max, unsigned *n_out)
+{
+    *n_out = 0;
+    if (n_seeds == 0 || max == 0)
+        return 0;
+    unsigned n = n_seeds < max ? n_seeds : max;
+    memcpy (out, seeds, n * sizeof *out);
+    *n_out = n;
+    return mem_graph_recall (store, txn, agent, false, NULL, NULL, out, n_out, max);
+}
+
+int
+mem_graph_signal (MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds, unsigned n_seeds,
+                  mem_hit_t *out, unsigned max, unsigned *n_out, void *arg)
+{
+    return mem_graph_related ((mem_store_t *) arg, txn, agent, seeds, n_seeds, out, max, n_out);
+}
+
+int
+mem_graph_diversify (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_hit_t *hits,
+                     unsigned n)
+{
+    if (n < 2)
+        return 0;
+    s_spread_t sp = {.store = store, .txn = txn, .agent = agent, .cap = n};
+    sp.cands = malloc (sp.cap * sizeof *sp.cands);
+    if (!sp.cands)
+        return ENOMEM;
+    mem_graph_meta_t meta;
+    int rc = mem_graph_meta_get (store, txn, agent, &meta);
+    for (unsigned i = 0; i < n && !rc; i++) {
+        s_cand_t *c = &sp.cands[sp.n++];
+        *c = (s_cand_t){hits[i].id, hits[i].score, 0, hits[i].score, 0};
+        mem_graph_node_t node;
+        int r = meta.generation ? mem_graph_node_get (store, txn, agent, meta.slot, c->id, &node)
+                                : MDB_NOTFOUND;
+        if (r == 0)
+            c->community = node.community;
+        else if (r != MDB_NOTFOUND)
+            rc = r;
+    }
+    if (!rc)
+        s_diversify (&sp, hits, n);
     free (sp.cands);
     return rc;
 }
@@ -280,6 +340,20 @@ mem_graph_recall_test (bool verbose)
     n = 2;
     assert (mem_graph_recall (store, txn, agent, false, NULL, NULL, hits, &n, 3) == 0);
     assert (n == 3 && hits[2].id == 5);
+
+    //  As mem_search's graph signal: the same ranking, unfiltered (the seam
+    //  filters): 1, 2, 5, then 7 (4), 6, 3; 8 is not live.
+    mem_hit_t seeds[3] = {{1, 10}, {2, 8}, {3, 1}}, related[8];
+    unsigned n_related;
+    assert (mem_graph_signal (txn, agent, seeds, 3, related, 8, &n_related, store) == 0);
+    uint64_t related_order[] = {1, 2, 5, 7, 6, 3};
+    double related_scores[] = {10.125, 8, 7, 4, 2.5, 2.25};
+    assert (n_related == 6);
+    for (unsigned i = 0; i < n_related; i++)
+        assert (related[i].id == related_order[i]
+                && fabs (related[i].score - related_scores[i]) < 1e-6);
+    assert (mem_graph_related (store, txn, agent, seeds, 3, related, 2, &n_related) == 0);
+    assert (n_related == 2 && related[0].id == 1 && related[1].id == 2);
 
     //  After a build: communities {1, 2, 3} and {5, 6, 7}; central 5 is
     //  boosted, and diversify puts it ahead of 2.

@@ -1,7 +1,8 @@
 /*  mem_graph_recall — recall along the memory graph (docs/graph.md).
 
-    Takes the lexical hits of a Recall and re-ranks them with the graph, in
-    the recall worker's read transaction:
+    Recall ranks with mem_search; the graph is one of its signals, through
+    its seam (mem_graph_signal): the fused best hits are the seeds, and
+    what they reach, in the recall worker's read transaction, is ranked by:
 
       spreading activation  each of the top hits passes a share of its
                             score along its edges (one hop), weighted by
@@ -43,6 +44,22 @@
 int mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool diversify,
                       mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits, unsigned *n,
                       unsigned cap);
+
+/* The graph signal of hybrid recall (mem_search's seam, mem_graph_fn):
+   the seeds (the fused best) re-ranked by mem_graph_recall with the
+   records their edges reach, best first, up to max, so a seed keeps its
+   place ahead of its own neighbours. Filtering is the caller's.
+   mem_graph_signal is the seam's shape, with the store as arg. */
+int mem_graph_related (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds,
+                       unsigned n_seeds, mem_hit_t *out, unsigned max, unsigned *n_out);
+int mem_graph_signal (MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds, unsigned n_seeds,
+                      mem_hit_t *out, unsigned max, unsigned *n_out, void *arg);
+
+/* Reorders hits (best first) so that they spread over the communities of
+   the agent's last build (Recall.graph_diversify); scores are discounted
+   as in mem_graph_recall. 0 or an LMDB code (or ENOMEM). */
+int mem_graph_diversify (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_hit_t *hits,
+                         unsigned n);
 
 void mem_graph_recall_test (bool verbose);
 

@@ -1,6 +1,7 @@
 /*  mem_graph_store — the persisted graph; see mem_graph_store.h. */
 #include "mem_graph_store.h"
 #include "mem_records.h"
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,19 @@ mem_graph_type_weight (mem_edge_type_t type)
     case MEM_EDGE_CO_RECALL: return 0.5f;
     default: return 0.0f;
     }
+}
+
+float
+mem_graph_edge_weight (const mem_edge_t *edge)
+{
+    float w = edge->weight;
+    if (!(w > 0))
+        return 0.0f;   //  NaN and non-positive weights carry nothing
+    if (edge->type == MEM_EDGE_CO_RECALL)
+        w = w / (w + 1.0f);
+    else if (w > 1.0f)
+        w = 1.0f;
+    return mem_graph_type_weight (edge->type) * w;
 }
 
 static void
@@ -597,6 +611,16 @@ mem_graph_store_test (bool verbose)
     assert (store);
     MDB_txn *txn;
     assert (mem_store_write_begin (store, &txn) == 0);
+
+    //  Edge weights within 0..1; a CO_RECALL count n weighs n / (n + 1).
+    mem_edge_t co = {1, 2, MEM_EDGE_CO_RECALL, 1};
+    assert (fabsf (mem_graph_edge_weight (&co) - 0.25f) < 1e-6f);
+    co.weight = 9;
+    assert (fabsf (mem_graph_edge_weight (&co) - 0.45f) < 1e-6f);
+    mem_edge_t lex = {1, 2, MEM_EDGE_LEXICAL, 0.5f};
+    assert (mem_graph_edge_weight (&lex) == 0.5f);
+    lex.weight = 3;
+    assert (mem_graph_edge_weight (&lex) == 1.0f);
 
     //  No meta yet: never built, slot 0.
     mem_graph_meta_t meta;

@@ -55,6 +55,12 @@ typedef struct {
 /* How an edge type weighs in communities, PageRank and recall. */
 float mem_graph_type_weight (mem_edge_type_t type);
 
+/* What an edge weighs in communities, PageRank and recall: its type's
+   weight times its own, within 0..1. A CO_RECALL edge's weight is a count
+   (mem_recstats adds 1 each time the pair is recalled together): n counts
+   as n / (n + 1), so one co-recall is 0.5 and many approach 1. */
+float mem_graph_edge_weight (const mem_edge_t *edge);
+
 /* The agent's meta; a zeroed one (slot 0, never built) if it has none. */
 int mem_graph_meta_get (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_graph_meta_t *meta);
 int mem_graph_meta_put (mem_store_t *store, MDB_txn *txn, uint32_t agent,

@@ -18,7 +18,7 @@
 #define MERGE_WAYS   8                   //  segments of one size tier merged at once
 #define MERGE_MAX    32                  //  most sources of one merge (idle tail compaction)
 #define MERGE_BUDGET (4u << 20)          //  postings bytes one merge step may write
-#define QUERY_TERMS  64                  //  distinct query terms used; the rest are ignored
+#define QUERY_TERMS  64                  //  distinct words of a text query; the rest are ignored
 
 static inline void
 s_posting_make (uint8_t *p, uint64_t id, unsigned tf, unsigned dl)
@@ -309,6 +309,46 @@ mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id, con
     self->deltas[d].docs++;
     self->deltas[d].len += *doc_len;
     self->deltas[d].last_id = id;
+    return 0;
+}
+
+typedef struct {
+    mem_index_writer_t *writer;
+    uint8_t field;
+    unsigned count;
+} s_field_arg_t;
+
+//  Tokenizer callback for a field: the term behind its marker byte.
+static void
+s_field_term (const char *term, size_t len, unsigned position, void *arg)
+{
+    s_field_arg_t *field = arg;
+    char marked[MEM_TERM_MAX];
+    if (len > MEM_TERM_MAX - 2)
+        len = MEM_TERM_MAX - 2;   //  a byte cut is fine: the query side cuts the same way
+    marked[0] = (char) field->field;
+    memcpy (marked + 1, term, len);
+    marked[len + 1] = 0;
+    field->count++;
+    s_writer_term (marked, len + 1, position, field->writer);
+}
+
+int
+mem_index_writer_add_field (mem_index_writer_t *self, uint32_t agent, uint64_t id,
+                            uint8_t field, const char *text, size_t len)
+{
+    if (self->cur_agent != agent || self->cur_id != id)
+        return -1;   //  a caller bug: fields follow their record's text
+    uint32_t start = self->n_postings;
+    s_field_arg_t arg = {self, field, 0};
+    mem_tokenize (text, len, s_field_term, &arg);
+    if (self->oom)
+        return -1;
+    //  dl of a field posting: the field's length (scored without length norm).
+    for (uint32_t i = start; i < self->n_postings; i++) {
+        uint8_t *value = self->postings[i].value;
+        s_posting_make (value, id, s_posting_tf (value), arg.count);
+    }
     return 0;
 }
 
@@ -1201,6 +1241,73 @@ mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *proble
 }
 
 int
+mem_index_verify_docs (mem_store_t *store, MDB_txn *txn, mem_index_doc_fn *fn, void *arg)
+{
+    //  First the agents with a merge in progress: a term may then be in a
+    //  source and in the merged segment at once, so counts are not exact.
+    MDB_cursor *cat;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SEGMENTS), &cat));
+    if (rc)
+        return rc;
+    uint32_t *merging = NULL;
+    size_t n_merging = 0, cap = 0;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cat, &key, &val, MDB_NEXT)) == 0) {
+        s_seg_info_t info;
+        if (key.mv_size != 8 || val.mv_size != sizeof info)
+            continue;   //  mem_index_verify reports these
+        memcpy (&info, val.mv_data, sizeof info);
+        if (info.state != SEG_READY) {
+            if (!s_grow ((void **) &merging, &cap, n_merging + 1, sizeof *merging)) {
+                rc = ENOMEM;
+                break;
+            }
+            merging[n_merging++] = mem_get_u32be (key.mv_data);
+        }
+    }
+    if (rc != MDB_NOTFOUND) {
+        mdb_cursor_close (cat);
+        free (merging);
+        return MEM_MDB (rc);
+    }
+    MDB_cursor *cursor;
+    rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor));
+    for (int r = rc ? MDB_NOTFOUND : mdb_cursor_get (cat, &key, &val, MDB_FIRST); r == 0;
+         r = mdb_cursor_get (cat, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8)
+            continue;
+        uint32_t agent = mem_get_u32be (key.mv_data);
+        bool exact = true;
+        for (size_t i = 0; i < n_merging; i++)
+            exact = exact && merging[i] != agent;
+        uint8_t k[4];
+        memcpy (k, (uint8_t *) key.mv_data + 4, 4);
+        MDB_val pkey = {4, k}, pval;
+        for (r = mdb_cursor_get (cursor, &pkey, &pval, MDB_SET_RANGE);
+             r == 0 && pkey.mv_size >= 4 && memcmp (pkey.mv_data, k, 4) == 0;
+             r = mdb_cursor_get (cursor, &pkey, &pval, MDB_NEXT)) {
+            if (pval.mv_size < HEADER_SIZE || (pval.mv_size - HEADER_SIZE) % POSTING_SIZE)
+                continue;   //  mem_index_verify reports these
+            if (pkey.mv_size > 4 && ((const uint8_t *) pkey.mv_data)[4] <= MEM_FIELD_TAG)
+                continue;   //  a field's term (speaker, tag): not counted in the text's length
+            const uint8_t *p = (const uint8_t *) pval.mv_data + HEADER_SIZE;
+            size_t n = (pval.mv_size - HEADER_SIZE) / POSTING_SIZE;
+            for (size_t i = 0; i < n; i++, p += POSTING_SIZE)
+                fn (arg, agent, s_posting_id (p), s_posting_tf (p), s_posting_dl (p), exact);
+        }
+        if (r != 0 && r != MDB_NOTFOUND) {
+            rc = MEM_MDB (r);
+            break;
+        }
+    }
+    if (!rc)
+        mdb_cursor_close (cursor);
+    mdb_cursor_close (cat);
+    free (merging);
+    return rc;
+}
+
+int
 mem_index_writer_recover (mem_index_writer_t *self, MDB_txn *txn)
 {
     //  Every agent with more than one segment is a candidate; the policy
@@ -1263,6 +1370,8 @@ s_termset_add (const char *term, size_t len, unsigned position, void *arg)
 //  Search: one iterator per query term over its runs (one per segment
 //  holding the term, in id order), walked document at a time.
 
+#define QUERY_LISTS 256   //  iterators: terms with their prefix expansions
+
 typedef struct {
     const uint8_t *p;
     size_t n;
@@ -1274,7 +1383,8 @@ typedef struct {
     size_t i;                //  current posting in the run
     uint64_t doc;            //  current record id; UINT64_MAX when exhausted
     double idf, weight, ub;  //  ub: the most this term can add to a score
-    uint8_t len;
+    bool field;              //  a field term: no length normalisation
+    uint8_t len, from_len;   //  from_len: the prefix it expands (0: none)
     char term[MEM_TERM_MAX];
 } s_plist_t;
 
@@ -1324,19 +1434,17 @@ s_plist_seek (s_plist_t *l, uint64_t target)
 }
 
 static inline double
+s_bm25 (double weight, double idf, double tf, double dl, double avgdl, bool field)
+{
+    double norm = field ? MEM_BM25_K1 : MEM_BM25_K1 * (1 - MEM_BM25_B + MEM_BM25_B * dl / avgdl);
+    return weight * idf * tf * (MEM_BM25_K1 + 1) / (tf + norm);
+}
+
+static inline double
 s_plist_score (const s_plist_t *l, double avgdl)
 {
     const uint8_t *p = s_plist_at (l);
-    double tf = s_posting_tf (p), dl = s_posting_dl (p);
-    double norm = MEM_BM25_K1 * (1 - MEM_BM25_B + MEM_BM25_B * dl / avgdl);
-    return l->weight * l->idf * tf * (MEM_BM25_K1 + 1) / (tf + norm);
-}
-
-//  Min-heap of the best k hits: the root is the weakest.
-static inline bool
-s_hit_less (const mem_hit_t *a, const mem_hit_t *b)
-{
-    return a->score < b->score || (a->score == b->score && a->id < b->id);
+    return s_bm25 (l->weight, l->idf, s_posting_tf (p), s_posting_dl (p), avgdl, l->field);
 }
 
 static void
@@ -1344,9 +1452,9 @@ s_heap_sift_down (mem_hit_t *heap, unsigned n, unsigned i)
 {
     for (;;) {
         unsigned l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && s_hit_less (&heap[l], &heap[m]))
+        if (l < n && mem_hit_less (&heap[l], &heap[m]))
             m = l;
-        if (r < n && s_hit_less (&heap[r], &heap[m]))
+        if (r < n && mem_hit_less (&heap[r], &heap[m]))
             m = r;
         if (m == i)
             return;
@@ -1357,13 +1465,13 @@ s_heap_sift_down (mem_hit_t *heap, unsigned n, unsigned i)
     }
 }
 
-static void
-s_heap_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
+void
+mem_hits_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
 {
     if (*n < k) {
         unsigned i = (*n)++;
         heap[i] = hit;
-        while (i && s_hit_less (&heap[i], &heap[(i - 1) / 2])) {
+        while (i && mem_hit_less (&heap[i], &heap[(i - 1) / 2])) {
             mem_hit_t t = heap[i];
             heap[i] = heap[(i - 1) / 2];
             heap[(i - 1) / 2] = t;
@@ -1376,6 +1484,17 @@ s_heap_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit)
     }
 }
 
+void
+mem_hits_sort (mem_hit_t *heap, unsigned n)
+{
+    for (unsigned end = n; end > 1; end--) {
+        mem_hit_t t = heap[0];
+        heap[0] = heap[end - 1];
+        heap[end - 1] = t;
+        s_heap_sift_down (heap, end - 1, 0);
+    }
+}
+
 static int
 s_ub_cmp (const void *a, const void *b)
 {
@@ -1385,26 +1504,190 @@ s_ub_cmp (const void *a, const void *b)
 
 //  A query's open term iterators; runs is one allocation for them all.
 typedef struct {
-    s_plist_t lists[QUERY_TERMS];
+    s_plist_t lists[QUERY_LISTS];
     unsigned n;
     s_run_t *runs;
+    size_t runs_used, runs_cap;
     double avgdl;
     mem_agent_stats_t stats;
 } s_query_t;
 
-//  Finds each distinct query term's runs in the agent's segments; keeps the
-//  terms that occur, sorted by ascending upper bound.
+unsigned
+mem_index_qterms (const char *text, size_t len, mem_qterm_t *terms, unsigned max)
+{
+    s_qterm_t counted[QUERY_TERMS];
+    s_termset_t set = {counted, 0, max < QUERY_TERMS ? max : QUERY_TERMS, 0, false};
+    mem_tokenize (text, len, s_termset_add, &set);
+    for (unsigned i = 0; i < set.n; i++) {
+        memcpy (terms[i].term, counted[i].term, counted[i].len);
+        terms[i].len = counted[i].len;
+        terms[i].flags = 0;
+        terms[i].weight = (float) counted[i].count;
+    }
+    return set.n;
+}
+
+//  An indexed term found for a prefix, with its postings count.
+typedef struct {
+    char term[MEM_TERM_MAX];
+    uint8_t len;
+    size_t df;
+} s_expansion_t;
+
 static int
-s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text, size_t len,
-              s_query_t *q)
+s_expansion_cmp (const void *a, const void *b)
+{
+    const s_expansion_t *x = a, *y = b;
+    if (x->df != y->df)
+        return x->df > y->df ? -1 : 1;
+    return s_term_cmp ((const uint8_t *) x->term, x->len, (const uint8_t *) y->term, y->len);
+}
+
+//  The indexed terms of the agent's segments that start with prefix (the
+//  most frequent MEM_PREFIX_TERMS of them, at most `scan` keys read per
+//  segment so a short prefix stays cheap). *n gets how many.
+static int
+s_expand (mem_store_t *store, MDB_txn *txn, const s_seg_t *segs, unsigned n_segs,
+          const char *prefix, size_t plen, s_expansion_t *out, unsigned *n)
+{
+    enum { SCAN = 2000, FOUND = 256 };
+    s_expansion_t *found = malloc (FOUND * sizeof *found);
+    if (!found)
+        return ENOMEM;
+    unsigned n_found = 0;
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor));
+    bool opened = rc == 0;
+    for (unsigned s = 0; s < n_segs && !rc; s++) {
+        uint8_t k[SEG_KEY_MAX];
+        size_t klen = s_post_key (k, segs[s].id, prefix, plen);
+        MDB_val key = {klen, k}, val;
+        int r = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+        for (unsigned scanned = 0; r == 0 && scanned < SCAN; scanned++) {
+            if (key.mv_size < klen || memcmp (key.mv_data, k, klen) != 0)
+                break;
+            const uint8_t *term = (const uint8_t *) key.mv_data + 4;
+            size_t len = key.mv_size - 4;
+            size_t df = val.mv_size > HEADER_SIZE ? (val.mv_size - HEADER_SIZE) / POSTING_SIZE : 0;
+            unsigned f = 0;
+            while (f < n_found && (found[f].len != len || memcmp (found[f].term, term, len)))
+                f++;
+            if (f < n_found)
+                found[f].df += df;
+            else if (n_found < FOUND && len < MEM_TERM_MAX) {
+                memcpy (found[n_found].term, term, len);
+                found[n_found].len = (uint8_t) len;
+                found[n_found++].df = df;
+            }
+            r = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+        }
+        if (r && r != MDB_NOTFOUND)
+            rc = MEM_MDB (r);
+    }
+    if (opened)
+        mdb_cursor_close (cursor);
+    qsort (found, n_found, sizeof *found, s_expansion_cmp);
+    *n = n_found < MEM_PREFIX_TERMS ? n_found : MEM_PREFIX_TERMS;
+    memcpy (out, found, *n * sizeof *out);
+    free (found);
+    return rc;
+}
+
+//  Opens one iterator over term's runs; *found is false when the agent's
+//  index does not hold it.
+static int
+s_query_add (mem_store_t *store, MDB_txn *txn, const s_seg_t *segs, unsigned n_segs,
+             s_query_t *q, const char *term, size_t len, double weight, uint8_t from_len,
+             bool *found)
+{
+    *found = false;
+    if (q->n == QUERY_LISTS || q->runs_used + n_segs > q->runs_cap)
+        return 0;   //  past the bound: ignored, like terms past MEM_QTERM_MAX
+    s_plist_t *l = &q->lists[q->n];
+    l->runs = q->runs + q->runs_used;
+    l->n_runs = 0;
+    size_t df = 0;
+    unsigned tf_bound = 0, dl_bound = 0xFFFF;
+    bool use[n_segs];
+    s_catalog_pick (segs, n_segs, (const uint8_t *) term, len, use);
+    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
+    for (unsigned s = 0; s < n_segs; s++) {
+        if (!use[s])
+            continue;
+        uint8_t k[SEG_KEY_MAX];
+        MDB_val key = {s_post_key (k, segs[s].id, term, len), k}, val;
+        int r = mdb_get (txn, dbi, &key, &val);
+        if (r == MDB_NOTFOUND)
+            continue;
+        if (r)
+            return MEM_MDB (r);
+        if (val.mv_size < HEADER_SIZE + POSTING_SIZE)
+            continue;
+        const uint8_t *h = val.mv_data;
+        uint16_t max_tf, min_dl;
+        memcpy (&max_tf, h, 2);
+        memcpy (&min_dl, h + 2, 2);
+        if (max_tf > tf_bound)
+            tf_bound = max_tf;
+        if (min_dl < dl_bound)
+            dl_bound = min_dl;
+        size_t n = (val.mv_size - HEADER_SIZE) / POSTING_SIZE;
+        l->runs[l->n_runs++] = (s_run_t){h + HEADER_SIZE, n};
+        df += n;
+    }
+    if (l->n_runs == 0)
+        return 0;
+    *found = true;
+    q->runs_used += l->n_runs;
+    //  df may still count forgotten records awaiting a merge: keep N - df sane.
+    double N = (double) q->stats.docs, dfd = (double) df;
+    double rest = N - dfd + 0.5 > 0.5 ? N - dfd + 0.5 : 0.5;
+    l->idf = log (1.0 + rest / (dfd + 0.5));
+    l->weight = weight;
+    l->field = len > 0 && (uint8_t) term[0] < 0x20;
+    //  The best any posting of this term can score: highest tf, shortest record
+    //  (padded a hair so rounding can never prune a record that would win).
+    l->ub = s_bm25 (weight, l->idf, tf_bound, dl_bound, q->avgdl, l->field) * (1 + 1e-9);
+    l->len = (uint8_t) len;
+    l->from_len = from_len;
+    memcpy (l->term, term, len);
+    l->r = 0;
+    l->i = 0;
+    l->doc = s_posting_id (l->runs[0].p);
+    q->n++;
+    return 0;
+}
+
+//  Adds an iterator for each indexed term that starts with prefix.
+static int
+s_query_add_prefix (mem_store_t *store, MDB_txn *txn, const s_seg_t *segs, unsigned n_segs,
+                    s_query_t *q, const char *prefix, size_t plen, double weight)
+{
+    s_expansion_t expansions[MEM_PREFIX_TERMS];
+    unsigned n;
+    int rc = s_expand (store, txn, segs, n_segs, prefix, plen, expansions, &n);
+    for (unsigned e = 0; e < n && !rc; e++) {
+        bool found;
+        rc = s_query_add (store, txn, segs, n_segs, q, expansions[e].term, expansions[e].len,
+                          weight, (uint8_t) plen, &found);
+    }
+    return rc;
+}
+
+//  Finds each query term's runs in the agent's segments (prefixes and
+//  unknown fuzzy terms expanded); keeps the terms that occur, sorted by
+//  ascending upper bound.
+static int
+s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_qterm_t *terms,
+              unsigned n_terms, s_query_t *q)
 {
     q->n = 0;
     q->runs = NULL;
-    s_qterm_t qterms[QUERY_TERMS];
-    s_termset_t set = {qterms, 0, QUERY_TERMS, 0, false};
-    mem_tokenize (text, len, s_termset_add, &set);
+    q->runs_used = q->runs_cap = 0;
+    if (n_terms > MEM_QTERM_MAX)
+        n_terms = MEM_QTERM_MAX;
     int rc = mem_index_stats (store, txn, agent, &q->stats);
-    if (rc == MDB_NOTFOUND || (!rc && q->stats.docs == 0) || set.n == 0)
+    if (rc == MDB_NOTFOUND || (!rc && q->stats.docs == 0) || n_terms == 0)
         return 0;
     if (rc)
         return rc;
@@ -1417,63 +1700,36 @@ s_query_open (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text
         free (segs);
         return rc;
     }
-    q->runs = malloc ((size_t) set.n * n_segs * sizeof *q->runs);
+    //  Room for every term with its expansions, up to the iterator bound.
+    size_t lists = 0;
+    for (unsigned t = 0; t < n_terms; t++)
+        lists += terms[t].flags & (MEM_QTERM_PREFIX | MEM_QTERM_FUZZY) ? MEM_PREFIX_TERMS + 1 : 1;
+    q->runs_cap = (lists < QUERY_LISTS ? lists : QUERY_LISTS) * n_segs;
+    q->runs = malloc (q->runs_cap * sizeof *q->runs);
     if (!q->runs) {
         free (segs);
         return ENOMEM;
     }
-    MDB_dbi dbi = mem_store_dbi (store, MEM_DB_POSTINGS);
-    bool use[n_segs];
-    for (unsigned t = 0; t < set.n && !rc; t++) {
-        s_plist_t *l = &q->lists[q->n];
-        l->runs = q->runs + (size_t) t * n_segs;
-        l->n_runs = 0;
-        size_t df = 0;
-        unsigned tf_bound = 0, dl_bound = 0xFFFF;
-        s_catalog_pick (segs, n_segs, (uint8_t *) qterms[t].term, qterms[t].len, use);
-        for (unsigned s = 0; s < n_segs; s++) {
-            if (!use[s])
-                continue;
-            uint8_t k[SEG_KEY_MAX];
-            MDB_val key = {s_post_key (k, segs[s].id, qterms[t].term, qterms[t].len), k}, val;
-            int r = mdb_get (txn, dbi, &key, &val);
-            if (r == MDB_NOTFOUND)
-                continue;
-            if (r) {
-                rc = MEM_MDB (r);
-                break;
-            }
-            if (val.mv_size < HEADER_SIZE + POSTING_SIZE)
-                continue;
-            const uint8_t *h = val.mv_data;
-            uint16_t max_tf, min_dl;
-            memcpy (&max_tf, h, 2);
-            memcpy (&min_dl, h + 2, 2);
-            if (max_tf > tf_bound)
-                tf_bound = max_tf;
-            if (min_dl < dl_bound)
-                dl_bound = min_dl;
-            size_t n = (val.mv_size - HEADER_SIZE) / POSTING_SIZE;
-            l->runs[l->n_runs++] = (s_run_t){h + HEADER_SIZE, n};
-            df += n;
-        }
-        if (l->n_runs == 0)
+    for (unsigned t = 0; t < n_terms && !rc; t++) {
+        const mem_qterm_t *term = &terms[t];
+        if (term->weight <= 0 || term->len == 0)
             continue;
-        //  df may still count forgotten records awaiting a merge: keep N - df sane.
-        double N = (double) q->stats.docs, dfd = (double) df;
-        double rest = N - dfd + 0.5 > 0.5 ? N - dfd + 0.5 : 0.5;
-        l->idf = log (1.0 + rest / (dfd + 0.5));
-        l->weight = qterms[t].count;
-        //  The best any posting of this term can score: highest tf, shortest record.
-        double tf = tf_bound, norm = MEM_BM25_K1 * (1 - MEM_BM25_B + MEM_BM25_B * dl_bound / q->avgdl);
-        //  (padded a hair so rounding can never prune a record that would win)
-        l->ub = l->weight * l->idf * tf * (MEM_BM25_K1 + 1) / (tf + norm) * (1 + 1e-9);
-        l->len = qterms[t].len;
-        memcpy (l->term, qterms[t].term, qterms[t].len);
-        l->r = 0;
-        l->i = 0;
-        l->doc = s_posting_id (l->runs[0].p);
-        q->n++;
+        if (term->flags & MEM_QTERM_PREFIX) {
+            if (term->len >= MEM_PREFIX_MIN)
+                rc = s_query_add_prefix (store, txn, segs, n_segs, q, term->term, term->len,
+                                         term->weight);
+            continue;
+        }
+        bool found;
+        rc = s_query_add (store, txn, segs, n_segs, q, term->term, term->len, term->weight,
+                          0, &found);
+        //  A term the agent never used (a typo, an unusual inflection):
+        //  its first bytes may still name what was meant.
+        if (!rc && !found && (term->flags & MEM_QTERM_FUZZY) && term->len >= MEM_FUZZY_MIN) {
+            size_t plen = term->len - 2 > 4 ? term->len - 2 : 4;
+            rc = s_query_add_prefix (store, txn, segs, n_segs, q, term->term, plen,
+                                     term->weight * MEM_FUZZY_WEIGHT);
+        }
     }
     free (segs);
     if (rc) {
@@ -1515,17 +1771,19 @@ s_query_keep_salient (s_query_t *q, unsigned max_terms)
     qsort (q->lists, q->n, sizeof *q->lists, s_ub_cmp);
 }
 
-static int s_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
-                     size_t len, unsigned max_terms, unsigned k, mem_filter_fn *filter,
-                     void *filter_arg, mem_hit_t *hits, unsigned *n_hits);
+static int
+s_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_qterm_t *terms,
+                unsigned n_terms, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                void *filter_arg, mem_hit_t *hits, unsigned *n_hits);
 
 int
-mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
-                  size_t len, unsigned k, mem_filter_fn *filter, void *filter_arg,
-                  mem_hit_t *hits, unsigned *n_hits)
+mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                        const mem_qterm_t *terms, unsigned n_terms, unsigned k,
+                        mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits,
+                        unsigned *n_hits)
 {
-    return s_search (store, txn, agent, query, len, QUERY_TERMS, k, filter, filter_arg, hits,
-                     n_hits);
+    return s_search_terms (store, txn, agent, terms, n_terms, QUERY_LISTS, k, filter, filter_arg,
+                           hits, n_hits);
 }
 
 int
@@ -1533,20 +1791,22 @@ mem_index_search_salient (mem_store_t *store, MDB_txn *txn, uint32_t agent, cons
                           size_t len, unsigned max_terms, unsigned k, mem_filter_fn *filter,
                           void *filter_arg, mem_hit_t *hits, unsigned *n_hits)
 {
-    return s_search (store, txn, agent, text, len, max_terms ? max_terms : 1, k, filter,
-                     filter_arg, hits, n_hits);
+    mem_qterm_t terms[MEM_QTERM_MAX];
+    unsigned n = mem_index_qterms (text, len, terms, MEM_QTERM_MAX);
+    return s_search_terms (store, txn, agent, terms, n, max_terms ? max_terms : 1, k, filter,
+                           filter_arg, hits, n_hits);
 }
 
 static int
-s_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query, size_t len,
-          unsigned max_terms, unsigned k, mem_filter_fn *filter, void *filter_arg,
-          mem_hit_t *hits, unsigned *n_hits)
+s_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_qterm_t *terms,
+                unsigned n_terms, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                void *filter_arg, mem_hit_t *hits, unsigned *n_hits)
 {
     *n_hits = 0;
     if (k == 0)
         return 0;
     s_query_t q;
-    int rc = s_query_open (store, txn, agent, query, len, &q);
+    int rc = s_query_open (store, txn, agent, terms, n_terms, &q);
     if (rc || q.n == 0) {
         free (q.runs);
         return rc;
@@ -1559,7 +1819,7 @@ s_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query, s
     //  cum[i]: the most lists 0..i can add together. Lists below `essential`
     //  cannot lift a record into the top k on their own, so only the others
     //  propose candidates; the rest are probed when the score could still win.
-    double cum[QUERY_TERMS];
+    double cum[QUERY_LISTS];
     for (unsigned i = 0; i < n; i++)
         cum[i] = lists[i].ub + (i ? cum[i - 1] : 0);
     unsigned essential = 0, heap_n = 0;
@@ -1591,13 +1851,13 @@ s_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query, s
         if (!viable)
             continue;
         mem_hit_t hit = {doc, score};
-        if (heap_n == k && !s_hit_less (&hits[0], &hit))
+        if (heap_n == k && !mem_hit_less (&hits[0], &hit))
             continue;
         if (deletes && s_is_deleted (store, txn, agent, doc))
             continue;
         if (filter && !filter (doc, filter_arg))
             continue;
-        s_heap_push (hits, &heap_n, k, hit);
+        mem_hits_push (hits, &heap_n, k, hit);
         if (heap_n == k) {
             threshold = hits[0].score;
             while (essential < n && cum[essential] <= threshold)
@@ -1606,23 +1866,29 @@ s_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query, s
     }
     free (q.runs);
 
-    //  Heap order → best first.
-    for (unsigned end = heap_n; end > 1; end--) {
-        mem_hit_t t = hits[0];
-        hits[0] = hits[end - 1];
-        hits[end - 1] = t;
-        s_heap_sift_down (hits, end - 1, 0);
-    }
+    mem_hits_sort (hits, heap_n);
     *n_hits = heap_n;
     return 0;
 }
 
 int
-mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
-                   size_t len, uint64_t id, char *buf, size_t size)
+mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
+                  size_t len, unsigned k, mem_filter_fn *filter, void *filter_arg,
+                  mem_hit_t *hits, unsigned *n_hits)
+{
+    mem_qterm_t terms[MEM_QTERM_MAX];
+    unsigned n = mem_index_qterms (query, len, terms, MEM_QTERM_MAX);
+    return mem_index_search_terms (store, txn, agent, terms, n, k, filter, filter_arg, hits,
+                                   n_hits);
+}
+
+int
+mem_index_explain_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                         const mem_qterm_t *terms, unsigned n_terms, uint64_t id, char *buf,
+                         size_t size)
 {
     s_query_t q;
-    int rc = s_query_open (store, txn, agent, query, len, &q);
+    int rc = s_query_open (store, txn, agent, terms, n_terms, &q);
     if (rc) {
         free (q.runs);
         return rc;
@@ -1638,15 +1904,35 @@ mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char 
         const uint8_t *p = s_plist_at (l);
         double part = s_plist_score (l, q.avgdl);
         total += part;
-        dl = s_posting_dl (p);
+        if (!l->field)
+            dl = s_posting_dl (p);
+        //  speaker:carolin, tag:db, stor*:storag
+        const char *field = !l->field ? "" : l->term[0] == MEM_FIELD_SPEAKER ? "speaker:" : "tag:";
+        int skip = l->field ? 1 : 0;
+        if (used < size && l->from_len)
+            used += (size_t) snprintf (buf + used, size - used, " %s%.*s*:%.*s", field,
+                                       (int) l->from_len - skip, l->term + skip,
+                                       (int) l->len - skip, l->term + skip);
+        else if (used < size)
+            used += (size_t) snprintf (buf + used, size - used, " %s%.*s", field,
+                                       (int) l->len - skip, l->term + skip);
         if (used < size)
-            used += (size_t) snprintf (buf + used, size - used, " %.*s=%.3f(tf=%u idf=%.2f)",
-                                       (int) l->len, l->term, part, s_posting_tf (p), l->idf);
+            used += (size_t) snprintf (buf + used, size - used, "=%.3f(tf=%u idf=%.2f)", part,
+                                       s_posting_tf (p), l->idf);
     }
     if (used < size)
         snprintf (buf + used, size - used, " total=%.3f dl=%u avgdl=%.1f", total, dl, q.avgdl);
     free (q.runs);
     return 0;
+}
+
+int
+mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
+                   size_t len, uint64_t id, char *buf, size_t size)
+{
+    mem_qterm_t terms[MEM_QTERM_MAX];
+    unsigned n = mem_index_qterms (query, len, terms, MEM_QTERM_MAX);
+    return mem_index_explain_terms (store, txn, agent, terms, n, id, buf, size);
 }
 
 //  --------------------------------------------------------------------------

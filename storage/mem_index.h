@@ -25,6 +25,7 @@
 #define MEM_INDEX_H_INCLUDED
 
 #include "mem_store.h"
+#include "mem_tokenizer.h"
 
 /* BM25 parameters: k1 0.9 and b 0.4 (Anserini's defaults) rather than
    Lucene's 1.2 / 0.75. Memories are short, and strong length
@@ -52,6 +53,20 @@ void mem_index_writer_destroy (mem_index_writer_t **self_p);
    (capped at 65535, as stored). Returns 0 or -1 (out of memory). */
 int mem_index_writer_add (mem_index_writer_t *self, uint32_t agent, uint64_t id,
                           const char *text, size_t len, unsigned *doc_len);
+
+/* Field terms: a record's speaker (metadata "speaker") and tags are
+   indexed beside its text as terms that start with a marker byte, which
+   no text term can (the tokenizer emits no control characters), so a
+   query can weigh a name said by the speaker apart from a name in the
+   text. They do not count in the record's length, and score without
+   length normalisation (b = 0): a field is a few words. */
+#define MEM_FIELD_SPEAKER 0x01
+#define MEM_FIELD_TAG     0x02
+
+/* Indexes text as field terms of the record just added (same agent and
+   id, right after mem_index_writer_add). Returns 0 or -1 (out of memory). */
+int mem_index_writer_add_field (mem_index_writer_t *self, uint32_t agent, uint64_t id,
+                                uint8_t field, const char *text, size_t len);
 
 /* Writes everything buffered into txn as one new segment per agent and
    empties the buffer. Returns 0 or an LMDB code (MDB_MAP_FULL: grow and
@@ -102,6 +117,19 @@ typedef struct {
     double score;
 } mem_hit_t;
 
+/* The best-k heap of the searches (lexical here, vectors in mem_vectors):
+   a min-heap whose root is the weakest hit, a lower score or, at equal
+   scores, the older record. mem_hits_push adds a hit (replacing the root
+   once k are held: check mem_hit_less against it first); mem_hits_sort
+   turns the heap into a list, best first. */
+static inline bool
+mem_hit_less (const mem_hit_t *a, const mem_hit_t *b)
+{
+    return a->score < b->score || (a->score == b->score && a->id < b->id);
+}
+void mem_hits_push (mem_hit_t *heap, unsigned *n, unsigned k, mem_hit_t hit);
+void mem_hits_sort (mem_hit_t *heap, unsigned n);
+
 /* Decides whether a candidate may be returned (filters); called only for
    records whose score would put them in the top k. */
 typedef bool(mem_filter_fn) (uint64_t id, void *arg);
@@ -125,6 +153,37 @@ int mem_index_search_salient (mem_store_t *store, MDB_txn *txn, uint32_t agent, 
 int mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,
                        size_t len, uint64_t id, char *buf, size_t size);
 
+/* A query term as the search takes it (mem_query builds them from text):
+   the term's bytes as indexed (a field term starts with its marker) and
+   its weight in the score. */
+#define MEM_QTERM_PREFIX 0x01   /* match every indexed term starting with these bytes */
+#define MEM_QTERM_FUZZY  0x02   /* unknown to the agent's index: try its first bytes as a prefix */
+#define MEM_QTERM_MAX    192    /* query terms used (words with their field terms); the rest are ignored */
+#define MEM_PREFIX_TERMS 16     /* indexed terms a prefix expands to (the most frequent) */
+#define MEM_PREFIX_MIN   2      /* shortest prefix, in bytes */
+#define MEM_FUZZY_MIN    5      /* shortest unknown term retried as a prefix */
+#define MEM_FUZZY_WEIGHT 0.5    /* weight of such a retry, relative to the term */
+
+typedef struct {
+    char term[MEM_TERM_MAX];
+    uint8_t len;
+    uint8_t flags;
+    float weight;
+} mem_qterm_t;
+
+/* Fills terms (room for max) from text as mem_index_search reads it:
+   tokenized, one per distinct term, weighted by its count. */
+unsigned mem_index_qterms (const char *text, size_t len, mem_qterm_t *terms, unsigned max);
+
+/* mem_index_search and mem_index_explain for terms already parsed. */
+int mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                            const mem_qterm_t *terms, unsigned n_terms, unsigned k,
+                            mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits,
+                            unsigned *n_hits);
+int mem_index_explain_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                             const mem_qterm_t *terms, unsigned n_terms, uint64_t id, char *buf,
+                             size_t size);
+
 /* What verify needs of a record's docmeta (mem_records owns its layout
    and implements this). */
 typedef struct {
@@ -141,6 +200,15 @@ int mem_index_docmeta_view (mem_store_t *store, MDB_txn *txn, uint64_t id,
 typedef void(mem_index_problem_fn) (void *arg, const char *text);
 int mem_index_verify (mem_store_t *store, MDB_txn *txn, mem_index_problem_fn *problem, void *arg,
                       uint64_t *postings);
+
+/* Calls fn for every posting of every catalogued segment: the agent, the
+   record id, its tf and dl. exact is false for an agent with a merge in
+   progress, whose terms may then be counted in two segments. Lets verify
+   check records against their postings (a record with none, or fewer
+   than its length says). Returns 0 or an LMDB code. */
+typedef void(mem_index_doc_fn) (void *arg, uint32_t agent, uint64_t id, unsigned tf, unsigned dl,
+                                bool exact);
+int mem_index_verify_docs (mem_store_t *store, MDB_txn *txn, mem_index_doc_fn *fn, void *arg);
 
 void mem_index_test (bool verbose);
 

@@ -626,8 +626,12 @@ mem_jobs_enqueue (mem_store_t *store, MDB_txn *txn, const mem_job_spec_t *spec, 
         && !(rc = s_save (store, txn, &job)))
         rc = s_dedupe_claim (store, txn, &job, kind.number);
     free (deps);
-    if (rc == 0)
+    if (rc == 0) {
         out->id = job.id;
+        out->state = job.state;
+        out->max_attempts = job.max_attempts;
+        out->next_run_at_ms = job.next_run_at_ms;
+    }
     return rc;
 }
 
@@ -820,7 +824,7 @@ mem_jobs_extend (mem_store_t *store, MDB_txn *txn, uint64_t id, uint64_t fence, 
 
 int
 mem_jobs_expire (mem_store_t *store, MDB_txn *txn, int64_t now_ms, size_t max,
-                 mem_jobs_policy_t *policy, size_t *n, bool *more)
+                 mem_jobs_policy_t *policy, size_t *n, bool *more, uint64_t *expired)
 {
     *n = 0;
     *more = false;
@@ -861,6 +865,8 @@ mem_jobs_expire (mem_store_t *store, MDB_txn *txn, int64_t now_ms, size_t max,
                   job->lease_owner, job->attempts, job->max_attempts);
         rc = s_attempt_failed (store, txn, job, false, error, 0, now_ms, policy);
         s_free_job (&job);
+        if (!rc && expired)
+            expired[*n] = ids[i];
         if (!rc)
             (*n)++;
     }
@@ -1175,6 +1181,7 @@ s_test_enqueue (mem_store_t *store, const char *kind, const char *payload, const
                            deps,  n_deps};
     mem_job_enqueued_t out;
     IN_TXN (store, txn, assert (mem_jobs_enqueue (store, txn, &spec, now, &out) == 0));
+    assert (out.duplicate || n_deps || out.state == S_QUEUED);   //  deps may be done already
     if (dup)
         *dup = out.duplicate;
     return out.id;
@@ -1340,12 +1347,14 @@ mem_jobs_test (bool verbose)
             assert (mem_jobs_extend (store, txn, c, old_fence, 5000, now + 500, NULL) == 0));
     size_t n;
     bool more;
+    uint64_t expired[10] = {0};
     IN_TXN (store, txn,
-            assert (mem_jobs_expire (store, txn, now + 5499, 10, &policy, &n, &more) == 0));
+            assert (mem_jobs_expire (store, txn, now + 5499, 10, &policy, &n, &more, NULL) == 0));
     assert (n == 0 && s_test_state (store, c) == S_LEASED);
     now += 5500;
-    IN_TXN (store, txn, assert (mem_jobs_expire (store, txn, now, 10, &policy, &n, &more) == 0));
-    assert (n == 1 && !more && s_test_state (store, c) == S_FAILED);
+    IN_TXN (store, txn,
+            assert (mem_jobs_expire (store, txn, now, 10, &policy, &n, &more, expired) == 0));
+    assert (n == 1 && !more && expired[0] == c && s_test_state (store, c) == S_FAILED);
     assert (mem_store_read_begin (store, &txn) == 0);
     assert (mem_jobs_next_expiry (store, txn, &expiry) == 0 && expiry == 0);
     mem_store_read_end (store, &txn);
@@ -1449,6 +1458,9 @@ mem_jobs_test (bool verbose)
     (void) later;
     mem_job_spec_t delayed = {"later", "y", 1, NULL, 0, 60000, NULL, 0};
     IN_TXN (store, txn, assert (mem_jobs_enqueue (store, txn, &delayed, now, &out) == 0));
+    //  What enqueue tells about a new job (the reaper's job events).
+    assert (!out.duplicate && out.state == S_QUEUED && out.next_run_at_ms == now + 60000
+            && out.max_attempts == MEM_JOBS_MAX_ATTEMPTS_DEFAULT);
     job = s_test_lease (store, "later", 0, now);
     assert (job && job->id == later);
     memd__v1__job__free_unpacked (job, NULL);
@@ -1543,10 +1555,10 @@ mem_jobs_test (bool verbose)
         memd__v1__job__free_unpacked (job, NULL);
     }
     IN_TXN (store, txn,
-            assert (mem_jobs_expire (store, txn, now + 2000, 3, &policy, &n, &more) == 0));
+            assert (mem_jobs_expire (store, txn, now + 2000, 3, &policy, &n, &more, NULL) == 0));
     assert (n == 3 && more);
     IN_TXN (store, txn,
-            assert (mem_jobs_expire (store, txn, now + 2000, 3, &policy, &n, &more) == 0));
+            assert (mem_jobs_expire (store, txn, now + 2000, 3, &policy, &n, &more, NULL) == 0));
     assert (n == 3 && !more);
     s_test_counts (store, "index", now, &st);
     assert (st.count[S_FAILED] == 5 && st.count[S_LEASED] == 0);

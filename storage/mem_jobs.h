@@ -72,6 +72,9 @@ typedef struct {
     uint64_t id;                 /* the new job, or the unfinished duplicate */
     bool duplicate;
     uint64_t bad_dependency;     /* with MDB_NOTFOUND: the id that never existed */
+    int state;                   /* a new job: JOB_QUEUED, or JOB_BLOCKED on dependencies */
+    uint32_t max_attempts;       /* a new job's */
+    int64_t next_run_at_ms;      /* a new job's due time */
 } mem_job_enqueued_t;
 
 /* What a worker asks for in a lease. */
@@ -136,9 +139,10 @@ int mem_jobs_extend (mem_store_t *store, MDB_txn *txn, uint64_t id, uint64_t fen
                      int64_t lease_ms, int64_t now_ms, Memd__V1__Job **out);
 
 /* Handles up to max leases expired at now_ms, as failed attempts. *n gets
-   how many, *more whether expired leases remain. */
+   how many, *more whether expired leases remain; ids (NULL, or room for
+   max) gets the jobs' ids. */
 int mem_jobs_expire (mem_store_t *store, MDB_txn *txn, int64_t now_ms, size_t max,
-                     mem_jobs_policy_t *policy, size_t *n, bool *more);
+                     mem_jobs_policy_t *policy, size_t *n, bool *more, uint64_t *ids);
 
 /* A dead letter back to the queue with attempts reset (BLOCKED again if a
    dependency is unfinished). MDB_NOTFOUND if id is not a dead letter;

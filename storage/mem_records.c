@@ -1,5 +1,6 @@
 /*  mem_records — records, agents, dedupe and tombstones; see mem_records.h. */
 #include "mem_records.h"
+#include "mem_vectors.h"
 #include "mem_log.h"
 #include <errno.h>
 #include <stdio.h>
@@ -154,6 +155,89 @@ s_make_uid (uint8_t uid[16], int64_t now_ms)
     }
 }
 
+//  uid → id in the uid index (id 0: the record was purged).
+static int
+s_put_uid (mem_store_t *store, MDB_txn *txn, const uint8_t uid[16], uint64_t id, unsigned flags)
+{
+    uint8_t idk[8];
+    mem_put_u64be (idk, id);
+    MDB_val key = {16, (void *) uid}, val = {8, idk};
+    return MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_UIDS), &key, &val, flags));
+}
+
+int
+mem_records_uid_lookup (mem_store_t *store, MDB_txn *txn, const uint8_t uid[16], uint64_t *id)
+{
+    MDB_val key = {16, (void *) uid}, val;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_UIDS), &key, &val));
+    if (rc)
+        return rc;
+    if (val.mv_size != 8)
+        return MDB_CORRUPTED;
+    *id = mem_get_u64be (val.mv_data);
+    return 0;
+}
+
+//  The live record of agent with exactly this text: *existing (0: none).
+//  *index_hash: whether a new record may take the dedupe entry (not on a
+//  64-bit collision with another text: then both are kept, the first deduped).
+static int
+s_dedupe_lookup (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text,
+                 uint64_t hash, uint64_t *existing, bool *index_hash)
+{
+    *existing = 0;
+    *index_hash = true;
+    uint8_t hk[12];
+    mem_put_u32be (hk, agent);
+    mem_put_u64be (hk + 4, hash);
+    MDB_val hkey = {12, hk}, hval;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, &hval));
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc || hval.mv_size != 8)
+        return rc ? rc : MDB_CORRUPTED;
+    uint64_t id = mem_get_u64be (hval.mv_data);
+    Memd__V1__Record *old;
+    if ((rc = mem_records_get_any (store, txn, id, &old)))
+        return rc;
+    if (strcmp (old->text, text) == 0)
+        *existing = id;
+    else
+        *index_hash = false;
+    memd__v1__record__free_unpacked (old, NULL);
+    return 0;
+}
+
+//  The entries only a live record has: its dedupe hash and session entry.
+static int
+s_index_live (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id, uint64_t hash,
+              bool index_hash, const char *session)
+{
+    uint8_t idk[8];
+    mem_put_u64be (idk, id);
+    int rc;
+    if (index_hash) {
+        uint8_t hk[12];
+        mem_put_u32be (hk, agent);
+        mem_put_u64be (hk + 4, hash);
+        MDB_val hkey = {12, hk}, hval = {8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_HASHES), &hkey, &hval, 0))))
+            return rc;
+    }
+    if (*session) {
+        uint8_t sk[SESSION_KEY_MAX];
+        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
+                                    MDB_APPENDDUP))))
+            if (rc == MDB_KEYEXIST)   //  APPENDDUP is only a hint for the common order
+                rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey,
+                                       &sval, 0));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int
 mem_capture_batch_begin (mem_capture_batch_t *batch, mem_store_t *store, MDB_txn *txn,
                          mem_index_writer_t *index)
@@ -176,6 +260,25 @@ mem_capture_batch_finish (mem_capture_batch_t *batch)
                                   (int64_t) (batch->next_id - batch->first_id));
 }
 
+//  The record's speaker (metadata "speaker") and tags, as field terms.
+static int
+s_index_fields (mem_index_writer_t *index, uint32_t agent, uint64_t id,
+                const Memd__V1__Record *rec)
+{
+    for (size_t i = 0; i < rec->n_metadata; i++)
+        if (rec->metadata[i]->key && strcmp (rec->metadata[i]->key, "speaker") == 0
+            && rec->metadata[i]->value
+            && mem_index_writer_add_field (index, agent, id, MEM_FIELD_SPEAKER,
+                                           rec->metadata[i]->value,
+                                           strlen (rec->metadata[i]->value)))
+            return ENOMEM;
+    for (size_t i = 0; i < rec->n_tags; i++)
+        if (mem_index_writer_add_field (index, agent, id, MEM_FIELD_TAG, rec->tags[i],
+                                        strlen (rec->tags[i])))
+            return ENOMEM;
+    return 0;
+}
+
 int
 mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                      const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate)
@@ -196,30 +299,15 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
 
     //  Dedupe: the same text for the same agent returns the live record.
     size_t text_len = strlen (in->text);
-    uint64_t hash = mem_hash64 (in->text, text_len);
-    uint8_t hk[12];
-    mem_put_u32be (hk, agent);
-    mem_put_u64be (hk + 4, hash);
-    MDB_val hkey = {12, hk}, hval;
-    MDB_dbi hashes = mem_store_dbi (store, MEM_DB_HASHES);
-    bool index_hash = true;
-    rc = MEM_MDB (mdb_get (txn, hashes, &hkey, &hval));
-    if (rc == 0 && hval.mv_size == 8) {
-        uint64_t existing = mem_get_u64be (hval.mv_data);
-        Memd__V1__Record *old;
-        if ((rc = mem_records_get_any (store, txn, existing, &old)))
-            return rc;
-        bool same = strcmp (old->text, in->text) == 0;
-        memd__v1__record__free_unpacked (old, NULL);
-        if (same) {
-            *id = existing;
-            *duplicate = true;
-            return 0;
-        }
-        index_hash = false;   //  a 64-bit collision: keep both, dedupe the first
-    }
-    else if (rc != MDB_NOTFOUND)
+    uint64_t hash = mem_hash64 (in->text, text_len), existing;
+    bool index_hash;
+    if ((rc = s_dedupe_lookup (store, txn, agent, in->text, hash, &existing, &index_hash)))
         return rc;
+    if (existing) {
+        *id = existing;
+        *duplicate = true;
+        return 0;
+    }
 
     *id = ++batch->next_id;
     *duplicate = false;
@@ -242,37 +330,27 @@ mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
     rec.merged_into = 0;
     rec.recall_count = 0;
     rec.last_recalled_ms = 0;
+    rec.embedding = NULL;   //  kept in mem_vectors, not in every read of the record
+    rec.n_embedding = 0;
     if ((rc = s_put_packed (store, txn, &rec, MDB_APPEND)))
         return rc;
+    if ((rc = s_put_uid (store, txn, uid, *id, MDB_NOOVERWRITE)))
+        return rc;
+    if (in->n_embedding
+        && (rc = mem_vectors_put (store, txn, agent, *id, in->embedding, (uint32_t) in->n_embedding)))
+        return rc == MEM_VECTORS_MISMATCH ? EINVAL : rc;   //  checked before: a caller bug
 
     unsigned doc_len;
     if (mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
         return ENOMEM;
+    if ((rc = s_index_fields (batch->index, agent, *id, &rec)))
+        return rc;
     const char *session = rec.session_id ? rec.session_id : "";
     mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
                           agent, (uint8_t) rec.kind, 0, (uint16_t) doc_len};
     if ((rc = s_put_docmeta (store, txn, *id, &meta, MDB_APPEND)))
         return rc;
-    if (index_hash) {
-        uint8_t idk[8];
-        mem_put_u64be (idk, *id);
-        hval = (MDB_val){8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, hashes, &hkey, &hval, 0))))
-            return rc;
-    }
-    if (*session) {
-        uint8_t sk[SESSION_KEY_MAX], idk[8];
-        mem_put_u64be (idk, *id);
-        MDB_val skey = {s_session_key (sk, agent, session), sk}, sval = {8, idk};
-        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey, &sval,
-                                    MDB_APPENDDUP))))
-            if (rc == MDB_KEYEXIST)   //  APPENDDUP is only a hint for the common order
-                rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &skey,
-                                       &sval, 0));
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return s_index_live (store, txn, agent, *id, hash, index_hash, session);
 }
 
 int
@@ -355,11 +433,11 @@ done:
 }
 
 int
-mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
-                            const char *session, int64_t now_ms, uint64_t *count)
+mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                         uint64_t **ids_p, size_t *n_p)
 {
-    *count = 0;
-    //  Collect first: forgetting deletes from the session index being read.
+    *ids_p = NULL;
+    *n_p = 0;
     uint8_t sk[SESSION_KEY_MAX];
     MDB_val skey = {s_session_key (sk, agent, session), sk}, val;
     MDB_cursor *cursor;
@@ -368,10 +446,10 @@ mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
         return rc;
     uint64_t *ids = NULL;
     size_t n = 0, cap = 0;
-    rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY);
-    while (rc == 0) {
+    for (rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY); rc == 0;
+         rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP)) {
         if (n == cap) {
-            cap = cap ? cap * 2 : 256;
+            cap = cap ? cap * 2 : 64;
             uint64_t *grown = realloc (ids, cap * sizeof *ids);
             if (!grown) {
                 rc = ENOMEM;
@@ -380,11 +458,26 @@ mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
             ids = grown;
         }
         ids[n++] = mem_get_u64be (val.mv_data);
-        rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP);
     }
     mdb_cursor_close (cursor);
-    if (rc == MDB_NOTFOUND)
-        rc = 0;
+    if (rc && rc != MDB_NOTFOUND) {
+        free (ids);
+        return MEM_MDB (rc);
+    }
+    *ids_p = ids;
+    *n_p = n;
+    return 0;
+}
+
+int
+mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                            const char *session, int64_t now_ms, uint64_t *count)
+{
+    *count = 0;
+    //  Collect first: forgetting deletes from the session index being read.
+    uint64_t *ids;
+    size_t n;
+    int rc = mem_records_session_ids (store, txn, agent, session, &ids, &n);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = mem_records_forget (store, txn, agent, ids[i], now_ms);
         if (rc == 0)
@@ -429,11 +522,21 @@ mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id)
     uint8_t k[8], tk[16];
     s_id_key (k, id);
     s_tombstone_key (tk, rec->tombstoned_at_ms, id);
+    //  The uid stays known (as purged): an old export imported again does
+    //  not bring a forgotten record back.
+    if (rec->uid.len == 16)
+        rc = s_put_uid (store, txn, rec->uid.data, 0, 0);
     memd__v1__record__free_unpacked (rec, NULL);
+    if (rc)
+        return rc;
     MDB_val key = {8, k}, tkey = {16, tk};
     rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_RECORDS), &key, NULL));
     if (!rc)
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_DOCMETA), &key, NULL));
+    if (!rc) {
+        rc = mem_vectors_remove (store, txn, id);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
     if (!rc) {
         rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, NULL));
         rc = rc == MDB_NOTFOUND ? 0 : rc;
@@ -505,6 +608,109 @@ mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent, cons
     }
     mdb_cursor_close (cursor);
     return rc == MDB_NOTFOUND ? rc : MEM_MDB (rc);
+}
+
+int
+mem_records_index_uids (mem_store_t *store, MDB_txn *txn)
+{
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_RECORDS), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    while (!rc && (rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        Memd__V1__Record *rec = memd__v1__record__unpack (NULL, val.mv_size, val.mv_data);
+        if (!rec || key.mv_size != 8) {
+            if (rec)
+                memd__v1__record__free_unpacked (rec, NULL);
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (rec->uid.len == 16)
+            rc = s_put_uid (store, txn, rec->uid.data, rec->id, 0);
+        memd__v1__record__free_unpacked (rec, NULL);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+mem_records_import (mem_capture_batch_t *batch, const Memd__V1__Record *in,
+                    const char *agent_name, bool keep_id, int64_t now_ms, uint64_t *id,
+                    mem_import_outcome_t *outcome)
+{
+    mem_store_t *store = batch->store;
+    MDB_txn *txn = batch->txn;
+    //  The store's own state wins for a uid it knows, even a purged one.
+    int rc = mem_records_uid_lookup (store, txn, in->uid.data, id);
+    if (rc == 0) {
+        *outcome = MEM_IMPORT_KNOWN;
+        return 0;
+    }
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if (keep_id && in->id <= batch->next_id) {
+        *outcome = MEM_IMPORT_ID_TAKEN;
+        *id = in->id;
+        return 0;
+    }
+    const char *agent_id = in->agent_id && *in->agent_id ? in->agent_id : agent_name;
+    uint32_t agent;
+    if ((rc = mem_agents_lookup (store, txn, agent_id, true, &agent)))
+        return rc;
+    bool live = in->tombstoned_at_ms == 0;
+    size_t text_len = strlen (in->text);
+    uint64_t hash = mem_hash64 (in->text, text_len), existing = 0;
+    bool index_hash = false;
+    //  Dedupe as capture does: one live record per text and agent.
+    if (live && (rc = s_dedupe_lookup (store, txn, agent, in->text, hash, &existing, &index_hash)))
+        return rc;
+    if (existing) {
+        *id = existing;
+        *outcome = MEM_IMPORT_DUPLICATE;
+        return 0;
+    }
+    *id = keep_id ? in->id : batch->next_id + 1;
+    batch->next_id = *id;
+    *outcome = MEM_IMPORT_ADDED;
+
+    Memd__V1__Record rec = *in;   //  shallow copy: strings stay the caller's
+    rec.id = *id;
+    rec.agent_id = (char *) agent_id;
+    if (rec.kind == MEMD__V1__KIND__KIND_UNSPECIFIED)
+        rec.kind = MEMD__V1__KIND__EPISODIC;
+    if (rec.created_at_ms == 0)
+        rec.created_at_ms = now_ms;
+    if (rec.salience == 0)
+        rec.salience = MEM_SALIENCE_DEFAULT;
+    if (rec.salience_base == 0)
+        rec.salience_base = rec.salience;
+    rec.content_hash = hash;
+    //  Ids of this store only: memctl maps merged_into when it remaps ids.
+    if (rec.merged_into && (rec.merged_into >= *id || live))
+        rec.merged_into = 0;
+    if ((rc = s_put_packed (store, txn, &rec, MDB_APPEND))
+        || (rc = s_put_uid (store, txn, in->uid.data, *id, MDB_NOOVERWRITE)))
+        return rc;
+    unsigned doc_len = 0;
+    if (live && mem_index_writer_add (batch->index, agent, *id, rec.text, text_len, &doc_len))
+        return ENOMEM;
+    const char *session = rec.session_id ? rec.session_id : "";
+    mem_docmeta_t meta = {rec.created_at_ms, *session ? mem_hash64 (session, strlen (session)) : 0,
+                          agent, (uint8_t) rec.kind, live ? 0 : MEM_DOC_TOMBSTONED,
+                          (uint16_t) doc_len};
+    if ((rc = s_put_docmeta (store, txn, *id, &meta, MDB_APPEND)))
+        return rc;
+    if (!live) {
+        uint8_t tk[16];
+        s_tombstone_key (tk, rec.tombstoned_at_ms, *id);
+        MDB_val tkey = {16, tk}, tval = {0, NULL};
+        if ((rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, &tval,
+                                    0))))
+            return rc;
+        return mem_store_counter_add (txn, store, "records_tombstoned", 1);
+    }
+    return s_index_live (store, txn, agent, *id, hash, index_hash, session);
 }
 
 int

@@ -63,7 +63,8 @@ int mem_capture_batch_finish (mem_capture_batch_t *batch);
 /* Stores one validated record for agent_name (the record's own agent_id
    wins if set). Returns an existing live record's id for the same text
    (duplicate = true). Buffers postings in the batch's index writer:
-   flush it before commit. */
+   flush it before commit. An embedding goes to mem_vectors (check the
+   request with mem_vectors_check_capture first), not into the record. */
 int mem_records_capture (mem_capture_batch_t *batch, const Memd__V1__Record *in,
                          const char *agent_name, int64_t now_ms, uint64_t *id, bool *duplicate);
 
@@ -93,13 +94,17 @@ int mem_records_forget (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64
 int mem_records_tombstone (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id,
                            int64_t now_ms, uint64_t merged_into);
 
-/* Physically removes a tombstoned record: its row, docmeta and tombstones
-   entry (purge). Its postings must already be gone from the index, and its
+/* Physically removes a tombstoned record: its row, docmeta, embedding and
+   tombstones entry (purge). Its postings must already be gone from the index, and its
    edges and bands are the caller's. MDB_NOTFOUND if id is not a tombstone. */
 int mem_records_purge (mem_store_t *store, MDB_txn *txn, uint64_t id);
 
 /* Fills the tombstones table from the records (schema 1 → 2 migration). */
 int mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn);
+
+/* The live record ids of a session, ascending (*ids is malloc'd; free it). */
+int mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                             uint64_t **ids, size_t *n);
 
 /* Tombstones every live record of a session; *count gets how many. */
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
@@ -109,6 +114,31 @@ int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent
    graph's TEMPORAL edges); MDB_NOTFOUND when there is none. */
 int mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                               const char *session, uint64_t id, uint64_t *prev);
+/* What mem_records_import did with a record. */
+typedef enum {
+    MEM_IMPORT_ADDED = 1,      /* stored (*id is its id here) */
+    MEM_IMPORT_KNOWN = 2,      /* the store has this uid (*id; 0 if it was purged) */
+    MEM_IMPORT_DUPLICATE = 3,  /* a live record of the agent has the same text (*id) */
+    MEM_IMPORT_ID_TAKEN = 4    /* keep_id, but the id is not above every id assigned */
+} mem_import_outcome_t;
+
+/* Stores a validated exported record with every field it carries (uid,
+   times, salience, tombstone, recall statistics), under its own id
+   (keep_id: it must be above every id assigned, and ids increase within a
+   batch) or the next one. A uid the store knows is skipped, which makes
+   import idempotent; a live record whose text the agent already has live
+   is a duplicate, as in capture. Tombstoned records are stored without
+   postings. Flush the batch's index writer before commit. */
+int mem_records_import (mem_capture_batch_t *batch, const Memd__V1__Record *in,
+                        const char *agent_name, bool keep_id, int64_t now_ms, uint64_t *id,
+                        mem_import_outcome_t *outcome);
+
+/* The id of the record with this uid: 0 if it was purged; MDB_NOTFOUND if
+   the store never had it. */
+int mem_records_uid_lookup (mem_store_t *store, MDB_txn *txn, const uint8_t uid[16], uint64_t *id);
+
+/* Fills the uid index from the records (schema 2 → 3 migration). */
+int mem_records_index_uids (mem_store_t *store, MDB_txn *txn);
 
 /* Live and tombstoned record counts over all agents. */
 int mem_records_counts (mem_store_t *store, MDB_txn *txn, uint64_t *live, uint64_t *tombstoned);

@@ -4,6 +4,7 @@
 #include "mem_records.h"   //  migrations rebuild record indexes
 #include "mem_log.h"
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct _mem_store_t {
     MDB_dbi dbi[MEM_DB_COUNT];
     char *dir;
     int lock_fd;                 //  holds the flock while the store is open
+    bool read_only;              //  opened for reading only (mem_store_options_t)
     pthread_rwlock_t resize;     //  txns hold it shared; map growth exclusive
 };
 
@@ -48,6 +50,10 @@ static const struct {
     [MEM_DB_BANDS] = {"bands", MDB_DUPSORT | MDB_DUPFIXED},
     [MEM_DB_DIGESTS] = {"digests", 0},
     [MEM_DB_DIRTY] = {"dirty_sessions", 0},
+    [MEM_DB_UIDS] = {"uids", 0},
+    [MEM_DB_VECTORS] = {"vectors", 0},
+    [MEM_DB_VEC_BLOCKS] = {"vec_blocks", 0},
+    [MEM_DB_VEC_AGENTS] = {"vec_agents", 0},
     [MEM_DB_GRAPH] = {"graph", 0},
     [MEM_DB_GRAPH_NODES] = {"graph_nodes", 0},
     [MEM_DB_GRAPH_COMMS] = {"graph_communities", 0},
@@ -70,11 +76,12 @@ mem_store_options_default (mem_store_options_t *opts)
     opts->map_size = (size_t) 1 << 30;
     opts->sync = MEM_SYNC_FULL;
     opts->max_readers = 256;
+    opts->read_only = false;
+    opts->no_lock = false;
 }
 
-//  Creates dir (and parents) with mode 0700 where missing.
-static int
-s_mkdirs (const char *dir)
+int
+mem_store_mkdirs (const char *dir)
 {
     char path[4096];
     if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path)
@@ -130,13 +137,19 @@ static int
 s_check_schema (mem_store_t *self, char *err, size_t err_size)
 {
     MDB_txn *txn;
-    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, &txn));
+    int rc = MEM_MDB (mdb_txn_begin (self->env, NULL, self->read_only ? MDB_RDONLY : 0, &txn));
     if (rc) {
         snprintf (err, err_size, "cannot begin transaction: %s", mdb_strerror (rc));
         return -1;
     }
     MDB_val key = {14, "schema_version"}, val;
     rc = MEM_MDB (mdb_get (txn, self->dbi[MEM_DB_META], &key, &val));
+    if (rc == MDB_NOTFOUND && self->read_only) {
+        mdb_txn_abort (txn);
+        snprintf (err, err_size, "the store in %s has no schema version: not a memd store",
+                  self->dir);
+        return -1;
+    }
     if (rc == MDB_NOTFOUND) {
         uint32_t version = MEM_SCHEMA_VERSION;
         val = (MDB_val){sizeof version, &version};
@@ -171,14 +184,26 @@ s_check_schema (mem_store_t *self, char *err, size_t err_size)
         mdb_txn_abort (txn);
         return 0;
     }
+    if (self->read_only) {
+        mdb_txn_abort (txn);
+        snprintf (err, err_size,
+                  "the store in %s has schema version %u; this memd reads only schema %d "
+                  "read-only: start memd on it once (or on a copy) to migrate it",
+                  self->dir, version, MEM_SCHEMA_VERSION);
+        return -1;
+    }
     //  1 → 2: the tables of the sleep cycle are new (and empty); only the
-    //  tombstones index must be filled from the records. One pass, once.
-    //  2 → 3: the graph's tables are new, created empty when the store
+    //  tombstones index must be filled from the records. 2 → 3: the uid
+    //  index is filled from the records. One pass each, once. 3 → 4: the
+    //  embedding tables are new and start empty, so opening them was all.
+    //  4 → 5: the graph's tables are new, created empty when the store
     //  opens; the graph actor links the existing records in the background
     //  (its cursor starts at 0), so nothing is computed here.
     mem_log_info ("migrating the store in %s from schema %u to %d", self->dir, version,
                   MEM_SCHEMA_VERSION);
     rc = version < 2 ? mem_records_index_tombstones (self, txn) : 0;
+    if (!rc && version < 3)
+        rc = mem_records_index_uids (self, txn);
     version = MEM_SCHEMA_VERSION;
     val = (MDB_val){sizeof version, &version};
     if (!rc)
@@ -211,15 +236,26 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
     pthread_rwlockattr_destroy (&attr);
     self->dir = strdup (opts->dir);
 
-    if (!self->dir || s_mkdirs (self->dir)) {
+    self->read_only = opts->read_only;
+    if (self->read_only) {
+        struct stat st;
+        if (!self->dir || stat (self->dir, &st) || !S_ISDIR (st.st_mode)) {
+            snprintf (err, err_size, "cannot open data directory %s: %s", opts->dir,
+                      self->dir && errno ? strerror (errno) : "not a directory");
+            goto failed;
+        }
+    }
+    else if (!self->dir || mem_store_mkdirs (self->dir)) {
         snprintf (err, err_size, "cannot create data directory %s: %s", opts->dir,
                   strerror (errno));
         goto failed;
     }
-    if (s_lock (self, err, err_size))
+    if (!self->read_only && s_lock (self, err, err_size))
         goto failed;
 
     unsigned flags = MDB_NOTLS;
+    if (self->read_only)
+        flags |= MDB_RDONLY | (opts->no_lock ? MDB_NOLOCK : 0);
     if (opts->sync == MEM_SYNC_BATCH)
         flags |= MDB_NOMETASYNC;
     else if (opts->sync == MEM_SYNC_NONE)
@@ -235,17 +271,27 @@ mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size)
         goto failed;
     }
     int dead = 0;
-    if (MEM_MDB (mdb_reader_check (self->env, &dead)) == 0 && dead)
+    if (!self->read_only && MEM_MDB (mdb_reader_check (self->env, &dead)) == 0 && dead)
         mem_log_info ("cleared %d stale reader slot(s) left by dead processes", dead);
 
     MDB_txn *txn;
-    if ((rc = MEM_MDB (mdb_txn_begin (self->env, NULL, 0, &txn)))) {
+    if ((rc = MEM_MDB (mdb_txn_begin (self->env, NULL, self->read_only ? MDB_RDONLY : 0,
+                                      &txn)))) {
         snprintf (err, err_size, "cannot open tables: %s", mdb_strerror (rc));
         goto failed;
     }
     for (int i = 0; i < MEM_DB_COUNT; i++) {
-        rc = MEM_MDB (mdb_dbi_open (txn, s_tables[i].name, s_tables[i].flags | MDB_CREATE,
+        unsigned create = self->read_only ? 0 : MDB_CREATE;
+        rc = MEM_MDB (mdb_dbi_open (txn, s_tables[i].name, s_tables[i].flags | create,
                                     &self->dbi[i]));
+        if (rc == MDB_NOTFOUND && self->read_only) {
+            mdb_txn_abort (txn);
+            snprintf (err, err_size,
+                      "the store in %s has no table %s: it is not a memd store, or one of "
+                      "an older schema (start memd on it once, or on a copy, to migrate it)",
+                      self->dir, s_tables[i].name);
+            goto failed;
+        }
         if (rc) {
             mdb_txn_abort (txn);
             snprintf (err, err_size, "cannot open table %s: %s", s_tables[i].name,
@@ -426,6 +472,16 @@ mem_store_grow (mem_store_t *self)
 }
 
 int
+mem_store_copy (mem_store_t *self, const char *dir)
+{
+    //  The copy's read transaction holds off map growth like any reader.
+    pthread_rwlock_rdlock (&self->resize);
+    int rc = MEM_MDB (mdb_env_copy2 (self->env, dir, MDB_CP_COMPACT));
+    pthread_rwlock_unlock (&self->resize);
+    return rc;
+}
+
+int
 mem_store_reader_check (mem_store_t *self)
 {
     int dead = 0;
@@ -461,6 +517,34 @@ mem_store_sizes (mem_store_t *self, uint64_t *map_bytes, uint64_t *file_bytes)
     snprintf (path, sizeof path, "%s/data.mdb", self->dir);
     struct stat st;
     *file_bytes = stat (path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+mem_store_t *
+mem_store_test_new (char *dir)
+{
+    if (!mkdtemp (dir))
+        abort ();
+    mem_store_options_t opts;
+    mem_store_options_default (&opts);
+    opts.dir = dir;
+    opts.sync = MEM_SYNC_NONE;
+    char err[256];
+    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
+    if (!store) {
+        fprintf (stderr, "cannot open a test store in %s: %s\n", dir, err);
+        abort ();
+    }
+    return store;
+}
+
+void
+mem_store_test_remove (mem_store_t **store_p, const char *dir)
+{
+    mem_store_destroy (store_p);
+    char cmd[PATH_MAX + 16];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system (cmd) != 0)
+        fprintf (stderr, "cannot remove %s\n", dir);
 }
 
 //  --------------------------------------------------------------------------
@@ -532,9 +616,28 @@ mem_store_test (bool verbose)
     mem_reader_close (&reader);
     mem_store_destroy (&store);
 
-    //  Reopen: the lock was released; a newer schema is refused.
+    //  Reopen: the lock was released. A schema 2 store is migrated to the
+    //  current schema (uids filled; the embedding and graph tables are new).
     store = mem_store_open (&opts, err, sizeof err);
     assert (store);
+    uint32_t old_version = 2;
+    MDB_val vkey = {14, "schema_version"}, vval = {sizeof old_version, &old_version};
+    assert (mem_store_write_begin (store, &txn) == 0);
+    assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_META), &vkey, &vval, 0) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    mem_store_destroy (&store);
+    store = mem_store_open (&opts, err, sizeof err);
+    assert (store);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    assert (mdb_get (txn, mem_store_dbi (store, MEM_DB_META), &vkey, &vval) == 0);
+    uint32_t new_version = 0;
+    assert (vval.mv_size == 4);
+    memcpy (&new_version, vval.mv_data, 4);
+    assert (new_version == MEM_SCHEMA_VERSION);
+    assert (mem_store_counter_get (txn, store, "n") == 5);
+    mem_store_read_end (store, &txn);
+
+    //  A newer schema is refused.
     assert (mem_store_write_begin (store, &txn) == 0);
     uint32_t future = MEM_SCHEMA_VERSION + 1;
     MDB_val key = {14, "schema_version"}, val = {sizeof future, &future};
@@ -545,9 +648,9 @@ mem_store_test (bool verbose)
     assert (!store);
     assert (strstr (err, "schema version"));
 
-    //  Older stores are migrated when opened: 2 → 3 (and 1 → 3) only adds
-    //  the graph's tables, empty.
-    for (uint32_t old = 1; old <= 2; old++) {
+    //  Older stores are migrated when opened, along the whole chain (1 → 5);
+    //  4 → 5 only adds the graph's tables, empty.
+    for (uint32_t old = 1; old < MEM_SCHEMA_VERSION; old++) {
         MDB_env *env;
         assert (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, MEM_DB_COUNT + 4) == 0);
         assert (mdb_env_open (env, dir, MDB_NOTLS, 0600) == 0);

@@ -21,8 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 3   /* 2: tombstones, edges, bands, digests (the sleep cycle);
-                                  3: the graph's builds (mem_graph_store) */
+#define MEM_SCHEMA_VERSION 5   /* 2: tombstones, edges, bands, digests (the sleep cycle);
+                                  3: uids (import is idempotent by record uid);
+                                  4: embeddings (vectors, vec_blocks, vec_agents);
+                                  5: the graph's builds (mem_graph_store) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -35,6 +37,10 @@ typedef struct {
     size_t map_size;         /* initial map size in bytes; grows on demand */
     mem_sync_t sync;
     unsigned max_readers;
+    bool read_only;          /* no writer lock, no writes, no migration: for verifying a
+                                copy or a store another memd serves (LMDB readers share) */
+    bool no_lock;            /* with read_only: no LMDB lock file either (MDB_NOLOCK), for
+                                a copy nobody else opens */
 } mem_store_options_t;
 
 /* The named databases (tables). */
@@ -62,6 +68,10 @@ typedef enum {
     MEM_DB_BANDS,       /* agent (u32 BE) + band (u8) + key (u64 BE) → ids (dupsort): near-dupes */
     MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */
     MEM_DB_DIRTY,       /* agent (u32 BE) + session → (): sessions changed since their digest */
+    MEM_DB_UIDS,        /* record uid (16 bytes) → id (u64 BE); 0 once the record is purged */
+    MEM_DB_VECTORS,     /* id (u64 BE) → exact float32 embedding with its place (mem_vectors) */
+    MEM_DB_VEC_BLOCKS,  /* agent (u32 BE) + block (u32 BE) → int8 copies of up to N embeddings */
+    MEM_DB_VEC_AGENTS,  /* agent (u32 BE) → dimension and block count of its embeddings */
     MEM_DB_GRAPH,       /* agent (u32 BE) → mem_graph_meta_t: the agent's last build, its anchor */
     MEM_DB_GRAPH_NODES, /* agent (u32 BE) + slot (u8) + id (u64 BE) → community, PageRank */
     MEM_DB_GRAPH_COMMS, /* agent (u32 BE) + slot (u8) + community (u64 BE) → size */
@@ -77,6 +87,9 @@ typedef struct _mem_store_t mem_store_t;
 int mem_store_check (int rc, const char *call, const char *file, int line);
 
 void mem_store_options_default (mem_store_options_t *opts);
+
+/* Creates dir (and parents) with mode 0700 where missing. 0 or -1 (errno). */
+int mem_store_mkdirs (const char *dir);
 
 /* Opens the store; NULL with a message in err on failure. */
 mem_store_t *mem_store_open (const mem_store_options_t *opts, char *err, size_t err_size);
@@ -120,6 +133,11 @@ int mem_store_write (mem_store_t *self, mem_store_work_fn *work, void *arg);
    Waits for open read transactions to end. Returns 0 or an LMDB code. */
 int mem_store_grow (mem_store_t *self);
 
+/* Writes a compacted copy of the store (one read snapshot) as dir/data.mdb
+   (mdb_env_copy2 with MDB_CP_COMPACT; the file must not exist). Map
+   growth waits for it, as for any reader. Returns 0 or an LMDB code. */
+int mem_store_copy (mem_store_t *self, const char *dir);
+
 /* Counters in the meta table (u64), updated inside the caller's txn. */
 /* Clears reader slots left by dead processes; returns how many (or -1). */
 int mem_store_reader_check (mem_store_t *self);
@@ -156,6 +174,12 @@ mem_get_u32be (const uint8_t *p)
 {
     return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
 }
+
+/* For selftests: a fresh unsynced store in a new temporary directory (dir
+   is a mkdtemp template, filled in); mem_store_test_remove closes it and
+   removes the directory. Both assert on failure. */
+mem_store_t *mem_store_test_new (char *dir);
+void mem_store_test_remove (mem_store_t **store_p, const char *dir);
 
 void mem_store_test (bool verbose);
 

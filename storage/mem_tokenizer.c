@@ -103,6 +103,7 @@ typedef struct {
     bool letters_only;          //  buf holds only ASCII letters
     unsigned position;          //  of the current (or next) word
     unsigned emitted;
+    bool raw;                   //  mem_tokenize_raw: no stopwords, no stemming
 } s_state_t;
 
 //  The stopwords in an open-addressing hash set, built once: checked for
@@ -164,7 +165,9 @@ static void
 s_end_word (s_state_t *self)
 {
     size_t len = self->len;
-    if (self->letters_only) {
+    if (self->raw)
+        s_emit (self, len);
+    else if (self->letters_only) {
         if (len > 1 && !mem_tokenizer_is_stopword (self->buf, len)) {
             if (!self->cut)
                 len = mem_stem (self->buf, len);
@@ -346,11 +349,25 @@ s_lower (uint32_t cp)
     return cp;
 }
 
+static unsigned s_tokenize (const char *text, size_t len, mem_token_fn *fn, void *arg, bool raw);
+
 unsigned
 mem_tokenize (const char *text, size_t len, mem_token_fn *fn, void *arg)
 {
+    return s_tokenize (text, len, fn, arg, false);
+}
+
+unsigned
+mem_tokenize_raw (const char *text, size_t len, mem_token_fn *fn, void *arg)
+{
+    return s_tokenize (text, len, fn, arg, true);
+}
+
+static unsigned
+s_tokenize (const char *text, size_t len, mem_token_fn *fn, void *arg, bool raw)
+{
     assert (text || len == 0);
-    s_state_t self = {.fn = fn, .arg = arg, .letters_only = true};
+    s_state_t self = {.fn = fn, .arg = arg, .letters_only = true, .raw = raw};
     const unsigned char *p = (const unsigned char *) text;
     const unsigned char *end = p + len;
 
@@ -426,6 +443,7 @@ mem_tokenize (const char *text, size_t len, mem_token_fn *fn, void *arg)
 //  Selftest
 
 #define S_TEST_MAX 64
+#define streq_(a, b) (strcmp ((a), (b)) == 0)
 
 typedef struct {
     unsigned count;
@@ -698,6 +716,16 @@ mem_tokenizer_test (bool verbose)
         s_collect_t c = {0};
         s_tokenize_exact (text + 2, 1, &c);
         s_tokenize_exact (text, 3, &c);
+    }
+
+    //  Raw: the same words, lowercased, none dropped or stemmed
+    {
+        s_collect_t c = {.verbose = verbose};
+        const char *text = "The Storage's RUNNING a x";
+        assert (mem_tokenize_raw (text, strlen (text), s_collect, &c) == 5);
+        assert (streq_ (c.terms[0], "the") && streq_ (c.terms[1], "storages")
+                && streq_ (c.terms[2], "running") && streq_ (c.terms[3], "a"));
+        assert (c.positions[4] == 4);
     }
     printf ("OK\n");
 }

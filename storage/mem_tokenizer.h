@@ -23,6 +23,11 @@ typedef void(mem_token_fn) (const char *term, size_t len, unsigned position, voi
    of terms emitted. */
 unsigned mem_tokenize (const char *text, size_t len, mem_token_fn *fn, void *arg);
 
+/* The words of text as mem_tokenize splits and lowercases them, but with
+   every word kept whole: no stopword dropped, nothing stemmed (a query's
+   prefixes, `stor*`, match the beginnings of indexed terms). */
+unsigned mem_tokenize_raw (const char *text, size_t len, mem_token_fn *fn, void *arg);
+
 /* True if the lowercase word is an English stopword. */
 bool mem_tokenizer_is_stopword (const char *word, size_t len);
 

@@ -4,6 +4,8 @@
 #include "mem_graph_store.h"
 #include "mem_index.h"
 #include "mem_records.h"
+#include <errno.h>
+#include "mem_vectors.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,12 @@ s_graph_problem (void *arg, const char *text)
     s_problem (arg, "%s", text);
 }
 
+static void
+s_vectors_problem (void *arg, const char *text)
+{
+    s_problem (arg, "vectors: %s", text);
+}
+
 void
 mem_verify_report_clear (mem_verify_report_t *report)
 {
@@ -56,6 +64,81 @@ typedef struct {
     s_agent_sum_t *items;
     size_t n, cap;
 } s_sums_t;
+
+//  A live record and what its postings add up to (records → postings).
+typedef struct {
+    uint64_t id;
+    uint32_t agent;
+    uint16_t doc_len;
+    uint8_t inexact;         //  some of its postings were in an agent mid-merge
+    uint8_t bad_dl;          //  a posting carried another document length
+    uint64_t postings, tf;
+} s_live_t;
+
+typedef struct {
+    s_live_t *items;         //  in id order (the records table's order)
+    size_t n, cap;
+} s_lives_t;
+
+static bool
+s_lives_add (s_lives_t *lives, uint64_t id, uint32_t agent, uint16_t doc_len)
+{
+    if (lives->n == lives->cap) {
+        size_t cap = lives->cap ? lives->cap * 2 : 1024;
+        s_live_t *grown = realloc (lives->items, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        lives->items = grown;
+        lives->cap = cap;
+    }
+    lives->items[lives->n++] = (s_live_t){id, agent, doc_len, 0, 0, 0, 0};
+    return true;
+}
+
+//  From mem_index_verify_docs: one posting, added to its live record.
+static void
+s_lives_posting (void *arg, uint32_t agent, uint64_t id, unsigned tf, unsigned dl, bool exact)
+{
+    s_lives_t *lives = arg;
+    size_t lo = 0, hi = lives->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lives->items[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == lives->n || lives->items[lo].id != id || lives->items[lo].agent != agent)
+        return;   //  not live (or another agent's): mem_index_verify judges those
+    s_live_t *live = &lives->items[lo];
+    live->postings++;
+    live->tf += tf;
+    live->inexact |= !exact;
+    live->bad_dl |= dl != live->doc_len;
+}
+
+//  Every live record is in the index: as many term occurrences as its
+//  length (exactly, unless a merge is in progress or the length is capped).
+static int
+s_check_lives (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_lives_t *lives)
+{
+    int rc = mem_index_verify_docs (store, txn, s_lives_posting, lives);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < lives->n; i++) {
+        const s_live_t *live = &lives->items[i];
+        unsigned long long id = (unsigned long long) live->id;
+        if (live->doc_len && !live->postings)
+            s_problem (r, "live record %llu of %u terms has no postings", id, live->doc_len);
+        else if (live->bad_dl)
+            s_problem (r, "live record %llu: a posting says another length than its docmeta (%u)",
+                       id, live->doc_len);
+        else if (!live->inexact && live->doc_len < 0xFFFF && live->tf != live->doc_len)
+            s_problem (r, "live record %llu: its postings hold %llu of its %u terms", id,
+                       (unsigned long long) live->tf, live->doc_len);
+    }
+    return 0;
+}
 
 static s_agent_sum_t *
 s_sum_for (s_sums_t *sums, uint32_t agent)
@@ -91,7 +174,7 @@ s_exists (mem_store_t *store, MDB_txn *txn, mem_db_t db, const void *k, size_t k
 //  Records and docmeta, and from each record the entries that must exist.
 static int
 s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sums_t *sums,
-                 uint64_t *max_id, uint64_t *tombstones)
+                 s_lives_t *lives, uint64_t *max_id, uint64_t *tombstones)
 {
     MDB_cursor *cursor;
     int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_RECORDS), &cursor));
@@ -120,6 +203,11 @@ s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sum
         if (mem_agents_lookup (store, txn, rec->agent_id, false, &agent) || agent != meta.agent)
             s_problem (r, "record %llu: agent '%s' does not match its docmeta",
                        (unsigned long long) id, rec->agent_id);
+        uint64_t by_uid = 0;
+        if (rec->uid.len != 16)
+            s_problem (r, "record %llu has no uid", (unsigned long long) id);
+        else if (mem_records_uid_lookup (store, txn, rec->uid.data, &by_uid) || by_uid != id)
+            s_problem (r, "record %llu is missing from the uid index", (unsigned long long) id);
         bool tombstoned = rec->tombstoned_at_ms != 0;
         if (tombstoned != ((meta.flags & MEM_DOC_TOMBSTONED) != 0))
             s_problem (r, "record %llu: tombstone flag differs from its docmeta",
@@ -136,6 +224,11 @@ s_check_records (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *r, s_sum
                            (unsigned long long) id);
         }
         else {
+            if (!s_lives_add (lives, id, meta.agent, meta.doc_len)) {
+                memd__v1__record__free_unpacked (rec, NULL);
+                mdb_cursor_close (cursor);
+                return ENOMEM;
+            }
             s_agent_sum_t *sum = s_sum_for (sums, meta.agent);
             if (sum) {
                 sum->docs++;
@@ -255,11 +348,44 @@ mem_verify (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *report)
 {
     memset (report, 0, sizeof *report);
     s_sums_t sums = {NULL, 0, 0};
+    s_lives_t lives = {NULL, 0, 0};
     uint64_t max_id = 0, tombstones = 0;
-    int rc = s_check_records (store, txn, report, &sums, &max_id, &tombstones);
+    int rc = s_check_records (store, txn, report, &sums, &lives, &max_id, &tombstones);
     if (!rc)
         rc = s_check_stats (store, txn, report, &sums);
+    if (!rc)
+        rc = s_check_lives (store, txn, report, &lives);
     free (sums.items);
+    free (lives.items);
+    //  The uid index holds every record once (and the purged as 0).
+    if (!rc) {
+        MDB_cursor *cursor;
+        rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_UIDS), &cursor));
+        MDB_val key, val;
+        uint64_t mapped = 0;
+        bool open = rc == 0;
+        while (open && (rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+            if (key.mv_size != 16 || val.mv_size != 8) {
+                s_problem (report, "uids: an entry of %zu → %zu bytes", key.mv_size,
+                           val.mv_size);
+                continue;
+            }
+            uint64_t id = mem_get_u64be (val.mv_data);
+            mem_docmeta_t meta;
+            if (id && mem_records_docmeta (store, txn, id, &meta))
+                s_problem (report, "uids: record %llu does not exist", (unsigned long long) id);
+            mapped += id != 0;
+        }
+        if (open) {
+            mdb_cursor_close (cursor);
+            rc = rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);
+        }
+        if (!rc) {
+            if (mapped != report->records)
+                s_problem (report, "the uid index maps %llu records, the store has %llu",
+                           (unsigned long long) mapped, (unsigned long long) report->records);
+        }
+    }
     //  Every docmeta has its record.
     if (!rc) {
         MDB_stat a, b;
@@ -289,6 +415,8 @@ mem_verify (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *report)
         rc = mem_index_verify (store, txn, s_index_problem, report, &report->postings);
     if (!rc)
         rc = mem_graph_verify (store, txn, s_graph_problem, report, &report->graph_nodes);
+    if (!rc)
+        rc = mem_vectors_verify (store, txn, s_vectors_problem, report, &report->vectors);
     if (!rc) {
         uint64_t counted = mem_store_counter_get (txn, store, "records_tombstoned");
         if (counted != tombstones)
@@ -312,14 +440,7 @@ mem_verify_test (bool verbose)
 {
     printf (" * mem_verify: ");
     char dir[] = "/tmp/memd-verify-test-XXXXXX";
-    assert (mkdtemp (dir));
-    mem_store_options_t opts;
-    mem_store_options_default (&opts);
-    opts.dir = dir;
-    opts.sync = MEM_SYNC_NONE;
-    char err[256];
-    mem_store_t *store = mem_store_open (&opts, err, sizeof err);
-    assert (store);
+    mem_store_t *store = mem_store_test_new (dir);
     mem_index_writer_t *index = mem_index_writer_new (store);
     MDB_txn *txn;
     assert (mem_store_write_begin (store, &txn) == 0);
@@ -327,10 +448,13 @@ mem_verify_test (bool verbose)
     assert (mem_capture_batch_begin (&batch, store, txn, index) == 0);
     const char *texts[] = {"the cat sat on the mat", "dogs chase cats", "a bird in the hand"};
     uint64_t ids[3];
+    float embedding[2] = {1, 2};
     for (int i = 0; i < 3; i++) {
         Memd__V1__Record rec = MEMD__V1__RECORD__INIT;
         rec.text = (char *) texts[i];
         rec.session_id = "s1";
+        rec.embedding = embedding;
+        rec.n_embedding = i == 1 ? 0 : 2;
         bool dup;
         assert (mem_records_capture (&batch, &rec, "agent", 1000, &ids[i], &dup) == 0);
     }
@@ -349,6 +473,7 @@ mem_verify_test (bool verbose)
             printf ("\n   %s", report.problems[i]);
     assert (report.problem_count == 0);
     assert (report.records == 3 && report.edges == 1 && report.postings > 0);
+    assert (report.vectors == 2);
     mem_verify_report_clear (&report);
 
     //  Damage: a mirror edge gone, a session entry gone, a stray tombstone.
@@ -369,25 +494,47 @@ mem_verify_test (bool verbose)
     mem_put_u64be (tk + 8, ids[2]);
     MDB_val tkey = {16, tk}, tval = {0, NULL};
     assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_TOMBSTONES), &tkey, &tval, 0) == 0);
+    //  And postings deleted behind a live record's back: "bird" of ids[2].
+    MDB_cursor *cursor;
+    assert (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_POSTINGS), &cursor) == 0);
+    MDB_val pkey, pval;
+    int deleted = 0;
+    while (mdb_cursor_get (cursor, &pkey, &pval, MDB_NEXT) == 0)
+        if (pkey.mv_size == 8 && memcmp ((char *) pkey.mv_data + 4, "bird", 4) == 0) {
+            assert (mdb_cursor_del (cursor, 0) == 0);
+            deleted++;
+        }
+    mdb_cursor_close (cursor);
+    assert (deleted == 1);
+    //  … and an embedding whose block slot is gone.
+    uint8_t vk[8];
+    mem_put_u64be (vk, ids[2]);
+    MDB_val vkey = {8, vk}, vval;
+    assert (mdb_get (txn, mem_store_dbi (store, MEM_DB_VECTORS), &vkey, &vval) == 0);
+    uint8_t *vcopy = malloc (vval.mv_size);
+    memcpy (vcopy, vval.mv_data, vval.mv_size);
+    vcopy[4] = 9;   //  block 9 (the second u32 of its place)
+    vval.mv_data = vcopy;
+    assert (mdb_put (txn, mem_store_dbi (store, MEM_DB_VECTORS), &vkey, &vval, 0) == 0);
+    free (vcopy);
     assert (mem_verify (store, txn, &report) == 0);
     if (verbose)
         for (size_t i = 0; i < report.n_problems; i++)
             printf ("\n   %s", report.problems[i]);
-    assert (report.problem_count == 3);
-    bool mirror = false, session = false, stray = false;
+    assert (report.problem_count == 6);   //  the vector slot is wrong both ways
+    bool mirror = false, session = false, stray = false, postings = false, vectors = false;
     for (size_t i = 0; i < report.n_problems; i++) {
+        vectors = vectors || strstr (report.problems[i], "vectors: embedding of record");
         mirror = mirror || strstr (report.problems[i], "no mirror");
         session = session || strstr (report.problems[i], "session");
         stray = stray || strstr (report.problems[i], "not tombstoned");
+        postings = postings || strstr (report.problems[i], "postings hold 1 of its 2 terms");
     }
-    assert (mirror && session && stray);
+    assert (mirror && session && stray && postings && vectors);
     mem_verify_report_clear (&report);
 
     mem_store_write_abort (store, &txn);
     mem_index_writer_destroy (&index);
-    mem_store_destroy (&store);
-    char cmd[300];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
-    assert (system (cmd) == 0);
+    mem_store_test_remove (&store, dir);
     printf ("OK\n");
 }

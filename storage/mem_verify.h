@@ -1,8 +1,8 @@
 /*  mem_verify — checks every table and every cross-reference of the store
     in one read transaction (a consistent snapshot, so it runs while memd
     serves): records ↔ docmeta ↔ dedupe hashes ↔ sessions ↔ tombstones ↔
-    index statistics ↔ postings ↔ edges ↔ bands ↔ digests ↔ the graph's
-    nodes, communities and members, and counters.
+    index statistics ↔ postings ↔ edges ↔ bands ↔ digests ↔ embeddings ↔
+    the graph's nodes, communities and members, and counters.
     Used by `memctl verify` (the Verify request) and the crash tests.
 */
 #ifndef MEM_VERIFY_H_INCLUDED
@@ -13,7 +13,7 @@
 #define MEM_VERIFY_MAX_PROBLEMS 100   /* problems kept with their text */
 
 typedef struct {
-    uint64_t records, postings, edges;   /* checked */
+    uint64_t records, postings, edges, vectors;   /* checked */
     uint64_t graph_nodes;                 /* the graph's node rows checked */
     uint64_t problem_count;               /* found (all of them) */
     char *problems[MEM_VERIFY_MAX_PROBLEMS];

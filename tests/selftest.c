@@ -13,14 +13,24 @@
 #include "mem_graph_link.h"
 #include "mem_graph_recall.h"
 #include "mem_graph_store.h"
+#include "mem_export.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
+#include "mem_latency.h"
 #include "mem_minhash.h"
 #include "mem_records.h"
+#include "mem_redact.h"
+#include "mem_recstats.h"
 #include "mem_stem.h"
 #include "mem_store.h"
 #include "mem_tokenizer.h"
+#include "mem_prompt.h"
+#include "mem_query.h"
+#include "mem_search.h"
+#include "mem_vectors.h"
 #include "mem_verify.h"
+#include "mem_watchpos.h"
+#include "memd_transcript.h"
 
 static const struct {
     const char *name;
@@ -36,6 +46,13 @@ static const struct {
     {"mem_graph", mem_graph_test},     {"mem_graph_store", mem_graph_store_test},
     {"mem_graph_link", mem_graph_link_test}, {"mem_graph_build", mem_graph_build_test},
     {"mem_graph_recall", mem_graph_recall_test},
+    {"mem_redact", mem_redact_test},   {"mem_latency", mem_latency_test},
+    {"mem_export", mem_export_test},   {"mem_zap", mem_zap_test},
+    {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},
+    {"mem_search", mem_search_test},   {"mem_prompt", mem_prompt_test},
+    {"mem_recstats", mem_recstats_test},
+    {"mem_redact", mem_redact_test},   {"mem_watchpos", mem_watchpos_test},
+    {"memd_transcript", memd_transcript_test},
 };
 #define N_TESTS (sizeof s_tests / sizeof s_tests[0])
 

@@ -8,19 +8,9 @@
 #include <czmq.h>
 #include "mem_codec.h"
 #include "memd_client.h"
+#include "test_check.h"
 
 static const char *s_endpoint;
-static int s_failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                          \
-            fprintf (stderr, __VA_ARGS__);                                                 \
-            fprintf (stderr, "\n");                                                        \
-            s_failures++;                                                                  \
-        }                                                                                  \
-    } while (0)
 
 //  Sends frames on a fresh DEALER; returns the decoded reply (or NULL on
 //  timeout / undecodable reply). The reply's delimiter frame is checked.

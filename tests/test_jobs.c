@@ -27,19 +27,9 @@
 #include <time.h>
 #include "mem_codec.h"
 #include "memd_client.h"
+#include "test_check.h"
 
 static const char *s_endpoint;
-static int s_failures;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf (stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                          \
-            fprintf (stderr, __VA_ARGS__);                                                 \
-            fprintf (stderr, "\n");                                                        \
-            s_failures++;                                                                  \
-        }                                                                                  \
-    } while (0)
 
 static int64_t
 s_wall_ms (void)

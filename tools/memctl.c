@@ -39,14 +39,22 @@ static const char s_global_usage[] =
     "  status     state, uptime, record counts, resources\n"
     "  capture    store a memory, or JSONL records from stdin ('capture -')\n"
     "  recall     ranked memories for a query\n"
+    "  context    a prompt-ready block of the memories relevant to a query\n"
     "  get        records by id\n"
     "  forget     tombstone records by id, or a whole session\n"
     "  jobs       the job queue: enqueue, lease, complete, fail, extend, list, stats,\n"
     "             retry and purge dead letters ('memctl jobs --help')\n"
     "  sleep      consolidate now, then hibernate\n"
     "  wake       back to WAKE\n"
-    "  verify     check the store's consistency while memd serves\n"
-    "  events     print memd's events live (captured, forgotten, state)\n"
+    "  verify     check the store's consistency while memd serves (or offline:\n"
+    "             'memctl verify --data-dir DIR')\n"
+    "  export     every record as JSONL, streamed in pages\n"
+    "  import     records from an export (idempotent: known uids are skipped)\n"
+    "  backup     a hot, compacted, verified copy of the store into a directory\n"
+    "  events     print memd's events live (captured, forgotten, state, job, graph)\n"
+    "  hook       Claude Code hooks: session-start, user-prompt, stop, and install\n"
+    "             to add them to Claude Code's settings ('memctl hook --help')\n"
+    "  top        a live view: state, traffic, recall latency, jobs, resources\n"
     "  graph      the memory graph: stats, neighbors, community, export\n"
     "             ('memctl graph --help')\n"
     "  help [COMMAND]\n"
@@ -78,13 +86,19 @@ static const char s_global_usage[] =
     X (status)                                                                           \
     X (capture)                                                                          \
     X (recall)                                                                           \
+    X (context)                                                                          \
     X (get)                                                                              \
     X (forget)                                                                           \
     X (jobs)                                                                             \
     X (sleep)                                                                            \
     X (wake)                                                                             \
     X (verify)                                                                           \
+    X (export)                                                                           \
+    X (import)                                                                           \
+    X (backup)                                                                           \
     X (events)                                                                           \
+    X (hook)                                                                             \
+    X (top)                                                                              \
     X (graph)
 
 #define DECLARE_COMMAND(name)                                                            \

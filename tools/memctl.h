@@ -110,6 +110,68 @@ int memctl_parse_ids (ctx_t *ctx, int argc, char **argv, uint64_t *ids);
 //  Connects the client; returns -1, or an exit code.
 int memctl_connect (ctx_t *ctx);
 
+//  The start of a command that takes only the common options: parses them,
+//  refuses arguments, connects. Returns -1 to go on, or an exit code.
+int memctl_start_plain (ctx_t *ctx, int argc, char **argv);
+
+//  --------------------------------------------------------------------------
+//  The options recall and context share: filters and ranking
+//  (memctl_context.c). -s/--session needs "s:" in the command's short options.
+
+#define MEMCTL_OPT_EMBEDDING 400
+#define MEMCTL_OPT_WEIGHTS   401
+#define MEMCTL_OPT_FUSION    402
+#define MEMCTL_OPT_NO_STATS  403
+#define MEMCTL_OPT_KIND      404
+#define MEMCTL_OPT_TAG       405
+#define MEMCTL_OPT_SINCE     406
+#define MEMCTL_OPT_UNTIL     407
+#define MEMCTL_OPT_GRAPH     408
+#define MEMCTL_OPT_NO_GRAPH  409
+#define MEMCTL_OPT_DIVERSIFY 410
+#define MEMCTL_RECALL_LONG                                                               \
+    {"session", required_argument, NULL, 's'},                                           \
+        {"kind", required_argument, NULL, MEMCTL_OPT_KIND},                              \
+        {"tag", required_argument, NULL, MEMCTL_OPT_TAG},                                \
+        {"since", required_argument, NULL, MEMCTL_OPT_SINCE},                            \
+        {"until", required_argument, NULL, MEMCTL_OPT_UNTIL},                            \
+        {"embedding", required_argument, NULL, MEMCTL_OPT_EMBEDDING},                    \
+        {"weights", required_argument, NULL, MEMCTL_OPT_WEIGHTS},                        \
+        {"fusion", required_argument, NULL, MEMCTL_OPT_FUSION},                          \
+        {"no-stats", no_argument, NULL, MEMCTL_OPT_NO_STATS},                            \
+        {"graph", no_argument, NULL, MEMCTL_OPT_GRAPH},                                  \
+        {"no-graph", no_argument, NULL, MEMCTL_OPT_NO_GRAPH},                            \
+        {"diversify", no_argument, NULL, MEMCTL_OPT_DIVERSIFY}
+#define MEMCTL_RANKING_HELP                                                              \
+    "      --embedding JSON query embedding, a JSON array of floats (the agent's\n"      \
+    "                       dimension): adds the vector signal\n"                       \
+    "      --weights W      signal weights, e.g. lexical=1,vector=0.5,recency=0,\n"      \
+    "                       salience=0.1 (default lexical=1,vector=1,recency=0.1,\n"     \
+    "                       salience=0.1,graph=1)\n"                                     \
+    "      --fusion F       rrf (reciprocal rank fusion, the default) or weighted\n"     \
+    "      --no-stats       do not count this as a recall in the records' statistics\n"    \
+    "      --graph          also one hop along the memory graph (neighbours of the top\n"  \
+    "                       hits, a mild boost for central records; docs/graph.md);\n"    \
+    "                       memd's default (setting recall/graph) when neither is given\n" \
+    "      --no-graph       without the graph signal\n"                                  \
+    "      --diversify      with the graph: spread the hits over communities\n"
+
+//  Handles a filter or ranking option c for query (query->tags must have
+//  room for every tag; weights is where --weights goes). Returns -1 to go
+//  on, -2 when c is none of them, or an exit code.
+int memctl_recall_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
+                          Memd__V1__RankWeights *weights);
+
+//  A JSON array of finite floats into query->query_embedding (malloc'ed;
+//  the caller frees it). Returns -1, or an exit code.
+int memctl_parse_embedding (ctx_t *ctx, const char *text, Memd__V1__Recall *query);
+
+//  "lexical=1,vector=0.5": returns -1, or an exit code.
+int memctl_parse_weights (ctx_t *ctx, const char *text, Memd__V1__RankWeights *weights);
+
+//  "rrf" or "weighted": returns -1, or an exit code.
+int memctl_parse_fusion (ctx_t *ctx, const char *text, Memd__V1__Fusion *fusion);
+
 //  --------------------------------------------------------------------------
 //  Human output
 
@@ -121,6 +183,9 @@ void memctl_format_duration (int64_t ms, char *buf, size_t size);
 
 //  "512 B", "1.5 MiB", …
 void memctl_format_bytes (uint64_t bytes, char *buf, size_t size);
+
+//  A latency: "850 µs", "1.25 ms", "2.40 s"; "-" for 0 (memctl_top.c).
+void memctl_format_latency (uint64_t us, char *buf, size_t size);
 
 //  Prints text on one line: control characters become spaces, and with
 //  max_chars > 0 it is cut (on a character boundary) to that many characters.

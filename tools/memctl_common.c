@@ -323,6 +323,13 @@ memctl_print_record (const Memd__V1__Record *r)
         printf ("%s%s=", i ? "         " : "meta     ", r->metadata[i]->key);
         memctl_print_indented (r->metadata[i]->value, "         ");
     }
+    if (r->recall_count) {
+        char last[64];
+        memctl_format_time (r->last_recalled_ms, last, sizeof last);
+        printf ("recalled %u times, last %s\n", r->recall_count, last);
+    }
+    if (r->n_embedding)
+        printf ("vector   %zu dimensions\n", r->n_embedding);
     printf ("text     ");
     memctl_print_indented (r->text, "         ");
 }
@@ -349,4 +356,17 @@ memctl_print_job_totals (const Memd__V1__JobStatsResult *j, const char *prefix)
         printf (", next deadline in %s", age);
     }
     putchar ('\n');
+}
+
+int
+memctl_start_plain (ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
+    int c, rc;
+    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
+        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+            return rc;
+    if (optind < argc)
+        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
+    return memctl_connect (ctx);
 }

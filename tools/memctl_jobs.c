@@ -412,14 +412,8 @@ s_jobs_list (ctx_t *ctx, int argc, char **argv)
 static int
 s_jobs_stats (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
     Memd__V1__Reply *reply = memd_client_job_stats (ctx->client);
     if (!reply)

@@ -39,10 +39,8 @@ memctl_kind_parse (const char *name)
 //  --------------------------------------------------------------------------
 //  Output
 
-//  Length of the well-formed UTF-8 sequence at p (no overlongs, no
-//  surrogates, nothing above U+10FFFF), or 0 if it is not one.
-static size_t
-s_utf8_len (const unsigned char *p, const unsigned char *end)
+size_t
+memctl_utf8_len (const unsigned char *p, const unsigned char *end)
 {
     unsigned c = p[0];
     if (c < 0x80)
@@ -76,7 +74,7 @@ memctl_json_string (const char *s)
     const unsigned char *p = (const unsigned char *) s, *end = p + len;
     size_t out = 0;
     while (p < end) {
-        size_t n = s_utf8_len (p, end);
+        size_t n = memctl_utf8_len (p, end);
         if (n) {
             memcpy (clean + out, p, n);
             out += n;
@@ -128,6 +126,16 @@ memctl_json_record (const Memd__V1__Record *record)
     json_object_set_new (doc, "tags", tags);
     json_object_set_new (doc, "metadata", metadata);
     json_object_set_new (doc, "created_at_ms", json_integer (record->created_at_ms));
+    //  Recall statistics and salience (written by memd's writer after recalls).
+    json_object_set_new (doc, "salience", json_real (record->salience));
+    json_object_set_new (doc, "recall_count", json_integer (record->recall_count));
+    json_object_set_new (doc, "last_recalled_ms", json_integer (record->last_recalled_ms));
+    if (record->n_embedding) {
+        json_t *embedding = json_array ();
+        for (size_t i = 0; i < record->n_embedding; i++)
+            json_array_append_new (embedding, json_real (record->embedding[i]));
+        json_object_set_new (doc, "embedding", embedding);
+    }
     return doc;
 }
 
@@ -168,6 +176,28 @@ memctl_json_consolidation (const Memd__V1__Consolidation *c)
 }
 
 json_t *
+memctl_json_watch (const Memd__V1__WatchStatus *w)
+{
+    json_t *dirs = json_array ();
+    for (size_t i = 0; i < w->n_dirs; i++)
+        json_array_append_new (dirs, memctl_json_string (w->dirs[i]));
+    json_t *doc = json_object ();
+    json_object_set_new (doc, "dirs", dirs);
+    json_object_set_new (doc, "directories", json_integer (w->directories));
+    json_object_set_new (doc, "files", memctl_json_u64 (w->files));
+    json_object_set_new (doc, "lines", memctl_json_u64 (w->lines));
+    json_object_set_new (doc, "records", memctl_json_u64 (w->records));
+    json_object_set_new (doc, "duplicates", memctl_json_u64 (w->duplicates));
+    json_object_set_new (doc, "skipped_lines", memctl_json_u64 (w->skipped_lines));
+    json_object_set_new (doc, "bytes", memctl_json_u64 (w->bytes));
+    json_object_set_new (doc, "pending_files", json_integer (w->pending_files));
+    json_object_set_new (doc, "last_error", memctl_json_string (w->last_error));
+    json_object_set_new (doc, "last_error_ms", json_integer (w->last_error_ms));
+    json_object_set_new (doc, "last_ingest_ms", json_integer (w->last_ingest_ms));
+    return doc;
+}
+
+json_t *
 memctl_json_status (const Memd__V1__StatusResult *st)
 {
     json_t *doc = json_object ();
@@ -187,8 +217,9 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     else
         json_object_set_new (doc, "last_transition", json_null ());
     json_object_set_new (doc, "records",
-                         json_pack ("{s:o, s:o}", "live", memctl_json_u64 (st->records_live),
-                                    "tombstoned", memctl_json_u64 (st->records_tombstoned)));
+                         json_pack ("{s:o, s:o, s:o}", "live", memctl_json_u64 (st->records_live),
+                                    "tombstoned", memctl_json_u64 (st->records_tombstoned),
+                                    "embeddings", memctl_json_u64 (st->embeddings)));
     //  null from a memd that predates the job queue or the graph: "no such
     //  subsystem", where zeros would claim an empty one.
     json_object_set_new (doc, "jobs", st->jobs ? memctl_json_job_stats (st->jobs) : json_null ());
@@ -201,14 +232,29 @@ memctl_json_status (const Memd__V1__StatusResult *st)
     json_object_set_new (doc, "recall_workers", json_integer (st->recall_workers));
     json_object_set_new (doc, "requests", memctl_json_u64 (st->requests));
     json_object_set_new (doc, "requests_rejected", memctl_json_u64 (st->requests_rejected));
+    json_t *by_kind = json_object ();
+    for (size_t i = 0; i < st->n_requests_by_kind; i++)
+        json_object_set_new (by_kind, st->requests_by_kind[i]->key,
+                             memctl_json_u64 (st->requests_by_kind[i]->value));
+    json_object_set_new (doc, "requests_by_kind", by_kind);
+    json_object_set_new (doc, "recall_latency",
+                         json_pack ("{s:o, s:o, s:o, s:I}", "p50_us",
+                                    memctl_json_u64 (st->recall_p50_us), "p99_us",
+                                    memctl_json_u64 (st->recall_p99_us), "count",
+                                    memctl_json_u64 (st->recall_window_count), "window_ms",
+                                    (json_int_t) st->recall_window_ms));
+    json_object_set_new (doc, "connections_refused", memctl_json_u64 (st->connections_refused));
+    json_object_set_new (doc, "replies_dropped", memctl_json_u64 (st->replies_dropped));
     json_object_set_new (doc, "data_dir", memctl_json_string (st->data_dir));
     json_object_set_new (doc, "endpoint", memctl_json_string (st->endpoint));
     json_object_set_new (doc, "store_bytes", memctl_json_u64 (st->store_bytes));
     json_object_set_new (doc, "map_bytes", memctl_json_u64 (st->map_bytes));
     json_object_set_new (doc, "events_endpoint", memctl_json_string (st->events_endpoint));
+    json_object_set_new (doc, "activity_reports", memctl_json_u64 (st->activity_reports));
     json_object_set_new (doc, "consolidation",
                          st->consolidation ? memctl_json_consolidation (st->consolidation)
                                            : json_null ());
+    json_object_set_new (doc, "watch", st->watch ? memctl_json_watch (st->watch) : json_null ());
     return doc;
 }
 
@@ -471,11 +517,8 @@ memctl_record_destroy (Memd__V1__Record **record_p)
 //  --------------------------------------------------------------------------
 //  JSONL input
 
-static void s_error (char *err, size_t err_size, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_error (char *err, size_t err_size, const char *fmt, ...)
+void
+memctl_errorf (char *err, size_t err_size, const char *fmt, ...)
 {
     va_list args;
     va_start (args, fmt);
@@ -499,7 +542,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     json_t *value;
     if ((value = s_field (doc, "agent"))) {
         if (!json_is_string (value) || json_string_length (value) == 0) {
-            s_error (err, err_size, "\"agent\" must be a non-empty string");
+            memctl_errorf (err, err_size, "\"agent\" must be a non-empty string");
             return -1;
         }
         if (s_set_string (&record->agent_id, json_string_value (value)))
@@ -507,7 +550,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if ((value = s_field (doc, "session"))) {
         if (!json_is_string (value)) {
-            s_error (err, err_size, "\"session\" must be a string");
+            memctl_errorf (err, err_size, "\"session\" must be a string");
             return -1;
         }
         if (s_set_string (&record->session_id, json_string_value (value)))
@@ -516,7 +559,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     if ((value = s_field (doc, "kind"))) {
         int kind = json_is_string (value) ? memctl_kind_parse (json_string_value (value)) : -1;
         if (kind < 0) {
-            s_error (err, err_size,
+            memctl_errorf (err, err_size,
                      "\"kind\" must be one of episodic, fact, summary, procedure, note");
             return -1;
         }
@@ -535,7 +578,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
         int rc = ok ? (s_set_tags (record, tags, n) ? -2 : 0) : -1;
         free (tags);
         if (rc == -1)
-            s_error (err, err_size, "\"tags\" must be an array of non-empty strings");
+            memctl_errorf (err, err_size, "\"tags\" must be an array of non-empty strings");
         if (rc)
             return rc;
     }
@@ -547,7 +590,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if (ts) {
         if (!json_is_integer (ts) || json_integer_value (ts) < 0) {
-            s_error (err, err_size, "\"%s\" must be a non-negative integer (milliseconds)",
+            memctl_errorf (err, err_size, "\"%s\" must be a non-negative integer (milliseconds)",
                      ts_name);
             return -1;
         }
@@ -556,7 +599,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     if ((value = s_field (doc, "embedding"))) {
         size_t n = json_is_array (value) ? json_array_size (value) : 0;
         if (!json_is_array (value) || n == 0) {
-            s_error (err, err_size, "\"embedding\" must be a non-empty array of numbers");
+            memctl_errorf (err, err_size, "\"embedding\" must be a non-empty array of numbers");
             return -1;
         }
         float *floats = (float *) malloc (n * sizeof (float));
@@ -567,7 +610,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
             double x = json_number_value (number);
             if (!json_is_number (number) || !isfinite (x) || fabs (x) > FLT_MAX) {
                 free (floats);
-                s_error (err, err_size, "\"embedding\"[%zu] is not a finite float", i);
+                memctl_errorf (err, err_size, "\"embedding\"[%zu] is not a finite float", i);
                 return -1;
             }
             floats[i] = (float) x;
@@ -578,7 +621,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
     }
     if ((value = s_field (doc, "metadata"))) {
         if (!json_is_object (value)) {
-            s_error (err, err_size, "\"metadata\" must be an object of strings");
+            memctl_errorf (err, err_size, "\"metadata\" must be an object of strings");
             return -1;
         }
         s_clear_metadata (record);
@@ -586,7 +629,7 @@ s_apply_fields (Memd__V1__Record *record, json_t *doc, char *err, size_t err_siz
         json_t *entry;
         json_object_foreach (value, key, entry) {
             if (!json_is_string (entry)) {
-                s_error (err, err_size, "\"metadata\".\"%.64s\" must be a string", key);
+                memctl_errorf (err, err_size, "\"metadata\".\"%.64s\" must be a string", key);
                 return -1;
             }
             if (s_add_metadata (record, key, json_string_value (entry)))
@@ -603,26 +646,40 @@ memctl_record_from_json (const char *line, size_t len, const memctl_defaults_t *
     json_error_t jerr;
     json_t *doc = json_loadb (line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        s_error (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        memctl_errorf (err, err_size, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return NULL;
     }
+    Memd__V1__Record *record = memctl_record_from_object (doc, defaults, err, err_size);
+    json_decref (doc);
+    return record;
+}
+
+Memd__V1__Record *
+memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults, char *err,
+                           size_t err_size)
+{
     Memd__V1__Record *record = NULL;
     json_t *text = json_object_get (doc, "text");
     if (!json_is_object (doc))
-        s_error (err, err_size, "not a JSON object");
+        memctl_errorf (err, err_size, "not a JSON object");
     else if (!json_is_string (text))
-        s_error (err, err_size, "\"text\" is %s", text ? "not a string" : "missing");
+        memctl_errorf (err, err_size, "\"text\" is %s", text ? "not a string" : "missing");
     else if (json_string_length (text) == 0)
-        s_error (err, err_size, "\"text\" is empty");
+        memctl_errorf (err, err_size, "\"text\" is empty");
     else if (!(record = memctl_record_new (defaults, json_string_value (text))))
-        s_error (err, err_size, "out of memory");
+        memctl_errorf (err, err_size, "out of memory");
     else {
         int rc = s_apply_fields (record, doc, err, err_size);
         if (rc == -2)
-            s_error (err, err_size, "out of memory");
+            memctl_errorf (err, err_size, "out of memory");
         if (rc)
             memctl_record_destroy (&record);
     }
-    json_decref (doc);
     return record;
+}
+
+int
+memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value)
+{
+    return s_add_metadata (record, key, value);
 }

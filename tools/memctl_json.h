@@ -37,6 +37,14 @@ const char *memctl_kind_name (int kind);
 /* Kind from its name, case-insensitive; -1 if unknown. */
 int memctl_kind_parse (const char *name);
 
+/* printf into err (an error message buffer of err_size bytes). */
+void memctl_errorf (char *err, size_t err_size, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* Length of the well-formed UTF-8 sequence at p (no overlongs, no
+   surrogates, nothing above U+10FFFF), or 0 if it is not one. p < end. */
+size_t memctl_utf8_len (const unsigned char *p, const unsigned char *end);
+
 /* A JSON string that is never NULL for a non-NULL s: invalid UTF-8 bytes
    become U+FFFD. NULL s gives "". */
 json_t *memctl_json_string (const char *s);
@@ -57,6 +65,10 @@ json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 /* {"generation","nodes","edges","communities","built_at_ms", …}: the graph
    of an agent (graph stats), or over all agents (status). */
 json_t *memctl_json_graph_stats (const Memd__V1__GraphStatsResult *graph);
+/* Transcript watching: {"dirs", "directories", "files", "lines", "records",
+   "duplicates", "skipped_lines", "bytes", "pending_files", "last_error",
+   "last_error_ms", "last_ingest_ms"} */
+json_t *memctl_json_watch (const Memd__V1__WatchStatus *watch);
 
 /* "queued", "leased", … for a job state; "any" for 0 and unknown values. */
 const char *memctl_job_state_name (int state);
@@ -92,6 +104,14 @@ Memd__V1__Record *memctl_record_new (const memctl_defaults_t *defaults, const ch
 Memd__V1__Record *memctl_record_from_json (const char *line, size_t len,
                                            const memctl_defaults_t *defaults, char *err,
                                            size_t err_size);
+
+/* The same from a parsed object (borrowed), for callers that already hold
+   one (the MCP server's tool arguments). */
+Memd__V1__Record *memctl_record_from_object (json_t *doc, const memctl_defaults_t *defaults,
+                                             char *err, size_t err_size);
+
+/* Adds one metadata entry (copied). 0, or -1 if out of memory. */
+int memctl_record_add_metadata (Memd__V1__Record *record, const char *key, const char *value);
 
 void memctl_record_destroy (Memd__V1__Record **record_p);
 

@@ -3,9 +3,11 @@
 #include "memctl.h"
 
 #include <czmq.h>
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 command_fn memctl_cmd_sleep, memctl_cmd_wake, memctl_cmd_verify, memctl_cmd_events;
 
@@ -24,39 +26,42 @@ const char memctl_wake_usage[] =
     "JSON: as 'memctl sleep'\n";
 
 const char memctl_verify_usage[] =
-    "Usage: memctl verify\n"
+    "Usage: memctl verify [--data-dir DIR]\n"
     "\n"
-    "Checks every table of the store and every cross-reference (records, index,\n"
-    "statistics, sessions, tombstones, edges, digests) in one consistent snapshot,\n"
-    "while memd serves. Exit 0 when consistent; 1 with the problems listed.\n"
+    "Checks every table of the store and every cross-reference (records, postings,\n"
+    "index statistics, uids, sessions, tombstones, edges, digests) in one consistent\n"
+    "snapshot, while memd serves. Exit 0 when consistent; 1 with the problems listed.\n"
+    "\n"
+    "With --data-dir, no memd is asked: the store in DIR (a backup, a copy, or a\n"
+    "store a memd is serving) is opened read-only by 'memd --verify' (the memd\n"
+    "beside memctl, else the one on PATH).\n"
     "JSON: {\"ok\", \"records\", \"problem_count\", \"problems\": [...]}\n";
 
 const char memctl_events_usage[] =
     "Usage: memctl events [--count N] [TOPIC]\n"
     "\n"
     "Prints memd's events as they happen, one per line, until interrupted (or N\n"
-    "events). TOPIC: captured, forgotten, state or graph (default: all). Events are best\n"
-    "effort: those published before memctl subscribed are not shown.\n"
+    "events). TOPIC: captured, forgotten, state, job or graph (default: all).\n"
+    "Once memd has confirmed the subscription, memctl says so on stderr\n"
+    "(\"memctl: listening ...\"): every event after that is shown (events are best\n"
+    "effort: one published before, or while memctl lags far behind, is not).\n"
     "\n"
     "Options:\n"
     "  -n, --count N   stop after N events\n"
     "\n"
     "JSON (--json): one object per line (JSONL):\n"
-    "  {\"topic\", \"at_ms\", \"agent\", \"ids\", \"session\", \"count\"} or\n"
-    "  {\"topic\": \"state\", \"at_ms\", \"from\", \"to\", \"reason\"}\n";
+    "  {\"topic\", \"at_ms\", \"agent\", \"ids\", \"session\", \"count\"} (captured,\n"
+    "  forgotten), {\"topic\": \"state\", \"at_ms\", \"from\", \"to\", \"reason\"} or\n"
+    "  {\"topic\": \"job\", \"at_ms\", \"action\", \"id\", \"kind\", \"state\", \"attempts\",\n"
+    "   \"max_attempts\", \"fence\", \"worker\", \"error\", \"next_run_at_ms\"};\n"
+    "  action: enqueued, leased, completed, failed or dead\n";
 
 //  Sleep or Wake.
 static int
 s_lifecycle (ctx_t *ctx, int argc, char **argv, bool wake)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
     Memd__V1__Reply *reply = memd_client_sleep (ctx->client, wake);
     if (!reply)
@@ -89,16 +94,48 @@ memctl_cmd_wake (ctx_t *ctx, int argc, char **argv)
     return s_lifecycle (ctx, argc, argv, true);
 }
 
+//  verify --data-dir: memd --verify does it (memctl itself has no LMDB).
+static int
+s_verify_offline (ctx_t *ctx, const char *dir)
+{
+    char memd[4200] = "memd";
+    char self[4096];
+    ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr (self, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf (memd, sizeof memd, "%s/memd", self);
+            if (access (memd, X_OK))
+                snprintf (memd, sizeof memd, "memd");
+        }
+    }
+    fflush (stdout);
+    char *args[] = {memd, "--verify", "--data-dir", (char *) dir, ctx->json ? "--json" : NULL,
+                    NULL};
+    execvp (memd, args);
+    return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE,
+                        "cannot run memd --verify (memd is neither beside memctl nor on PATH)");
+}
+
 int
 memctl_cmd_verify (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        COMMON_LONG, {"data-dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    const char *data_dir = NULL;
     int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
+    while ((c = getopt_long (argc, argv, COMMON_SHORT "d:", options, NULL)) != -1) {
+        if (c == 'd')
+            data_dir = optarg;
+        else if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
             return rc;
+    }
     if (optind < argc)
         return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
+    if (data_dir)
+        return s_verify_offline (ctx, data_dir);
     if ((rc = memctl_connect (ctx)) >= 0)
         return rc;
     Memd__V1__Reply *reply = memd_client_verify (ctx->client);
@@ -127,9 +164,51 @@ memctl_cmd_verify (ctx_t *ctx, int argc, char **argv)
     return rc;
 }
 
+//  "enqueued", "leased", … for a job event's action.
+static const char *
+s_job_action (int action)
+{
+    const ProtobufCEnumValue *v
+        = protobuf_c_enum_descriptor_get_value (&memd__v1__job_event__action__descriptor, action);
+    static char name[32];
+    snprintf (name, sizeof name, "%s", v ? v->name : "unknown");
+    for (char *c = name; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+    return name;
+}
+
+//  "#12 summarize leased to worker w1, attempt 1 of 5, fence 3", …
+static void
+s_print_job_event (const Memd__V1__JobEvent *job)
+{
+    char at[64];
+    memctl_format_time (job->next_run_at_ms, at, sizeof at);
+    printf ("#%llu %s %s", (unsigned long long) job->id, job->kind, s_job_action (job->action));
+    switch (job->action) {
+    case MEMD__V1__JOB_EVENT__ACTION__ENQUEUED:
+        printf (" (%s), due %s, %u attempts", memctl_job_state_name (job->state), at,
+                job->max_attempts);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__LEASED:
+        printf (" to %s, attempt %u of %u, fence %llu", *job->worker ? job->worker : "-",
+                job->attempts, job->max_attempts, (unsigned long long) job->fence);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__FAILED:
+        printf (", attempt %u of %u: %s; retry at %s", job->attempts, job->max_attempts,
+                job->error, at);
+        break;
+    case MEMD__V1__JOB_EVENT__ACTION__DEAD:
+        printf (" after attempt %u of %u: %s", job->attempts, job->max_attempts, job->error);
+        break;
+    default:
+        printf (", attempt %u of %u", job->attempts, job->max_attempts);
+    }
+}
+
 static void
 s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
 {
+    const Memd__V1__JobEvent *job = e->body_case == MEMD__V1__EVENT__BODY_JOB ? e->job : NULL;
     const Memd__V1__RecordsEvent *r
         = e->body_case == MEMD__V1__EVENT__BODY_CAPTURED    ? e->captured
         : e->body_case == MEMD__V1__EVENT__BODY_FORGOTTEN ? e->forgotten
@@ -153,6 +232,18 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
             json_object_set_new (doc, "agent", memctl_json_string (e->graph->agent_id));
             json_object_update (doc, graph);
             json_decref (graph);
+        }
+        else if (job) {
+            json_object_set_new (doc, "action", json_string (s_job_action (job->action)));
+            json_object_set_new (doc, "id", memctl_json_u64 (job->id));
+            json_object_set_new (doc, "kind", memctl_json_string (job->kind));
+            json_object_set_new (doc, "state", json_string (memctl_job_state_name (job->state)));
+            json_object_set_new (doc, "attempts", json_integer (job->attempts));
+            json_object_set_new (doc, "max_attempts", json_integer (job->max_attempts));
+            json_object_set_new (doc, "fence", memctl_json_u64 (job->fence));
+            json_object_set_new (doc, "worker", memctl_json_string (job->worker));
+            json_object_set_new (doc, "error", memctl_json_string (job->error));
+            json_object_set_new (doc, "next_run_at_ms", json_integer (job->next_run_at_ms));
         }
         char *line = json_dumps (doc, JSON_COMPACT);
         if (line)
@@ -181,6 +272,8 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
                     e->graph->agent_id, (unsigned long long) e->graph->generation,
                     (unsigned long long) e->graph->nodes, (unsigned long long) e->graph->edges,
                     (unsigned long long) e->graph->communities, (long long) e->graph->build_ms);
+        else if (job)
+            s_print_job_event (job);
         putchar ('\n');
     }
     fflush (stdout);
@@ -207,23 +300,15 @@ memctl_cmd_events (ctx_t *ctx, int argc, char **argv)
     const char *topic = optind < argc ? argv[optind] : "";
     if (*topic && !streq (topic, "captured") && !streq (topic, "forgotten")
         && !streq (topic, "state") && !streq (topic, "job") && !streq (topic, "graph"))
-        return memctl_usage_error (ctx, "unknown topic '%s' (captured, forgotten, state, graph)",
-                                   topic);
+        return memctl_usage_error (
+            ctx, "unknown topic '%s' (captured, forgotten, state, job or graph)", topic);
     if ((rc = memctl_connect (ctx)) >= 0)
         return rc;
-    //  The events endpoint is memd's to say.
-    Memd__V1__Reply *reply = memd_client_status (ctx->client);
-    if (!reply)
-        return memctl_fail_client (ctx);
-    char endpoint[4096];
-    snprintf (endpoint, sizeof endpoint, "%s", reply->status_result->events_endpoint);
-    memd_client_reply_free (&reply);
-    if (!*endpoint)
-        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE,
-                            "memd publishes no events (api/events_endpoint is none)");
-    memd_events_t *events = memd_events_new (endpoint, topic);
+    //  The events endpoint is memd's to say; memd confirms the subscription.
+    memd_events_t *events = memd_client_events (ctx->client, topic);
     if (!events)
-        return memctl_fail (ctx, MEMD__V1__CODE__UNAVAILABLE, "cannot subscribe to memd's events");
+        return memctl_fail_client (ctx);
+    fprintf (stderr, "memctl: listening for %s events (Ctrl-C to stop)\n", *topic ? topic : "all");
     //  Ctrl-C ends the loop: the receive returns NULL when interrupted.
     zsys_handler_reset ();
     signal (SIGINT, SIG_DFL);

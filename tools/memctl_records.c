@@ -35,13 +35,18 @@ const char memctl_status_usage[] =
     "memd's state, last lifecycle transition, record and job counts, resources.\n"
     "JSON: {\"version\", \"pid\", \"state\", \"uptime_ms\",\n"
     "      \"last_transition\": {\"from\", \"to\", \"at_ms\", \"reason\"},\n"
-    "      \"records\": {\"live\", \"tombstoned\"}, \"jobs\", \"graph\",\n"
+    "      \"records\": {\"live\", \"tombstoned\", \"embeddings\"}, \"jobs\", \"graph\",\n"
     "      \"resources\": {\"rss_bytes\", \"fds\", \"threads\"}, ...}\n"
     "      \"jobs\": {\"queued\", \"leased\", \"dead\", ...} as in 'memctl jobs stats'\n"
     "      \"consolidation\": {\"phase\", \"cycle\", \"cycle_done_ms\", \"steps\",\n"
     "      \"duplicates_merged\", \"digests_written\", \"records_decayed\",\n"
-    "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\"\n"
-    "      (\"graph\" is null until memd has that subsystem)\n";
+    "      \"records_purged\", \"last_error\", ...}, \"events_endpoint\",\n"
+    "      \"requests_by_kind\": {\"capture\": N, \"recall\": N, ...} (since start),\n"
+    "      \"recall_latency\": {\"p50_us\", \"p99_us\", \"count\", \"window_ms\"} (recent)\n"
+    "      \"watch\": {\"dirs\", \"directories\", \"files\", \"lines\", \"records\",\n"
+    "      \"duplicates\", \"skipped_lines\", \"pending_files\", \"last_error\", ...}\n"
+    "      (transcript watching; null when watch/dirs is none)\n"
+    "      (\"graph\" is null from a memd without the graph)\n";
 
 const char memctl_capture_usage[] =
     "Usage: memctl capture [OPTIONS] TEXT...\n"
@@ -89,15 +94,13 @@ const char memctl_recall_usage[] =
     "      --tag T        only records with this tag (repeatable: all must match)\n"
     "      --since MS     only records created at or after MS (ms since the epoch)\n"
     "      --until MS     only records created before MS\n"
-    "      --explain      show how each score was made\n"
-    "      --graph        also one hop along the memory graph (neighbours of the top\n"
-    "                     hits, a mild boost for central records; docs/graph.md);\n"
-    "                     memd's default (setting recall/graph) when neither is given\n"
-    "      --no-graph     lexical ranking alone\n"
-    "      --diversify    with the graph: spread the hits over communities\n"
+    "      --explain      show how each score was made\n" MEMCTL_RANKING_HELP
+    "\n"
+    "QUERY may be left out when --embedding is given.\n"
     "\n"
     "JSON: {\"hits\": [{\"id\", \"score\", \"text\", \"agent\", \"session\", \"kind\", \"tags\",\n"
-    "      \"metadata\", \"created_at_ms\"}]} (\"explain\" with --explain)\n";
+    "      \"metadata\", \"created_at_ms\", \"salience\", \"recall_count\",\n"
+    "      \"last_recalled_ms\"}]} (\"explain\" with --explain)\n";
 
 const char memctl_get_usage[] =
     "Usage: memctl get [--agent A] ID...\n"
@@ -132,14 +135,8 @@ const char memctl_forget_usage[] =
 int
 memctl_cmd_ping (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
 
     Memd__V1__Reply *reply = memd_client_ping_reply (ctx->client);
@@ -174,8 +171,11 @@ s_print_status (const Memd__V1__StatusResult *st)
                 *t->from_state ? t->from_state : "(start)", t->to_state, at,
                 *t->reason ? " (" : "", t->reason, *t->reason ? ")" : "");
     }
-    printf ("records          %llu live, %llu tombstoned\n",
+    printf ("records          %llu live, %llu tombstoned",
             (unsigned long long) st->records_live, (unsigned long long) st->records_tombstoned);
+    if (st->embeddings)
+        printf (", %llu with an embedding", (unsigned long long) st->embeddings);
+    putchar ('\n');
     if (st->jobs)
         memctl_print_job_totals (st->jobs, "jobs             ");
     const Memd__V1__Consolidation *c = st->consolidation;
@@ -205,11 +205,38 @@ s_print_status (const Memd__V1__StatusResult *st)
         if (*g->last_error)
             printf ("graph error      %s\n", g->last_error);
     }
+    const Memd__V1__WatchStatus *w = st->watch;
+    if (w) {
+        printf ("watching         %u directories, %llu files: %llu lines, %llu records "
+                "(%llu duplicates), %llu lines skipped%s\n",
+                w->directories, (unsigned long long) w->files, (unsigned long long) w->lines,
+                (unsigned long long) w->records, (unsigned long long) w->duplicates,
+                (unsigned long long) w->skipped_lines, w->pending_files ? ", catching up" : "");
+        for (size_t i = 0; i < w->n_dirs; i++)
+            printf ("watch dir        %s\n", w->dirs[i]);
+        if (*w->last_error)
+            printf ("watch error      %s\n", w->last_error);
+    }
     memctl_format_bytes (st->rss_bytes, a, sizeof a);
     printf ("resources        %s RSS, %u fds, %u threads, %u recall workers\n", a, st->fds,
             st->threads, st->recall_workers);
-    printf ("requests         %llu received, %llu rejected\n",
+    printf ("requests         %llu received, %llu rejected",
             (unsigned long long) st->requests, (unsigned long long) st->requests_rejected);
+    for (size_t i = 0; i < st->n_requests_by_kind; i++)
+        printf ("%s%s %llu", i ? ", " : ": ", st->requests_by_kind[i]->key,
+                (unsigned long long) st->requests_by_kind[i]->value);
+    putchar ('\n');
+    if (st->recall_window_count) {
+        char p50[32], p99[32], window[32];
+        memctl_format_latency (st->recall_p50_us, p50, sizeof p50);
+        memctl_format_latency (st->recall_p99_us, p99, sizeof p99);
+        memctl_format_duration (st->recall_window_ms, window, sizeof window);
+        printf ("recall latency   p50 %s, p99 %s (%llu recalls in the last %s)\n", p50, p99,
+                (unsigned long long) st->recall_window_count, window);
+    }
+    printf ("access           %llu connections refused, %llu replies dropped\n",
+            (unsigned long long) st->connections_refused,
+            (unsigned long long) st->replies_dropped);
     memctl_format_bytes (st->store_bytes, a, sizeof a);
     memctl_format_bytes (st->map_bytes, b, sizeof b);
     printf ("store            %s data file, %s map\n", a, b);
@@ -224,14 +251,8 @@ s_print_status (const Memd__V1__StatusResult *st)
 int
 memctl_cmd_status (ctx_t *ctx, int argc, char **argv)
 {
-    static const struct option options[] = {COMMON_LONG, {NULL, 0, NULL, 0}};
-    int c, rc;
-    while ((c = getopt_long (argc, argv, COMMON_SHORT, options, NULL)) != -1)
-        if ((rc = memctl_common_option (ctx, c, argv)) >= 0)
-            return rc;
-    if (optind < argc)
-        return memctl_usage_error (ctx, "unexpected argument '%s'", argv[optind]);
-    if ((rc = memctl_connect (ctx)) >= 0)
+    int rc = memctl_start_plain (ctx, argc, argv);
+    if (rc >= 0)
         return rc;
 
     Memd__V1__Reply *reply = memd_client_status (ctx->client);
@@ -664,24 +685,17 @@ memctl_cmd_capture (ctx_t *ctx, int argc, char **argv)
 int
 memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
 {
-    enum { OPT_KIND = 256, OPT_TAG, OPT_SINCE, OPT_UNTIL, OPT_EXPLAIN, OPT_GRAPH, OPT_NO_GRAPH,
-           OPT_DIVERSIFY };
+    enum { OPT_EXPLAIN = 256 };
     static const struct option options[] = {
         COMMON_LONG,
         {"agent", required_argument, NULL, 'a'},
         {"k", required_argument, NULL, 'k'},
-        {"session", required_argument, NULL, 's'},
-        {"kind", required_argument, NULL, OPT_KIND},
-        {"tag", required_argument, NULL, OPT_TAG},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"until", required_argument, NULL, OPT_UNTIL},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
-        {"graph", no_argument, NULL, OPT_GRAPH},
-        {"no-graph", no_argument, NULL, OPT_NO_GRAPH},
-        {"diversify", no_argument, NULL, OPT_DIVERSIFY},
+        MEMCTL_RECALL_LONG,
         {NULL, 0, NULL, 0}};
     const char *agent = "default";
     Memd__V1__Recall query = MEMD__V1__RECALL__INIT;
+    Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
     char **tags = (char **) calloc ((size_t) argc, sizeof (char *));
     query.tags = tags;
     uint64_t k;
@@ -699,42 +713,16 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
                                          optarg);
             query.k = (uint32_t) k;
             break;
-        case 's':
-            query.session_id = optarg;
-            break;
-        case OPT_KIND:
-            rc = memctl_parse_kind (ctx, optarg, &query.kind);
-            break;
-        case OPT_TAG:
-            tags[query.n_tags++] = optarg;
-            break;
-        case OPT_SINCE:
-            if (memctl_parse_ms (optarg, &query.since_ms))
-                rc = memctl_usage_error (
-                    ctx, "--since wants milliseconds since the epoch, not '%s'", optarg);
-            break;
-        case OPT_UNTIL:
-            if (memctl_parse_ms (optarg, &query.until_ms))
-                rc = memctl_usage_error (
-                    ctx, "--until wants milliseconds since the epoch, not '%s'", optarg);
-            break;
-        case OPT_GRAPH:
-            query.graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON;
-            break;
-        case OPT_NO_GRAPH:
-            query.graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
-            break;
-        case OPT_DIVERSIFY:
-            query.graph_diversify = true;
-            break;
         case OPT_EXPLAIN:
             query.explain = true;
             break;
         default:
-            rc = memctl_common_option (ctx, c, argv);
+            rc = memctl_recall_option (ctx, c, &query, &weights);
+            if (rc == -2)
+                rc = memctl_common_option (ctx, c, argv);
         }
     }
-    if (rc < 0 && optind == argc)
+    if (rc < 0 && optind == argc && !query.n_query_embedding)
         rc = memctl_usage_error (ctx, "missing QUERY");
     if (rc < 0 && query.since_ms && query.until_ms && query.until_ms <= query.since_ms)
         rc = memctl_usage_error (ctx, "--until must be after --since");
@@ -746,6 +734,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     if (rc >= 0) {
         free (tags);
         free (text);
+        free (query.query_embedding);
         return rc;
     }
 
@@ -753,6 +742,7 @@ memctl_cmd_recall (ctx_t *ctx, int argc, char **argv)
     Memd__V1__Reply *reply = memd_client_recall (ctx->client, agent, &query);
     free (text);
     free (tags);
+    free (query.query_embedding);
     if (!reply)
         return memctl_fail_client (ctx);
     Memd__V1__RecallResult *result = reply->recall;

@@ -24,6 +24,16 @@ export declare const JobState: Readonly<{
 export type JobState = (typeof JobState)[keyof typeof JobState];
 export type JobStateLike = JobState | keyof typeof JobState | Lowercase<keyof typeof JobState>;
 
+/** memd.v1.JobEvent.Action (ACTION_UNSPECIFIED is UNSPECIFIED): what happened to a job. */
+export declare const JobAction: Readonly<{
+    UNSPECIFIED: 0; ENQUEUED: 1; LEASED: 2; COMPLETED: 3; FAILED: 4; DEAD: 5;
+}>;
+export type JobAction = (typeof JobAction)[keyof typeof JobAction];
+
+/** The events' topics. */
+export type EventTopic = "captured" | "forgotten" | "state" | "job" | "graph";
+export declare const TOPICS: readonly EventTopic[];
+
 /** Path of the memd.proto loaded at run time (MEMD_PROTO, else the repo's messages/memd.proto). */
 export declare const PROTO_PATH: string;
 
@@ -59,7 +69,10 @@ export declare class Unavailable extends MemdError {}
 export declare class Timeout extends Unavailable {}
 /** E.g. a stale job fence: the lease was lost, drop the result. */
 export declare class PermissionDenied extends MemdError {}
-export declare class Internal extends MemdError {}
+export declare class Internal extends MemdError {
+    /** verify(): the problems found. */
+    result?: VerifyResult;
+}
 
 export declare function errorFor(code: number, message: string, requestId?: number): MemdError;
 
@@ -108,12 +121,89 @@ export interface JobStats {
     done: number; oldestDueAgeMs: number; nextDeadlineMs: number; waitingWorkers: number;
     kinds: JobKindStats[];
 }
+export interface Transition { fromState: string; toState: string; atMs: number; reason: string; }
+export interface Consolidation {
+    phase: string; cycle: number; cycleStartedMs: number; cycleDoneMs: number; steps: number;
+    duplicatesMerged: number; digestsWritten: number; recordsDecayed: number;
+    recordsPurged: number; lastError: string;
+}
 export interface DaemonStatus {
     version: string; pid: number; state: string; uptimeMs: number;
-    lastTransition: { fromState: string; toState: string; atMs: number; reason: string };
+    lastTransition: Transition;
     recordsLive: number; recordsTombstoned: number; rssBytes: number; fds: number;
     threads: number; recallWorkers: number; requests: number; requestsRejected: number;
     dataDir: string; endpoint: string; storeBytes: number; mapBytes: number; jobs: JobStats;
+    /** null from a memd without the sleep cycle. */
+    consolidation: Consolidation | null;
+    /** "" when memd publishes no events. */
+    eventsEndpoint: string;
+    /** Requests received by operation ("capture", "recall", "status", ...) since start. */
+    requestsByKind: Record<string, number>;
+    /** Recall latency (arrival to reply) over the last recallWindowMs (10-20 s); 0: none. */
+    recallP50Us: number;
+    recallP99Us: number;
+    recallWindowCount: number;
+    recallWindowMs: number;
+}
+/** The state after sleep() or wake(). */
+export interface Lifecycle { state: string; lastTransition: Transition; }
+export interface VerifyResult { ok: boolean; records: number; problemCount: number; problems: string[]; }
+
+// ---- events -------------------------------------------------------------------
+
+interface EventBase {
+    /** When memd published it (ms since the epoch). */
+    atMs: number;
+}
+/** Records captured: one batch's new ids (duplicates excluded). */
+export interface CapturedEvent extends EventBase {
+    topic: "captured"; agent: string; ids: number[]; session: string; count: number;
+}
+/** Records forgotten: by id (ids), or a whole session (session, ids empty). */
+export interface ForgottenEvent extends EventBase {
+    topic: "forgotten"; agent: string; ids: number[]; session: string; count: number;
+}
+/** A lifecycle transition. */
+export interface StateEvent extends EventBase {
+    topic: "state"; fromState: string; toState: string; reason: string;
+}
+/** A job changed state. */
+export interface JobEvent extends EventBase {
+    topic: "job"; action: JobAction; id: number; kind: string; state: JobState;
+    attempts: number; maxAttempts: number; fence: number; worker: string; error: string;
+    /** ENQUEUED, FAILED: when it runs. */
+    nextRunAtMs: number;
+}
+/** An event this client does not decode (a newer memd's, "graph"): the decoded memd.v1.Event. */
+export interface UnknownEvent extends EventBase {
+    topic: string; message: unknown;
+}
+export type MemdEvent = CapturedEvent | ForgottenEvent | StateEvent | JobEvent | UnknownEvent;
+
+export interface EventsOptions extends CallOptions {
+    /** Iteration ends after this long without an event (default: never). */
+    idleTimeoutMs?: number;
+}
+
+/**
+ * memd's live events on a SUB socket of its own, from client.events(): an
+ * async iterator (`for await`; leaving the loop closes it). Every event
+ * published after client.events() resolved is delivered unless the reader
+ * falls more than 10,000 behind.
+ */
+export declare class EventStream implements AsyncIterableIterator<MemdEvent> {
+    readonly endpoint: string;
+    /** The topics subscribed to ([] = all). */
+    readonly topics: EventTopic[];
+    readonly closed: boolean;
+    idleTimeoutMs?: number;
+    /** The next event within timeoutMs (none: no limit), or null (timeout, closed). */
+    get(options?: { timeoutMs?: number }): Promise<MemdEvent | null>;
+    next(): Promise<IteratorResult<MemdEvent, undefined>>;
+    return(): Promise<IteratorResult<MemdEvent, undefined>>;
+    [Symbol.asyncIterator](): EventStream;
+    /** Closes the socket; a pending get() resolves null. Idempotent. */
+    close(): void;
 }
 
 export interface Job {
@@ -245,6 +335,19 @@ export declare class Client {
     purgeJobs(ids?: number | number[] | null, options?: DeadLetterOptions): Promise<number>;
     purgeJobs(options: DeadLetterOptions & { ids?: number[] }): Promise<number>;
 
-    /** Not available yet: arrives with memd's events endpoint (throws today). */
-    events(...topics: string[]): never;
+    /** Puts memd to SLEEP now (consolidation, then HIBERNATE). */
+    sleep(options?: CallOptions): Promise<Lifecycle>;
+    /** Back to WAKE. */
+    wake(options?: CallOptions): Promise<Lifecycle>;
+    /** The store's consistency check; problems reject with Internal (.result). */
+    verify(options?: CallOptions): Promise<VerifyResult>;
+
+    /**
+     * The live event stream, once memd has confirmed the subscription
+     * (within timeoutMs, else Timeout). topics: one or several (none: all).
+     * Rejects with Unavailable when memd has no events endpoint.
+     */
+    events(topics?: EventTopic | EventTopic[] | null, options?: EventsOptions):
+        Promise<EventStream>;
+    events(options: EventsOptions & { topics?: EventTopic | EventTopic[] }): Promise<EventStream>;
 }

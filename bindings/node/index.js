@@ -47,6 +47,7 @@ function pb() {
         proto = {
             Request: root.lookupType("memd.v1.Request"),
             Reply: root.lookupType("memd.v1.Reply"),
+            Event: root.lookupType("memd.v1.Event"),
             Code: root.lookupEnum("memd.v1.Code").values,
             Kind: root.lookupEnum("memd.v1.Kind").values,
             JobState: root.lookupEnum("memd.v1.JobState").values,
@@ -68,6 +69,14 @@ const Kind = Object.freeze({
 const JobState = Object.freeze({
     UNSPECIFIED: 0, QUEUED: 1, LEASED: 2, DONE: 3, FAILED: 4, DEAD: 5, BLOCKED: 6,
 });
+/** memd.v1.JobEvent.Action: what happened to a job (a `job` event) */
+const JobAction = Object.freeze({
+    UNSPECIFIED: 0, ENQUEUED: 1, LEASED: 2, COMPLETED: 3, FAILED: 4, DEAD: 5,
+});
+/** The events' topics. */
+const TOPICS = Object.freeze(["captured", "forgotten", "state", "job", "graph"]);
+/** memd's confirmation of a subscription (messages/mem_codec.h). */
+const EVENTS_READY = Buffer.concat([Buffer.from([0xff]), Buffer.from("memd.ready")]);
 const codeName = (code) => Object.keys(Code).find((k) => Code[k] === code) || String(code);
 
 // ---------------------------------------------------------------------------
@@ -189,8 +198,26 @@ function jobStatsFromPb(s) {
     return out;
 }
 
+function transitionFromPb(t) {
+    t = t || {};
+    return { fromState: t.fromState || "", toState: t.toState || "", atMs: num(t.atMs),
+        reason: t.reason || "" };
+}
+
+const CONSOLIDATION_FIELDS = ["cycle", "cycleStartedMs", "cycleDoneMs", "steps",
+    "duplicatesMerged", "digestsWritten", "recordsDecayed", "recordsPurged"];
+
+function consolidationFromPb(c) {
+    if (!c) return null;
+    const out = { phase: c.phase || "", lastError: c.lastError || "" };
+    for (const f of CONSOLIDATION_FIELDS) out[f] = num(c[f]);
+    return out;
+}
+
 function statusFromPb(r) {
     const t = r.lastTransition || {};
+    const byKind = {};
+    for (const [k, v] of Object.entries(r.requestsByKind || {})) byKind[k] = num(v);
     return {
         version: r.version || "", pid: r.pid || 0, state: r.state || "",
         uptimeMs: num(r.uptimeMs),
@@ -201,8 +228,147 @@ function statusFromPb(r) {
         recallWorkers: r.recallWorkers || 0, requests: num(r.requests),
         requestsRejected: num(r.requestsRejected), dataDir: r.dataDir || "",
         endpoint: r.endpoint || "", storeBytes: num(r.storeBytes), mapBytes: num(r.mapBytes),
-        jobs: jobStatsFromPb(r.jobs),
+        jobs: jobStatsFromPb(r.jobs), consolidation: consolidationFromPb(r.consolidation),
+        eventsEndpoint: r.eventsEndpoint || "", requestsByKind: byKind,
+        recallP50Us: num(r.recallP50Us), recallP99Us: num(r.recallP99Us),
+        recallWindowCount: num(r.recallWindowCount), recallWindowMs: num(r.recallWindowMs),
     };
+}
+
+/** A plain event object from a decoded memd.v1.Event. */
+function eventFromPb(e) {
+    const base = { topic: e.topic || "", atMs: num(e.atMs) };
+    switch (e.body) {
+    case "captured":
+    case "forgotten": {
+        const r = e[e.body];
+        return { ...base, agent: r.agentId || "", ids: (r.ids || []).map(num),
+            session: r.sessionId || "", count: num(r.count) };
+    }
+    case "state":
+        return { ...base, ...transitionFromPb(e.state), atMs: base.atMs };
+    case "job": {
+        const j = e.job;
+        return { ...base, action: j.action || 0, id: num(j.id), kind: j.kind || "",
+            state: j.state || 0, attempts: j.attempts || 0, maxAttempts: j.maxAttempts || 0,
+            fence: num(j.fence), worker: j.worker || "", error: j.error || "",
+            nextRunAtMs: num(j.nextRunAtMs) };
+    }
+    default:
+        return { ...base, message: e };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The events stream
+
+/**
+ * memd's live events on a SUB socket of its own (client.events() makes one):
+ * an async iterator of plain event objects, with get({timeoutMs}) for one
+ * event and close(). memd confirms the subscription (it answers a
+ * subscription to its marker topic, sent last), and client.events()
+ * resolves only then: every event published afterwards is delivered, unless
+ * the reader falls more than 10,000 events behind (memd never waits).
+ */
+class EventStream {
+    constructor(endpoint, topics, { idleTimeoutMs } = {}) {
+        this.endpoint = endpoint;
+        this.topics = topics;
+        this.idleTimeoutMs = idleTimeoutMs > 0 ? idleTimeoutMs : undefined;
+        this._early = [];
+        this._reading = Promise.resolve();
+        this._closed = false;
+        this._sock = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 10000 });
+        this._sock.connect(endpoint);
+        if (topics.length) this._sock.subscribe(...topics);
+        else this._sock.subscribe();
+        this._sock.subscribe(EVENTS_READY); // last: memd answers it once the others are in
+    }
+
+    /** Waits for memd's confirmation; rejects with Timeout after timeoutMs. */
+    async _ready(timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const frames = await this._receive(deadline - Date.now());
+            if (!frames) {
+                this.close();
+                throw new Timeout(`memd did not confirm the events subscription at ` +
+                    `${this.endpoint} within ${timeoutMs} ms`, Code.UNAVAILABLE);
+            }
+            if (frames.length === 1 && frames[0].equals(EVENTS_READY)) return;
+            const event = this._decode(frames);
+            if (event) this._early.push(event);
+        }
+    }
+
+    /** The next message's frames within ms (undefined: no limit), or null. */
+    async _receive(ms) {
+        if (this._closed) return null;
+        if (ms !== undefined && ms <= 0) ms = 0;
+        this._sock.receiveTimeout = ms === undefined ? -1 : Math.ceil(ms);
+        try {
+            return await this._sock.receive();
+        } catch (e) {
+            return null; // EAGAIN (timeout), or the socket was closed
+        }
+    }
+
+    _decode(frames) {
+        if (frames.length !== 2) return null;
+        const topic = frames[0].toString("utf8");
+        if (this.topics.length && !this.topics.includes(topic)) return null;
+        try {
+            return eventFromPb(pb().Event.decode(frames[1]));
+        } catch (e) {
+            return null;
+        }
+    }
+
+    /** The next event within timeoutMs (undefined: as long as it takes), or
+        null when none came in time or the stream is closed. */
+    get({ timeoutMs } = {}) {
+        // One receive at a time: calls wait their turn.
+        const turn = this._reading.then(() => this._get(timeoutMs));
+        this._reading = turn.catch(() => {});
+        return turn;
+    }
+
+    async _get(timeoutMs) {
+        if (this._early.length) return this._early.shift();
+        const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+        for (;;) {
+            const frames = await this._receive(deadline === undefined ? undefined
+                : deadline - Date.now());
+            if (!frames) return null;
+            const event = this._decode(frames);
+            if (event) return event;
+        }
+    }
+
+    /** Async iteration: the next event (done after idleTimeoutMs of quiet, or once closed). */
+    async next() {
+        const value = await this.get({ timeoutMs: this.idleTimeoutMs });
+        return value ? { value, done: false } : { value: undefined, done: true };
+    }
+
+    /** Leaving a for-await loop (break, throw) closes the stream. */
+    async return() {
+        this.close();
+        return { value: undefined, done: true };
+    }
+
+    [Symbol.asyncIterator]() { return this; }
+
+    get closed() { return this._closed; }
+
+    /** Closes the socket; a pending get() resolves null. Idempotent. */
+    close() {
+        if (this._closed) return;
+        this._closed = true;
+        this._sock.close();
+    }
+
+    [Symbol.dispose || Symbol.for("Symbol.dispose")]() { this.close(); }
 }
 
 const toIds = (ids) => (Array.isArray(ids) ? ids : [ids]).map((i) => Number(i));
@@ -614,20 +780,73 @@ class Client {
         }
     }
 
+    // -- the sleep cycle and the store's check ------------------------------------
+
+    /** Puts memd to SLEEP now (consolidation, then HIBERNATE): {state, lastTransition}. */
+    async sleep({ timeoutMs } = {}) {
+        return this._lifecycle("sleep", timeoutMs);
+    }
+
+    /** Returns memd to WAKE: {state, lastTransition}. */
+    async wake({ timeoutMs } = {}) {
+        return this._lifecycle("wake", timeoutMs);
+    }
+
+    async _lifecycle(op, timeoutMs) {
+        const r = Client._expect(await this._call(op, {}, { timeoutMs }), "lifecycle");
+        return { state: r.state || "", lastTransition: transitionFromPb(r.lastTransition) };
+    }
+
+    /** Checks the whole store in one snapshot: {ok, records, problemCount,
+        problems}. Problems reject with Internal whose .result lists them. */
+    async verify({ timeoutMs } = {}) {
+        const reply = await this._call("verify", {}, { timeoutMs });
+        const v = reply.verify || {};
+        const result = { ok: !!v.ok, records: num(v.records), problemCount: num(v.problemCount),
+            problems: v.problems || [] };
+        const code = reply.status ? reply.status.code : Code.OK;
+        if (code !== Code.OK) {
+            const err = errorFor(code, reply.status.message, num(reply.requestId));
+            err.result = result;
+            throw err;
+        }
+        if (reply.result !== "verify")
+            throw new Internal("memd's reply carries no verify result", Code.INTERNAL);
+        return result;
+    }
+
     // -- events ---------------------------------------------------------------------
 
-    /** The live event stream (captured, forgotten, state, job, graph). Not
-        available yet: memd does not bind its events endpoint (PUB at
-        ipc://RUN_DIR/memd-events.sock, DESIGN §6) today. This is the seam
-        where it arrives, as an async iterator over its own SUB socket. */
-    events() {
-        throw new Error("memd has no events endpoint yet; Client.events() arrives with it " +
-            "(DESIGN §6)");
+    /**
+     * The live event stream: resolves with an EventStream (an async iterator
+     * of events) once memd has confirmed the subscription, within timeoutMs
+     * (default the client's; else Timeout). topics: one or several of
+     * "captured", "forgotten", "state", "job", "graph" (none: all). Rejects
+     * with Unavailable when memd has no events endpoint.
+     */
+    async events(topics, { idleTimeoutMs, timeoutMs } = {}) {
+        if (topics !== null && typeof topics === "object" && !Array.isArray(topics))
+            ({ topics, idleTimeoutMs, timeoutMs } = topics);
+        const list = topics === undefined || topics === null ? []
+            : Array.isArray(topics) ? [...topics] : [topics];
+        for (const t of list)
+            if (!TOPICS.includes(t))
+                throw new TypeError(`unknown event topic ${JSON.stringify(t)} ` +
+                    `(one of ${TOPICS.join(", ")})`);
+        const budget = timeoutMs > 0 ? timeoutMs : this.timeoutMs;
+        const { eventsEndpoint } = await this.status({ timeoutMs: budget });
+        if (!eventsEndpoint)
+            throw new Unavailable("memd publishes no events (its api/events_endpoint is none)",
+                Code.UNAVAILABLE);
+        const stream = new EventStream(eventsEndpoint, list, { idleTimeoutMs });
+        await stream._ready(budget);
+        return stream;
     }
 }
 
 module.exports = {
-    Client, defaultEndpoint, defaultRunDir, errorFor, Code, Kind, JobState,
+    Client, EventStream, defaultEndpoint, defaultRunDir, errorFor, Code, Kind, JobState,
+    JobAction, TOPICS,
     MemdError, InvalidArgument, NotFound, TooLarge, ResourceExhausted, StoreFull,
     Unavailable, Timeout, PermissionDenied, Internal, PROTO_PATH,
 };

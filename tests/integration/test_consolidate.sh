@@ -31,8 +31,9 @@ wait_state () {  # wait_state STATE SECONDS
     return 1
 }
 
-start_memd --set lifecycle/drowsy_after_ms=3600000 --set lifecycle/digest_after_ms=0 \
-           --set lifecycle/retention_ms=0 --set lifecycle/step_budget_ms=2
+OPTS="--set lifecycle/drowsy_after_ms=3600000 --set lifecycle/digest_after_ms=0
+      --set lifecycle/retention_ms=0 --set lifecycle/step_budget_ms=2 --set lifecycle/summarize_jobs=1"
+start_memd $OPTS
 gen | "$MEMCTL" capture - > "$T/ids"
 gen_dups | "$MEMCTL" capture - > "$T/dup_ids"
 check "captured $((SESSIONS * PER)) records" [ "$(wc -l < "$T/ids")" = $((SESSIONS * PER)) ]
@@ -58,8 +59,7 @@ for delay in 0.02 0.08 0.15; do
     "$MEMCTL" sleep > /dev/null
     sleep $delay
     kill9_memd
-    start_memd --set lifecycle/drowsy_after_ms=3600000 --set lifecycle/digest_after_ms=0 \
-               --set lifecycle/retention_ms=0 --set lifecycle/step_budget_ms=2
+    start_memd $OPTS
     "$MEMCTL" verify > "$T/verify" || { fail "verify after kill -9 at $delay s:"; cat "$T/verify" >&2; }
 done
 check "still the first cycle after the kills (resumed, not restarted)" \
@@ -82,6 +82,13 @@ check "no tombstones left" [ "$(field "['records']['tombstoned']")" = 0 ]
 check "live records: originals - forgotten + digests" \
       [ "$(field "['records']['live']")" = $((SESSIONS * PER - 40 + SESSIONS)) ]
 check "the store verifies after the cycle" "$MEMCTL" verify
+"$MEMCTL" --json jobs stats > "$T/jobs.json"
+check "one summarize job per digest, for an LLM worker" /usr/bin/python3 -c "
+import json; k = {x['kind']: x for x in json.load(open('$T/jobs.json'))['kinds']}
+assert k['summarize']['queued'] == $SESSIONS, k"
+payload=$("$MEMCTL" --json jobs lease summarize | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['jobs'][0]['payload'])")
+check "its payload names the digest and its records" /usr/bin/python3 -c "
+import json,sys; p = json.loads(sys.argv[1]); assert p['digest_id'] and len(p['record_ids']) == $PER and p['session_id'].startswith('s'), p" "$payload"
 
 # Recall is right afterwards: originals found, merged duplicates and
 # forgotten records gone, digests searchable.

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The sleep cycle's state machine (issue 5): status probes never keep memd
 # awake, real requests do; in HIBERNATE, with an idle client connected,
-# memd's threads do not run at all (no context switch, no CPU tick).
+# memd's threads do not run at all (no context switch, no CPU tick) — with
+# transcript watching configured on an idle directory (issue 9), whose
+# thread blocks on its inotify descriptor; a line appended to a transcript
+# is work in flight that wakes memd, which then goes back to sleep.
 source "$(dirname "$0")/lib.sh"
 
 state () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['state'])"; }
@@ -13,7 +16,13 @@ wait_state () {  # wait_state STATE SECONDS
     return 1
 }
 
-start_memd --set lifecycle/drowsy_after_ms=400 --set lifecycle/sleep_after_ms=400
+W="$T/transcripts"
+mkdir -p "$W/project"
+for i in 1 2 3; do
+    echo "{\"type\":\"user\",\"sessionId\":\"t$i\",\"message\":{\"content\":\"transcript turn $i\"}}"
+done > "$W/project/session.jsonl"
+start_memd --set lifecycle/drowsy_after_ms=2000 --set lifecycle/sleep_after_ms=1000 \
+           --set watch/dirs="$W"
 for i in $(seq 1 200); do echo "{\"text\": \"note $i about topic$((i % 7))\", \"session\": \"s$((i % 5))\"}"; done \
     | "$MEMCTL" capture - > /dev/null
 
@@ -28,22 +37,36 @@ check "status probes do not keep memd awake (it reached HIBERNATE)" grep -q HIBE
 check "it went through DROWSY" grep -q DROWSY <<< "$seen"
 check "and stays in HIBERNATE under probes" [ "$(state)" = HIBERNATE ]
 
-# A recall every 100 ms for 10 s: memd stays awake the whole time.
+# A recall every 100 ms for 10 s: memd stays awake the whole time. The
+# recalls run on their own, so the sampling of the state cannot slow them.
 "$MEMCTL" recall topic3 > /dev/null
 check "a recall wakes memd" [ "$(state)" = WAKE ]
+( for _ in $(seq 1 100); do "$MEMCTL" recall topic3 > /dev/null; sleep 0.1; done ) &
+recalls=$!
 seen=""
-for _ in $(seq 1 100); do
-    "$MEMCTL" recall topic3 > /dev/null
+while kill -0 $recalls 2>/dev/null; do
     seen="$seen $(state)"
-    sleep 0.1
+    sleep 0.2
 done
-check "recalls every 100 ms keep memd in WAKE" bash -c "! grep -qE 'DROWSY|SLEEP|HIBERNATE' <<< '$seen'"
+wait $recalls
+if grep -qE 'DROWSY|SLEEP|HIBERNATE' <<< "$seen"; then
+    fail "recalls every 100 ms keep memd in WAKE (states seen:$seen)"
+else
+    pass "recalls every 100 ms keep memd in WAKE"
+fi
+
+# A storm of requests is a few coalesced reports, not one message each.
+reports () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['activity_reports'])"; }
+r0=$(reports)
+for i in $(seq 1 300); do echo "{\"text\": \"storm $i\"}"; done | "$MEMCTL" capture --batch 1 - > /dev/null
+r1=$(reports)
+check "300 captures made $((r1 - r0)) activity reports (coalesced)" [ $((r1 - r0)) -ge 1 -a $((r1 - r0)) -lt 60 ]
 "$MEMCTL" --json status > "$T/status.json"
 check "status says why: the last transition was activity" \
       /usr/bin/python3 -c "import json; t = json.load(open('$T/status.json'))['last_transition']; assert t['to'] == 'WAKE' and t['reason'].startswith('activity'), t"
 
 # Events: a subscriber sees the state changes.
-"$MEMCTL" --json events -n 3 state > "$T/events" &
+timeout 60 "$MEMCTL" --json events -n 3 state > "$T/events" &
 events_pid=$!
 sleep 0.3
 check "memd hibernates again" wait_state HIBERNATE 10
@@ -72,5 +95,23 @@ wait $idle_pid 2>/dev/null || true
 # The measurement is live: a request makes the counters move.
 "$MEMCTL" recall topic1 > /dev/null
 check "a request moves the counters" [ "$(switches)" -gt "$s1" ]
+
+# Transcript watching: the idle directory's lines were ingested at start; a
+# new line is ingested (work in flight wakes memd), then memd sleeps again.
+watched () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['watch']['lines'])"; }
+check "the watched transcript's 3 lines were ingested" [ "$(watched)" = 3 ]
+check "memd hibernates" wait_state HIBERNATE 10
+"$MEMCTL" --json events -n 1 state > "$T/wake_event" &
+events_pid=$!
+sleep 0.3
+echo '{"type":"user","sessionId":"t4","message":{"content":"a new turn while asleep"}}' >> "$W/project/session.jsonl"
+wakes () { [ "$(watched)" = 4 ]; }
+for _ in $(seq 1 40); do wakes && break; sleep 0.05; done
+check "an appended line is ingested in HIBERNATE" [ "$(watched)" = 4 ]
+wait $events_pid || true
+check "and woke memd as work in flight" /usr/bin/python3 -c "
+import json; e = json.loads(open('$T/wake_event').read())
+assert e['to'] == 'WAKE' and e['reason'] == 'work in flight', e"
+check "memd hibernates again after ingesting" wait_state HIBERNATE 10
 check "memd exits cleanly" stop_memd
 finish

@@ -212,12 +212,3 @@ test("a closed client rejects calls", async () => {
     c.close();
     await assert.rejects(c.ping(), /closed/);
 });
-
-test("events() is a documented seam", () => {
-    const c = clientFor("events");
-    try {
-        assert.throws(() => c.events(), /events endpoint/);
-    } finally {
-        c.close();
-    }
-});

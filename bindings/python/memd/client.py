@@ -21,11 +21,14 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Union
 
 import zmq
 
+from ._closable import Closable
 from ._pb import pb
 from .errors import Internal, NotFound, Timeout, Unavailable, error_for
+from .events import Events, check_topics
 from .types import (
     Captured,
     Code,
+    Consolidation,
     DaemonStatus,
     Enqueued,
     Hit,
@@ -35,9 +38,11 @@ from .types import (
     JobState,
     JobStats,
     Kind,
+    Lifecycle,
     Pong,
     Record,
     Transition,
+    VerifyResult,
 )
 
 PROTOCOL_VERSION = 1
@@ -129,7 +134,7 @@ def _job_ref(job: Union[Job, int], fence: Optional[int]):
     return int(job), int(fence)
 
 
-class Client:
+class Client(Closable):
     """A connection to memd. Every call has a timeout (seconds: the client's
     `timeout`, or the call's own `timeout=`), raises a MemdError subclass on
     failure, and returns typed results (memd.types).
@@ -159,7 +164,7 @@ class Client:
         self._lock = threading.Lock()
         self._next_id = int.from_bytes(os.urandom(6), "little") | 1   # 48 bits, non-zero
         self._sock = None
-        ctx = context or zmq.Context.instance()
+        self._context = ctx = context or zmq.Context.instance()
         sock = ctx.socket(zmq.DEALER)
         try:
             # Options first: IMMEDIATE only applies to connections made after it.
@@ -183,17 +188,6 @@ class Client:
             self._sock.close(0)
             self._sock = None
 
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return "memd.Client(%r, timeout=%g)" % (self.endpoint, self.timeout)
@@ -276,10 +270,11 @@ class Client:
 
     @staticmethod
     def _raise_for(reply, **partial) -> None:
-        """Raises the reply's error (if any), with partial results attached."""
+        """Raises the reply's error (if any), with partial results attached
+        (to NotFound; to Internal from Verify)."""
         if reply.status.code != Code.OK:
             err = error_for(reply.status.code, reply.status.message, reply.request_id)
-            if isinstance(err, NotFound):
+            if isinstance(err, (NotFound, Internal)):
                 for name, value in partial.items():
                     setattr(err, name, value)
             raise err
@@ -303,7 +298,38 @@ class Client:
                          "status_result")
         return _fields(r, DaemonStatus,
                        last_transition=_fields(r.last_transition, Transition),
-                       jobs=_job_stats_from_pb(r.jobs))
+                       jobs=_job_stats_from_pb(r.jobs),
+                       consolidation=(_fields(r.consolidation, Consolidation)
+                                      if r.HasField("consolidation") else None),
+                       requests_by_kind=dict(r.requests_by_kind))
+
+    # -- the sleep cycle and the store's check ------------------------------------
+
+    def sleep(self, *, timeout: Optional[float] = None) -> Lifecycle:
+        """Puts memd to SLEEP now: consolidation runs, then memd hibernates
+        (work in flight does not hold it off). Returns the new state."""
+        return self._lifecycle("sleep", pb.Sleep(), timeout)
+
+    def wake(self, *, timeout: Optional[float] = None) -> Lifecycle:
+        """Returns memd to WAKE (consolidation stops after its current step)."""
+        return self._lifecycle("wake", pb.Wake(), timeout)
+
+    def _lifecycle(self, op, message, timeout) -> Lifecycle:
+        r = self._expect(self._call(op, message, timeout=timeout), "lifecycle")
+        return Lifecycle(state=r.state, last_transition=_fields(r.last_transition, Transition))
+
+    def verify(self, *, timeout: Optional[float] = None) -> VerifyResult:
+        """Checks the whole store in one consistent snapshot while memd serves.
+        A consistent store returns VerifyResult(ok=True, ...); problems raise
+        Internal whose .result is the VerifyResult listing them."""
+        reply = self._call("verify", pb.Verify(), timeout=timeout)
+        v = reply.verify
+        result = VerifyResult(ok=v.ok, records=v.records, problem_count=v.problem_count,
+                              problems=list(v.problems))
+        self._raise_for(reply, result=result)
+        if reply.WhichOneof("result") != "verify":
+            raise Internal("memd's reply carries no verify result")
+        return result
 
     # -- memory ---------------------------------------------------------------
 
@@ -479,15 +505,28 @@ class Client:
 
     # -- events ---------------------------------------------------------------
 
-    def events(self, *topics: str):
-        """The live event stream (captured, forgotten, state, job, graph).
+    def events(self, topics: Optional[Union[str, Iterable[str]]] = None, *,
+               idle_timeout: Optional[float] = None,
+               timeout: Optional[float] = None) -> Events:
+        """The live event stream: an iterator of typed events (CapturedEvent,
+        ForgottenEvent, StateEvent, JobEvent; UnknownEvent for others) on
+        its own SUB socket (memd.events). `topics`: one topic or several of
+        "captured", "forgotten", "state", "job", "graph" (None: all).
 
-        Not available yet: memd does not bind its events endpoint (a PUB
-        socket at ipc://RUN_DIR/memd-events.sock, DESIGN §6) today. This
-        method is the seam where it arrives: a generator of typed events,
-        with its own SUB socket, so it never disturbs request/reply calls."""
-        raise NotImplementedError("memd has no events endpoint yet; Client.events() arrives "
-                                  "with it (DESIGN §6)")
+        Returns once memd has confirmed the subscription (within `timeout`,
+        default the client's, else Timeout): every event published after
+        that is delivered. Iteration blocks for the next event; with
+        idle_timeout (seconds) it ends after that long without one.
+        Events.get(timeout) waits for one event. close() the stream (or use
+        `with`) when done. Raises Unavailable when memd has no events
+        endpoint."""
+        check_topics(topics)   # before asking memd: a typo is no memd matter
+        budget = self.timeout if timeout is None else float(timeout)
+        endpoint = self.status(timeout=budget).events_endpoint
+        if not endpoint:
+            raise Unavailable("memd publishes no events (its api/events_endpoint is none)")
+        return Events(endpoint, topics, timeout=budget, idle_timeout=idle_timeout,
+                      context=self._context)
 
 
 __all__ = ["Client", "default_endpoint", "default_run_dir"]

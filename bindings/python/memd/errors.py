@@ -11,7 +11,7 @@ status code and message.
     │   └── Timeout               memd took the request but did not answer in time
     │                             (also a TimeoutError)
     ├── PermissionDenied          e.g. a stale job fence: drop the result
-    └── Internal
+    └── Internal                  from verify(): .result lists the problems
 
 Unavailable is raised both when memd answers UNAVAILABLE ("memd is shutting
 down") and when the client cannot reach it before the call's deadline;
@@ -75,7 +75,11 @@ class PermissionDenied(MemdError):
 
 
 class Internal(MemdError):
+    """memd failed inside, or (from Client.verify) found its store
+    inconsistent: then .result is the VerifyResult with the problems."""
+
     code = Code.INTERNAL
+    result = None
 
 
 _BY_CODE = {

@@ -70,6 +70,17 @@ class JobState(enum.IntEnum):
         return _coerce(cls, value, "job state")
 
 
+class JobAction(enum.IntEnum):
+    """memd.v1.JobEvent.Action: what happened to a job (a `job` event)."""
+
+    UNSPECIFIED = 0
+    ENQUEUED = 1
+    LEASED = 2
+    COMPLETED = 3
+    FAILED = 4       # failed or its lease expired; retried at next_run_at_ms
+    DEAD = 5         # a dead letter: failed fatally or out of attempts
+
+
 @dataclass
 class Record:
     """One memory. To capture, set text and any of agent, session, kind, tags,
@@ -152,6 +163,22 @@ class JobStats:
 
 
 @dataclass
+class Consolidation:
+    """The sleep cycle's consolidation pipeline (docs/lifecycle.md)."""
+
+    phase: str = ""
+    cycle: int = 0
+    cycle_started_ms: int = 0
+    cycle_done_ms: int = 0
+    steps: int = 0
+    duplicates_merged: int = 0
+    digests_written: int = 0
+    records_decayed: int = 0
+    records_purged: int = 0
+    last_error: str = ""
+
+
+@dataclass
 class DaemonStatus:
     version: str = ""
     pid: int = 0
@@ -171,6 +198,13 @@ class DaemonStatus:
     store_bytes: int = 0
     map_bytes: int = 0
     jobs: Optional[JobStats] = None
+    consolidation: Optional[Consolidation] = None
+    events_endpoint: str = ""
+    requests_by_kind: Dict[str, int] = field(default_factory=dict)   # since start, both planes
+    recall_p50_us: int = 0          # recall latency over the last recall_window_ms (10-20 s)
+    recall_p99_us: int = 0
+    recall_window_count: int = 0
+    recall_window_ms: int = 0
 
 
 @dataclass
@@ -213,3 +247,87 @@ class Enqueued:
 
     id: int
     duplicate: bool = False
+
+
+@dataclass
+class Lifecycle:
+    """The state after sleep() or wake(), and the transition that led there."""
+
+    state: str
+    last_transition: Optional[Transition] = None
+
+
+@dataclass
+class VerifyResult:
+    """The store's consistency check: ok, records checked, the first problems."""
+
+    ok: bool
+    records: int = 0
+    problem_count: int = 0
+    problems: List[str] = field(default_factory=list)
+
+
+# -- events (Client.events) ---------------------------------------------------
+
+
+@dataclass
+class Event:
+    """Every event: its topic and when memd published it (ms since the epoch)."""
+
+    topic: str
+    at_ms: int
+
+
+@dataclass
+class RecordsEvent(Event):
+    """Records of one agent: the fields of "captured" and "forgotten" events."""
+
+    agent: str
+    ids: List[int]
+    session: str
+    count: int
+
+
+@dataclass
+class CapturedEvent(RecordsEvent):
+    """Records were captured (topic "captured"): the new ids of one batch of
+    an agent (duplicates excluded)."""
+
+
+@dataclass
+class ForgottenEvent(RecordsEvent):
+    """Records were forgotten (topic "forgotten"): by id (ids), or a whole
+    session (session; ids empty)."""
+
+
+@dataclass
+class StateEvent(Event):
+    """A lifecycle transition (topic "state"), e.g. WAKE -> DROWSY."""
+
+    from_state: str
+    to_state: str
+    reason: str
+
+
+@dataclass
+class JobEvent(Event):
+    """A job changed state (topic "job")."""
+
+    action: JobAction
+    id: int
+    kind: str
+    state: JobState
+    attempts: int
+    max_attempts: int
+    fence: int
+    worker: str
+    error: str
+    next_run_at_ms: int
+
+
+@dataclass
+class UnknownEvent(Event):
+    """An event this client does not know (a newer memd's, or "graph"):
+    `message` is the decoded memd.v1.Event."""
+
+    message: object = None

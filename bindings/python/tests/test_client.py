@@ -175,8 +175,3 @@ def test_a_client_refuses_a_second_thread(server):
         t.join()
         assert [j.payload for j in out["jobs"]] == [b"wake"]
         c.complete(out["jobs"][0])
-
-
-def test_events_is_a_documented_seam(client):
-    with pytest.raises(NotImplementedError, match="events endpoint"):
-        client.events()
