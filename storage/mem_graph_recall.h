@@ -46,9 +46,10 @@ int mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool div
                       unsigned cap);
 
 /* The graph signal of hybrid recall (mem_search's seam, mem_graph_fn):
-   the seeds (the fused best) re-ranked by mem_graph_recall with the
-   records their edges reach, best first, up to max, so a seed keeps its
-   place ahead of its own neighbours. Filtering is the caller's.
+   the seeds (the fused best) in their own order, then the records their
+   edges reach, ranked as mem_graph_recall ranks them, up to max. The
+   fused order among the seeds stands; what the graph brings in ranks
+   after them. Filtering is the caller's.
    mem_graph_signal is the seam's shape, with the store as arg. */
 int mem_graph_related (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds,
                        unsigned n_seeds, mem_hit_t *out, unsigned max, unsigned *n_out);
