@@ -98,6 +98,41 @@ mem_events_send (zsock_t *events, Memd__V1__Event *event)
         zmsg_destroy (&msg);
 }
 
+#define WAKE_HWM 16   //  wakes queued at most (one pending is enough)
+
+zsock_t *
+mem_wake_line_new (const char *endpoint)
+{
+    zsock_t *line = zsock_new (ZMQ_PUSH);
+    if (!line)
+        return NULL;
+    zsock_set_sndhwm (line, WAKE_HWM);
+    zsock_set_linger (line, 0);
+    if (zsock_connect (line, "%s", endpoint)) {
+        zsock_destroy (&line);
+        return NULL;
+    }
+    return line;
+}
+
+void
+mem_wake_line_send (zsock_t *line)
+{
+    if (!line)
+        return;
+    zframe_t *frame = zframe_new (NULL, 0);
+    if (zframe_send (&frame, line, ZFRAME_DONTWAIT) == 0)
+        return;
+    //  A full pipe may only look full: ZeroMQ learns that the reader has
+    //  read earlier wakes from commands that a send processes only now and
+    //  then (throttled). Asking for ZMQ_EVENTS processes them all; if the
+    //  pipe is still full after that, a wake is queued and unread, so the
+    //  reader will look at the store after this commit: nothing is lost.
+    zsock_events (line);
+    if (zframe_send (&frame, line, ZFRAME_DONTWAIT))
+        zframe_destroy (&frame);
+}
+
 zsock_t *
 mem_recstats_sender_new (void)
 {

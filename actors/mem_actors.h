@@ -13,6 +13,7 @@
 #include "mem_codec.h"
 #include "mem_config.h"
 #include "mem_consolidate.h"
+#include "mem_graph_link.h"
 #include "mem_redact.h"
 #include "mem_store.h"
 
@@ -23,6 +24,9 @@
 #define MEM_INPROC_LIFECYCLE   "inproc://memd-lifecycle"     /* frontend ↔ lifecycle */
 #define MEM_INPROC_CONSOLIDATE "inproc://memd-consolidate"   /* lifecycle ↔ capture (steps) */
 #define MEM_INPROC_EVENTS      "inproc://memd-events"        /* actors → frontend's PUB */
+#define MEM_INPROC_GRAPH        "inproc://memd-graph"        /* frontend ↔ graph */
+#define MEM_INPROC_GRAPH_WAKE   "inproc://memd-graph-wake"   /* writers → graph: records to link */
+#define MEM_INPROC_GRAPH_SETTLE "inproc://memd-graph-settle" /* lifecycle ↔ graph (SLEEP) */
 #define MEM_INPROC_BACKUP      "inproc://memd-backup"        /* frontend ↔ backup */
 #define MEM_INPROC_API_MONITOR "inproc://memd-api-monitor"   /* the API socket's monitor */
 #define MEM_INPROC_EVENTS_MONITOR "inproc://memd-events-monitor"
@@ -58,6 +62,14 @@ typedef struct {
     mem_consolidate_config_t consolidate;
 } mem_lifecycle_config_t;
 
+/* The graph's settings (graph/… in mem_config; docs/graph.md). */
+typedef struct {
+    mem_graph_link_config_t link;
+    double rebuild_fraction;     /* in WAKE: rebuild when changes reach this part of the graph … */
+    uint64_t rebuild_min_changes;   /* … and at least this many */
+    int64_t max_age_ms;          /* or when a changed graph is older (0: never by age) */
+    int64_t step_budget_ms;      /* one link or build step works about this long */
+} mem_graph_config_t;
 /* Transcript watching's settings (watch/… in mem_config). */
 typedef struct {
     const char *dirs;            /* ':'-separated; NULL = no watching */
@@ -76,9 +88,11 @@ typedef struct {
     unsigned recall_workers;
     size_t capture_queue;        /* capture requests queued before RESOURCE_EXHAUSTED */
     size_t recall_queue;         /* recall requests waiting for a free worker */
+    bool recall_graph;           /* a Recall that does not say follows the graph (recall/graph) */
     int64_t started_ms;          /* wall clock, for uptime */
     mem_jobs_config_t jobs;
     mem_lifecycle_config_t lifecycle;
+    mem_graph_config_t graph;
     const char *events_endpoint; /* PUB for events; NULL = none */
     mem_redact_t *redact;        /* secrets out of captured records (thread-safe) */
     uint32_t allow_uids[MEM_ALLOW_UIDS_MAX];   /* accepted besides memd's own uid */
@@ -102,6 +116,7 @@ void mem_capture_actor (zsock_t *pipe, void *args);
 void mem_recall_actor (zsock_t *pipe, void *args);
 void mem_reaper_actor (zsock_t *pipe, void *args);
 void mem_lifecycle_actor (zsock_t *pipe, void *args);
+void mem_graph_actor (zsock_t *pipe, void *args);
 void mem_zap_actor (zsock_t *pipe, void *args);      /* the ZAP handler; start it first */
 void mem_backup_actor (zsock_t *pipe, void *args);   /* Backup requests, one at a time */
 
@@ -134,7 +149,30 @@ uint32_t mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind)
 zsock_t *mem_reaper_waker_new (void);
 void mem_reaper_wake (zsock_t *waker);
 
+/* What both wake lines are: a PUSH to endpoint with a small queue that
+   never blocks; a send that finds it full is dropped (a wake is pending). */
+zsock_t *mem_wake_line_new (const char *endpoint);
+void mem_wake_line_send (zsock_t *line);
+
 void mem_reaper_test (bool verbose);
+
+/* The graph actor's wake-up line, for writers that add records (the
+   capture outbox): as the reaper's, best effort after the commit. */
+zsock_t *mem_graph_waker_new (void);
+void mem_graph_wake (zsock_t *waker);
+
+/* Replies to the graph operations (actors/mem_graph_api.c), read from the
+   store in the caller's read transaction: GraphStats in the frontend
+   (building and last_error come from the graph actor's last report),
+   Neighbors and Community in the recall pool. mem_graph_totals fills the
+   status' graph summary over all agents. */
+zframe_t *mem_graph_stats_reply (mem_context_t *ctx, MDB_txn *txn, const Memd__V1__Request *req,
+                                 bool building, const char *last_error);
+int mem_graph_totals (mem_context_t *ctx, MDB_txn *txn, Memd__V1__GraphStatsResult *totals);
+zframe_t *mem_graph_neighbors_reply (mem_context_t *ctx, MDB_txn *txn,
+                                     const Memd__V1__Request *req);
+zframe_t *mem_graph_community_reply (mem_context_t *ctx, MDB_txn *txn,
+                                     const Memd__V1__Request *req);
 
 /* Events (DESIGN §6): any actor creates its own publisher line (in the
    thread that uses it) and sends an Event; the frontend publishes it on

@@ -67,6 +67,8 @@ typedef struct {
     zsock_t *lifecycle;            //  PAIR: STEP requests of the sleep cycle
     zsock_t *events;               //  PUSH to the events stream
     zsock_t *waker;                //  the reaper's wake line (summarize jobs)
+    zsock_t *graph_waker;          //  the graph actor's wake line (records to link)
+    bool new_records;              //  the group captured records: a link job is queued
     zsock_t *recstats;             //  PULL: recalled ids from the recall workers
     mem_recstats_t *stats;         //  … counted until they are written
     int64_t stats_due;             //  monotonic time to write them (0: none pending)
@@ -283,6 +285,10 @@ s_group_work (MDB_txn *txn, void *arg)
         rc = mem_capture_batch_finish (&batch);
     if (!rc)
         rc = mem_index_writer_flush (self->index, txn);
+    //  The outbox: the graph links the new records (docs/graph.md).
+    self->new_records = batch.next_id > batch.first_id;
+    if (!rc && self->new_records)
+        rc = mem_graph_link_enqueue (self->ctx->store, txn, batch.first_id + 1, batch.next_id, now);
     return rc;
 }
 
@@ -443,6 +449,8 @@ s_self_handle_frontend (self_t *self, zsock_t *first)
                        mdb_strerror (rc));
     else
         s_group_events (self);
+    if (!rc && self->new_records)
+        mem_graph_wake (self->graph_waker);   //  best effort, after the commit
     s_group_reply (self, rc);
     self->last_write_ms = mem_mono_ms ();
     s_merge_some (self, false);
@@ -591,6 +599,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
             zsock_set_sndtimeo (self->lifecycle, 0);   //  at shutdown no one may be listening
         self->events = mem_events_new ();
         self->waker = mem_reaper_waker_new ();
+        self->graph_waker = mem_graph_waker_new ();
         self->stats = mem_recstats_new ();
         self->recstats = zsock_new (ZMQ_PULL);
         if (self->recstats)
@@ -604,7 +613,8 @@ mem_capture_actor (zsock_t *pipe, void *args)
         if (self->watch)
             zsock_set_sndtimeo (self->watch, 0);   //  a reply no one waits for is dropped
         if (!self->index || !self->frontend || !self->consolidate || !self->lifecycle
-            || !self->events || !self->waker || !self->stats || !self->recstats || !self->watch)
+            || !self->events || !self->waker || !self->graph_waker || !self->stats
+            || !self->recstats || !self->watch)
             err = "capture: out of memory";
         else if (zsock_bind (self->frontend, MEM_INPROC_CAPTURE) < 0)
             err = "capture: cannot bind " MEM_INPROC_CAPTURE;
@@ -671,6 +681,7 @@ mem_capture_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events);
     zsock_destroy (&self->waker);
+    zsock_destroy (&self->graph_waker);
     zsock_destroy (&self->recstats);
     mem_recstats_destroy (&self->stats);
     mem_consolidate_destroy (&self->consolidate);

@@ -12,6 +12,10 @@
 
     Sleep and Wake go to the lifecycle actor; Verify and Export to the
     recall pool; Import to the writer; Backup to the backup actor.
+    GraphStats is answered here from the store (the graph actor is never
+    waited for: a build in progress shows the last generation); its refresh
+    goes on to the graph actor as a note. Neighbors and Community are read
+    by the recall pool.
 
     Access control (mem_zap.c): both public sockets get a ZAP domain with
     enforcement and the ipc uid filter before they bind, and a monitor
@@ -50,7 +54,7 @@
 #include "mem_consolidate.h"
 #include "mem_latency.h"
 
-#define S_OPS          64       //  request op_cases counted (field numbers of Request.op)
+#define S_OPS          80       //  request op_cases counted (field numbers of Request.op)
 #define S_LATENCY_SLOT 10000    //  recall latency: percentiles over the last 10 to 20 s
 
 //  A recall worker and the arrival time of the recall it is serving.
@@ -74,6 +78,7 @@ typedef struct {
     zsock_t *events_monitor;  //  PAIR: the same on the events socket (NULL: none)
     uint64_t refused;         //  connections refused (both public sockets)
     uint64_t dropped;         //  replies dropped: the client had gone or was not reading
+    zsock_t *graph;           //  PAIR to the graph actor
     zpoller_t *poller;
     mem_context_t *ctx;
     zlist_t *idle_workers;    //  zframe_t * worker identities, ready for work
@@ -98,6 +103,8 @@ typedef struct {
     const char *activity_what;
     int64_t activity_told_ms; //  monotonic
     int64_t coalesce_ms;
+    bool graph_busy, graph_building;   //  the graph actor's last report
+    char graph_error[256];
     uint64_t activity_reports;
     int64_t last_reply_ms;    //  monotonic: when the last reply went out
     zframe_t *watch_status;   //  transcript watching's last WatchStatus (packed), or NULL
@@ -127,6 +134,7 @@ s_self_destroy (self_t **self_p)
     zsock_destroy (&self->lifecycle);
     zsock_destroy (&self->events_in);
     zsock_destroy (&self->events);
+    zsock_destroy (&self->graph);
     zsock_destroy (&self->backup);
     zsock_destroy (&self->api_monitor);
     zsock_destroy (&self->events_monitor);
@@ -302,6 +310,10 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     s_job_stats_t jobs;
     memset (&jobs, 0, sizeof jobs);
     mem_consolidate_state_t cs;
+    Memd__V1__GraphStatsResult graph = MEMD__V1__GRAPH_STATS_RESULT__INIT;
+    graph.building = self->graph_building;
+    graph.last_error = self->graph_error;
+    result.graph = &graph;
     int rc = mem_store_read_begin (ctx->store, &txn);
     if (rc == 0) {
         rc = mem_records_counts (ctx->store, txn, &result.records_live, &result.records_tombstoned);
@@ -310,6 +322,8 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
             rc = s_job_stats (self, txn, &jobs);
         if (!rc)
             rc = mem_consolidate_state (ctx->store, txn, &cs);
+        if (!rc)
+            rc = mem_graph_totals (ctx, txn, &graph);
         mem_store_read_end (ctx->store, &txn);
     }
     Memd__V1__Consolidation consolidation = MEMD__V1__CONSOLIDATION__INIT;
@@ -381,6 +395,50 @@ s_status_reply (self_t *self, const Memd__V1__Request *req)
     return frame;
 }
 
+//  GraphStats from the store; a refresh is passed on to the graph actor.
+static zframe_t *
+s_graph_stats_reply (self_t *self, const Memd__V1__Request *req)
+{
+    MDB_txn *txn;
+    int rc = mem_store_read_begin (self->ctx->store, &txn);
+    if (rc)
+        return mem_codec_error_reply (req->request_id, mem_code_from_store (rc),
+                                      "cannot read the graph: %s", mdb_strerror (rc));
+    zframe_t *reply = mem_graph_stats_reply (self->ctx, txn, req, self->graph_building,
+                                             self->graph_error);
+    mem_store_read_end (self->ctx->store, &txn);
+    if (req->graph_stats->refresh)
+        zstr_sendx (self->graph, "REFRESH", req->agent_id, NULL);
+    return reply;
+}
+
+//  From the graph actor: ["STATE", busy, building, last error]. Busy is
+//  work in flight for the lifecycle.
+static void
+s_self_handle_graph (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->graph);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    char *busy = msg ? zmsg_popstr (msg) : NULL;
+    char *building = msg ? zmsg_popstr (msg) : NULL;
+    char *error = msg ? zmsg_popstr (msg) : NULL;
+    if (command && streq (command, "STATE") && busy && building && error) {
+        bool now_busy = streq (busy, "1");
+        if (now_busy != self->graph_busy)
+            zstr_sendx (self->lifecycle, "BUSY", "graph", now_busy ? "1" : "0", NULL);
+        self->graph_busy = now_busy;
+        self->graph_building = streq (building, "1");
+        snprintf (self->graph_error, sizeof self->graph_error, "%s", error);
+    }
+    else
+        mem_log_error ("frontend: malformed message from the graph actor");
+    zstr_free (&command);
+    zstr_free (&busy);
+    zstr_free (&building);
+    zstr_free (&error);
+    zmsg_destroy (&msg);
+}
+
 static zframe_t *
 s_ping_reply (self_t *self, const Memd__V1__Request *req)
 {
@@ -412,6 +470,8 @@ s_op_name (int op)
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: return "job enqueue";
     case MEMD__V1__REQUEST__OP_EXPORT_RECORDS: return "export";
     case MEMD__V1__REQUEST__OP_IMPORT_RECORDS: return "import";
+    case MEMD__V1__REQUEST__OP_NEIGHBORS: return "neighbors";
+    case MEMD__V1__REQUEST__OP_COMMUNITY: return "community";
     default: return "job";
     }
 }
@@ -636,6 +696,9 @@ s_self_handle_api (self_t *self)
     case MEMD__V1__REQUEST__OP_JOB_STATS:
         reply = s_job_stats_reply (self, req);
         break;
+    case MEMD__V1__REQUEST__OP_GRAPH_STATS:
+        reply = s_graph_stats_reply (self, req);
+        break;
     default:
         break;
     }
@@ -838,13 +901,16 @@ s_self_start (self_t *self, char *err, size_t err_size)
     //  The lifecycle and events lines; the events endpoint before the API.
     self->lifecycle = zsock_new (ZMQ_PAIR);
     self->events_in = zsock_new (ZMQ_PULL);
-    if (!self->lifecycle || !self->events_in) {
+    self->graph = zsock_new (ZMQ_PAIR);
+    if (!self->lifecycle || !self->events_in || !self->graph) {
         snprintf (err, err_size, "cannot create sockets: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
     zsock_set_sndhwm (self->lifecycle, 0);
     zsock_set_rcvhwm (self->lifecycle, 0);
+    zsock_set_sndhwm (self->graph, 0);
     if (zsock_connect (self->lifecycle, MEM_INPROC_LIFECYCLE)
+        || zsock_connect (self->graph, MEM_INPROC_GRAPH)
         || zsock_bind (self->events_in, MEM_INPROC_EVENTS) < 0) {
         snprintf (err, err_size, "cannot reach the lifecycle: %s", zmq_strerror (zmq_errno ()));
         return -1;
@@ -905,7 +971,7 @@ s_self_start (self_t *self, char *err, size_t err_size)
     }
     self->poller = zpoller_new (self->pipe, self->api, self->capture, self->reaper, self->recall,
                                 self->lifecycle, self->events_in, self->backup,
-                                self->api_monitor, NULL);
+                                self->api_monitor, self->graph, NULL);
     if (self->events)
         zpoller_add (self->poller, self->events);
     if (self->events_monitor)
@@ -971,6 +1037,8 @@ mem_frontend_actor (zsock_t *pipe, void *args)
             s_self_handle_reaper (self);
         else if (which == self->recall)
             s_self_handle_recall (self);
+        else if (which == self->graph)
+            s_self_handle_graph (self);
         else if (which == self->backup)
             s_self_handle_backup (self);
         else if (which && (which == self->api_monitor || which == self->events_monitor))

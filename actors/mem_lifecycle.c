@@ -20,6 +20,12 @@
     asked, so activity stops the pipeline after the current step. The
     cursor is in the store, so the next SLEEP resumes where this stopped.
 
+    When the pipeline is done, SETTLE goes to the graph actor, which links
+    what waits and rebuilds the graphs that changed; only its SETTLED
+    (without an error) lets memd hibernate. The graph's own work in flight
+    (BUSY graph) holds WAKE like the others but never wakes memd: in SLEEP
+    it is SLEEP's own work, and its reports may arrive after SETTLED.
+
     To the frontend, for status and the `state` event:
         ["STATE", Transition]
         ["PROGRESS", steps (u64), last error]
@@ -39,12 +45,15 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *frontend;         //  PAIR (bound)
     zsock_t *writer;           //  PAIR to the capture actor (it binds)
+    zsock_t *graph;            //  PAIR to the graph actor (it binds): SETTLE
     zsock_t *busy_in;          //  PULL: ["BUSY", source, "1"|"0"] from other actors (watch)
     zpoller_t *poller;
     mem_context_t *ctx;
     s_state_t state;
     int64_t since_ms;          //  monotonic: entered the state, or last activity in WAKE
-    bool busy_capture, busy_jobs, busy_watch;
+    bool busy_capture, busy_jobs, busy_watch, busy_graph;
+    bool settle_out;           //  a SETTLE is with the graph actor
+    bool settle_again;         //  the pipeline finished again meanwhile: settle once more
     bool forced;               //  SLEEP by request: work in flight does not end it
     bool step_out;             //  a STEP is with the writer
     int64_t retry_at_ms;       //  monotonic; 0 = none (after a failed step)
@@ -60,7 +69,7 @@ typedef struct {
 static bool
 s_busy (self_t *self)
 {
-    return self->busy_capture || self->busy_jobs || self->busy_watch;
+    return self->busy_capture || self->busy_jobs || self->busy_watch || self->busy_graph;
 }
 
 //  When the state changes next without activity (monotonic), or 0.
@@ -143,6 +152,51 @@ s_ask_step (self_t *self)
         mem_log_warn ("lifecycle: the writer does not take a step now");
 }
 
+//  The pipeline is done: the graph brings itself up to date, then SETTLED.
+static void
+s_settle (self_t *self)
+{
+    if (self->settle_out) {
+        self->settle_again = true;
+        return;
+    }
+    if (zstr_send (self->graph, "SETTLE") == 0)
+        self->settle_out = true;
+    else
+        mem_log_warn ("lifecycle: the graph actor does not take a SETTLE now");
+}
+
+//  ["SETTLED", error or ""] from the graph actor.
+static void
+s_self_handle_graph (self_t *self)
+{
+    char *command = NULL, *error = NULL;
+    if (zstr_recvx (self->graph, &command, &error, NULL) < 2 || !streq (command, "SETTLED")) {
+        mem_log_error ("lifecycle: malformed answer from the graph actor");
+        zstr_free (&command);
+        zstr_free (&error);
+        return;
+    }
+    self->settle_out = false;
+    bool again = self->settle_again;
+    self->settle_again = false;
+    if (self->state == S_SLEEP && *error) {
+        //  As a failed step: retried later, and status says why.
+        snprintf (self->last_error, sizeof self->last_error, "GRAPH: %s", error);
+        self->retry_ms = self->retry_ms ? self->retry_ms * 2 : RETRY_MIN_MS;
+        if (self->retry_ms > RETRY_MAX_MS)
+            self->retry_ms = RETRY_MAX_MS;
+        self->retry_at_ms = mem_mono_ms () + self->retry_ms;
+        s_tell_progress (self);
+    }
+    else if (self->state == S_SLEEP && again)
+        s_settle (self);
+    else if (self->state == S_SLEEP)
+        s_enter (self, S_HIBERNATE, "consolidation done");
+    zstr_free (&command);
+    zstr_free (&error);
+}
+
 //  ["STEP", phase, done "1"/"0", error or ""] from the writer.
 static void
 s_self_handle_writer (self_t *self)
@@ -175,7 +229,7 @@ s_self_handle_writer (self_t *self)
         }
         s_tell_progress (self);
         if (self->state == S_SLEEP && !*error && streq (done, "1"))
-            s_enter (self, S_HIBERNATE, "consolidation done");
+            s_settle (self);
         else if (self->state == S_SLEEP)
             s_ask_step (self);
     }
@@ -241,13 +295,17 @@ s_busy_change (self_t *self, zmsg_t *msg)
     char *flag = zmsg_popstr (msg);
     bool busy = flag && streq (flag, "1");
     bool was = s_busy (self);
+    bool graph = source && streq (source, "graph");
     if (source && streq (source, "capture"))
         self->busy_capture = busy;
     else if (source && streq (source, "jobs"))
         self->busy_jobs = busy;
     else if (source && streq (source, "watch"))
         self->busy_watch = busy;
-    if (s_busy (self) && !was && !(self->state == S_SLEEP && self->forced))
+    else if (graph)
+        self->busy_graph = busy;
+    //  The graph's own work keeps SLEEP from ending but does not wake memd.
+    if (s_busy (self) && !was && !graph && !(self->state == S_SLEEP && self->forced))
         s_enter (self, S_WAKE, "work in flight");
     else if (!s_busy (self) && was && self->state == S_WAKE)
         self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
@@ -267,7 +325,7 @@ s_self_handle_busy (self_t *self)
     zmsg_destroy (&msg);
 }
 
-//  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs", "1"|"0"] | ["REQUEST", identity, bytes]
+//  ["ACTIVITY", what] | ["BUSY", "capture"|"jobs"|"graph", "1"|"0"] | ["REQUEST", identity, bytes]
 static void
 s_self_handle_frontend (self_t *self)
 {
@@ -329,13 +387,16 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     if (command && streq (command, "START")) {
         self->frontend = zsock_new (ZMQ_PAIR);
         self->writer = zsock_new (ZMQ_PAIR);
+        self->graph = zsock_new (ZMQ_PAIR);
         self->busy_in = zsock_new (ZMQ_PULL);
-        if (!self->frontend || !self->writer || !self->busy_in)
+        if (!self->frontend || !self->writer || !self->graph || !self->busy_in)
             err = "lifecycle: cannot create sockets";
         else if (zsock_bind (self->frontend, MEM_INPROC_LIFECYCLE) < 0)
             err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE;
         else if (zsock_connect (self->writer, MEM_INPROC_CONSOLIDATE) < 0)
             err = "lifecycle: cannot reach the writer";
+        else if (zsock_connect (self->graph, MEM_INPROC_GRAPH_SETTLE) < 0)
+            err = "lifecycle: cannot reach the graph actor";
         else if (zsock_bind (self->busy_in, MEM_INPROC_LIFECYCLE_BUSY) < 0)
             err = "lifecycle: cannot bind " MEM_INPROC_LIFECYCLE_BUSY;
         else
@@ -348,7 +409,9 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
         //  Never block on a peer that is gone (shutdown stops the frontend first).
         zsock_set_sndtimeo (self->frontend, 0);
         zsock_set_sndtimeo (self->writer, 0);
-        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->busy_in, NULL);
+        zsock_set_sndtimeo (self->graph, 0);
+        self->poller = zpoller_new (self->pipe, self->frontend, self->writer, self->graph,
+                                    self->busy_in, NULL);
         self->state = S_WAKE;
         self->since_ms = mem_mono_ms ();
         snprintf (self->from, sizeof self->from, "%s", "");
@@ -370,6 +433,8 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
             s_self_handle_frontend (self);
         else if (which == self->writer)
             s_self_handle_writer (self);
+        else if (which == self->graph)
+            s_self_handle_graph (self);
         else if (which == self->busy_in)
             s_self_handle_busy (self);
         else if (zpoller_terminated (self->poller))
@@ -380,6 +445,7 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->frontend);
     zsock_destroy (&self->writer);
+    zsock_destroy (&self->graph);
     zsock_destroy (&self->busy_in);
     free (self);
 }

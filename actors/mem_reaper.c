@@ -992,34 +992,13 @@ mem_reaper_kind_limit (const mem_jobs_config_t *jobs, const char *kind)
 zsock_t *
 mem_reaper_waker_new (void)
 {
-    zsock_t *waker = zsock_new (ZMQ_PUSH);
-    if (!waker)
-        return NULL;
-    zsock_set_sndhwm (waker, WAKE_HWM);
-    zsock_set_linger (waker, 0);
-    if (zsock_connect (waker, MEM_INPROC_REAPER_WAKE)) {
-        zsock_destroy (&waker);
-        return NULL;
-    }
-    return waker;
+    return mem_wake_line_new (MEM_INPROC_REAPER_WAKE);
 }
 
 void
 mem_reaper_wake (zsock_t *waker)
 {
-    if (!waker)
-        return;
-    zframe_t *frame = zframe_new (NULL, 0);
-    if (zframe_send (&frame, waker, ZFRAME_DONTWAIT) == 0)
-        return;
-    //  A full pipe may only look full: ZeroMQ learns that the reaper has
-    //  read earlier wakes from commands that a send processes only now and
-    //  then (throttled). Asking for ZMQ_EVENTS processes them all; if the
-    //  pipe is still full after that, a wake is queued and unread, so the
-    //  reaper will look at the store after this commit: nothing is lost.
-    zsock_events (waker);
-    if (zframe_send (&frame, waker, ZFRAME_DONTWAIT))
-        zframe_destroy (&frame);
+    mem_wake_line_send (waker);
 }
 
 //  --------------------------------------------------------------------------

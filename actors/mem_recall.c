@@ -1,7 +1,7 @@
 /*  mem_recall — one worker of the read pool (DESIGN §2).
 
-    Serves Recall, Context, Get, Verify and Export pages from LMDB read
-    transactions; never writes. Each worker tells the frontend it is READY,
+    Serves Recall, Context, Get, Verify, Export pages, Neighbors and
+    Community (mem_graph_api) from LMDB read transactions; never writes. Each worker tells the frontend it is READY,
     and then every reply it sends means it is free again, so the frontend
     hands work only to idle workers and a slow query never holds up the next
     one.
@@ -26,6 +26,7 @@
 #include "mem_vectors.h"
 #include "mem_verify.h"
 #include "mem_export.h"
+#include "mem_graph_recall.h"
 
 #define DEFAULT_K 10
 #define DEFAULT_CONTEXT_CANDIDATES 50
@@ -133,6 +134,33 @@ s_search_params (const Memd__V1__Recall *q, mem_search_t *search)
     search->explain = q->explain;
 }
 
+//  Spreads the hits over the graph's communities (Recall.graph_diversify).
+static int
+s_diversify (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_search_hit_t *hits,
+             unsigned n)
+{
+    mem_hit_t *order = malloc (n * sizeof *order);
+    mem_search_hit_t *copy = malloc (n * sizeof *copy);
+    int rc = order && copy ? 0 : ENOMEM;
+    for (unsigned i = 0; i < n && !rc; i++)
+        order[i] = (mem_hit_t){hits[i].id, hits[i].score};
+    if (!rc)
+        rc = mem_graph_diversify (store, txn, agent, order, n);
+    if (!rc) {
+        memcpy (copy, hits, n * sizeof *copy);
+        for (unsigned i = 0; i < n; i++)
+            for (unsigned j = 0; j < n; j++)
+                if (copy[j].id == order[i].id) {
+                    hits[i] = copy[j];
+                    hits[i].score = order[i].score;
+                    break;
+                }
+    }
+    free (order);
+    free (copy);
+    return rc;
+}
+
 //  Runs the hybrid search for q with k hits; the caller frees the hits
 //  (mem_search_hits_free, then free). On failure returns an error reply.
 static zframe_t *
@@ -164,8 +192,20 @@ s_search (self_t *self, const Memd__V1__Request *req, const Memd__V1__Recall *q,
                              : 0};
     search.filter = filtered ? s_filter : NULL;
     search.filter_arg = &filter;
+    //  One hop along the memory graph (docs/graph.md), as a ranked signal.
+    bool graph = q->graph == MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
+              || (q->graph == MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_DEFAULT && self->ctx->recall_graph);
+    if (graph) {
+        search.graph = mem_graph_signal;
+        search.graph_arg = store;
+    }
     char err[256] = "";
     rc = mem_search_run (store, self->reader.txn, agent, &search, hits, n_hits, err, sizeof err);
+    if (!rc && graph && q->graph_diversify && *n_hits > 1
+        && (rc = s_diversify (store, self->reader.txn, agent, hits, *n_hits))) {
+        mem_search_hits_free (hits, *n_hits);
+        *n_hits = 0;
+    }
     if (rc) {
         free (hits);
         if (rc == MEM_VECTORS_MISMATCH)
@@ -464,6 +504,10 @@ s_self_handle_frontend (self_t *self)
             reply = s_get (self, req);
         else if (req->op_case == MEMD__V1__REQUEST__OP_VERIFY)
             reply = s_verify (self, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_NEIGHBORS)
+            reply = mem_graph_neighbors_reply (self->ctx, self->reader.txn, req);
+        else if (req->op_case == MEMD__V1__REQUEST__OP_COMMUNITY)
+            reply = mem_graph_community_reply (self->ctx, self->reader.txn, req);
         else if (req->op_case == MEMD__V1__REQUEST__OP_EXPORT_RECORDS)
             reply = s_export (self, req);
         else

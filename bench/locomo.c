@@ -23,12 +23,15 @@
     count as misses, never dropped. Overall = categories 1–4.
 
     The table has one column per retrieval system, all from the same
-    capture: memd-lex (the question's text alone), memd-hyb (the text and
-    its embedding, fused), memd-vec (the embedding alone), and FTS5. The
-    embeddings are bench_embed's HASHED CHARACTER N-GRAMS, computed here
-    for every turn and question: a deterministic local stand-in any
-    machine can compute, not a learned model. The graph mode is meant to
-    become one more column (add it to s_systems). See docs/benchmarks.md.
+    capture: memd-lex (the question's text alone), +graph (the same with
+    recall along the graph, Recall.graph, after every conversation's graph
+    is linked and built; docs/graph.md), memd-hyb (the text and its
+    embedding, fused), hyb+graph (that with the graph), memd-vec (the
+    embedding alone), and FTS5. The memd columns without the graph ask with
+    RECALL_GRAPH_OFF. The embeddings are bench_embed's HASHED CHARACTER
+    N-GRAMS, computed here for every turn and question: a deterministic
+    local stand-in any machine can compute, not a learned model. See
+    docs/benchmarks.md.
 */
 #include <czmq.h>
 #include <jansson.h>
@@ -70,8 +73,11 @@ static const char *s_cat_names[S_CATS] = {"all", "1 multi-hop", "2 temporal", "3
                                           "4 single-hop"};
 
 //  The systems compared, one table column each
-enum { SYS_MEMD_LEX, SYS_MEMD_HYB, SYS_MEMD_VEC, SYS_FTS5, SYS_COUNT };
-static const char *s_systems[SYS_COUNT] = {"memd-lex", "memd-hyb", "memd-vec", "fts5"};
+enum { SYS_MEMD_LEX, SYS_MEMD_GRAPH, SYS_MEMD_HYB, SYS_MEMD_HYBG, SYS_MEMD_VEC, SYS_FTS5,
+       SYS_COUNT };
+static const char *s_systems[SYS_COUNT] = {"memd-lex", "+graph", "memd-hyb", "hyb+graph",
+                                           "memd-vec", "fts5"};
+#define S_HAS_GRAPH(s) ((s) == SYS_MEMD_GRAPH || (s) == SYS_MEMD_HYBG)
 
 typedef struct {
     const char *data;
@@ -538,7 +544,8 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
     Memd__V1__Record__MetadataEntry *entry_ptrs[S_BATCH][2];
     uint64_t ids[S_BATCH];
     bool dup[S_BATCH];
-    bool embed = self->opts.run[SYS_MEMD_HYB] || self->opts.run[SYS_MEMD_VEC];
+    bool embed = self->opts.run[SYS_MEMD_HYB] || self->opts.run[SYS_MEMD_HYBG]
+                 || self->opts.run[SYS_MEMD_VEC];
     float *vectors = embed ? malloc (S_BATCH * self->opts.dims * sizeof (float)) : NULL;
     if (embed && !vectors)
         return -1;
@@ -586,7 +593,7 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
 
 //  Asks every question within its conversation, the way system s does
 //  (memd-lex: the text; memd-hyb: the text and its embedding; memd-vec:
-//  the embedding alone); maps hits to turns
+//  the embedding alone; +graph and hyb+graph: those with the graph); maps hits to turns
 static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t *map, size_t s)
 {
     s_system_t *sys = &self->sys[s];
@@ -599,16 +606,18 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
         Memd__V1__Recall recall = MEMD__V1__RECALL__INIT;
         recall.query = s == SYS_MEMD_VEC ? "" : question->question;
         recall.k = S_DEPTH;
+        recall.graph = S_HAS_GRAPH (s) ? MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON
+                                       : MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
         //  Statistics would make the second and third systems' runs depend
         //  on the first's (salience, co-recall): each run starts equal.
         recall.no_stats = true;
-        if (s != SYS_MEMD_LEX) {
+        if (s != SYS_MEMD_LEX && s != SYS_MEMD_GRAPH) {
             bench_embed (question->question, embedding, self->opts.dims);
             recall.query_embedding = embedding;
             recall.n_query_embedding = self->opts.dims;
         }
         Memd__V1__RankWeights weights = MEMD__V1__RANK_WEIGHTS__INIT;
-        if (s == SYS_MEMD_HYB) {
+        if (s == SYS_MEMD_HYB || s == SYS_MEMD_HYBG) {
             const float *w = self->opts.weights;
             weights.lexical = w[0], weights.vector = w[1], weights.recency = w[2];
             weights.salience = w[3], weights.graph = w[4];
@@ -664,6 +673,31 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
     return s_interrupted ? -1 : rc;
 }
 
+//  Every conversation's graph linked and built (a refresh each, then
+//  waiting until nothing waits or runs), so +graph sees whole graphs.
+static int s_memd_settle_graphs (s_bench_t *self, memd_client_t *client)
+{
+    double start = s_now_us ();
+    for (size_t c = 0; c < self->n_convs && !s_interrupted; c++) {
+        for (bool settled = false; !settled && !s_interrupted;) {
+            Memd__V1__Reply *reply = memd_client_graph_stats (client, self->convs[c].id, true, 0);
+            if (!reply) {
+                fprintf (stderr, "%s: memd graph stats failed: %s\n", S_NAME,
+                         memd_client_error (client));
+                return -1;
+            }
+            const Memd__V1__GraphStatsResult *g = reply->graph_stats;
+            settled = g->generation > 0 && !g->building && !g->unlinked && !g->changes;
+            memd_client_reply_free (&reply);
+            if (!settled)
+                zclock_sleep (20);
+        }
+    }
+    fprintf (stderr, "%s: memd's graphs linked and built in %.2f s\n", S_NAME,
+             (s_now_us () - start) / 1e6);
+    return s_interrupted ? -1 : 0;
+}
+
 //  The memd side: start it, capture everything, ask everything, stop it
 static int s_memd_run (s_bench_t *self)
 {
@@ -690,9 +724,15 @@ static int s_memd_run (s_bench_t *self)
     for (size_t t = 0; t < self->n_turns; t++)
         map[t] = (s_id_map_t){self->turns[t].id, (int32_t)t};
     qsort (map, self->n_turns, sizeof (s_id_map_t), s_id_map_compare);
+    bool settled = false;
     for (size_t s = SYS_MEMD_LEX; s <= SYS_MEMD_VEC; s++) {
         if (!self->opts.run[s])
             continue;
+        if (S_HAS_GRAPH (s) && !settled) {
+            if (s_memd_settle_graphs (self, client))
+                goto done;
+            settled = true;
+        }
         start = s_now_us ();
         if (s_memd_ask (self, client, map, s))
             goto done;
@@ -1078,7 +1118,8 @@ static int s_bench_run (s_bench_t *self)
         return -1;
     }
     int rc = 0;
-    if (self->opts.run[SYS_MEMD_LEX] || self->opts.run[SYS_MEMD_HYB] || self->opts.run[SYS_MEMD_VEC])
+    if (self->opts.run[SYS_MEMD_LEX] || self->opts.run[SYS_MEMD_GRAPH] || self->opts.run[SYS_MEMD_HYB]
+        || self->opts.run[SYS_MEMD_HYBG] || self->opts.run[SYS_MEMD_VEC])
         rc = s_memd_run (self);
     if (rc == 0 && self->opts.run[SYS_FTS5] && (rc = s_fts_run (self)) == 0)
         self->sys[SYS_FTS5].ran = true;
@@ -1193,6 +1234,7 @@ static int s_selftest (const s_opts_t *opts)
     if (!self->opts.dims)
         self->opts.dims = BENCH_EMBED_DIMS;
     assert (bench_embed_selftest () == 0);
+    self->opts.run[SYS_MEMD_GRAPH] = self->opts.run[SYS_MEMD_HYBG] = false;   //  own rankings
     int rc = s_bench_run (self);
     assert (rc == 0);
     assert (self->n_convs == 1 && self->n_turns == 5 && self->n_questions == 6);
@@ -1206,6 +1248,8 @@ static int s_selftest (const s_opts_t *opts)
         s_print_table (self, stderr);
     for (size_t s = 0; s < SYS_COUNT; s++) {
         const s_system_t *sys = &self->sys[s];
+        if (S_HAS_GRAPH (s))
+            continue;
         assert (sys->ran);
         if (s == SYS_MEMD_HYB || s == SYS_MEMD_VEC) {
             //  The embedding finds every turn of a 5-turn conversation for
@@ -1259,8 +1303,9 @@ static void s_usage (FILE *file)
              "  --captions           append image captions (blip_caption) to the text\n"
              "  --per-question       each question's evidence ranks in the JSON\n"
              "  --dims N             embedding dimension (default " S_STR (BENCH_EMBED_DIMS) ")\n"
-             "  --no-memd, --no-fts  skip one system (--no-memd: all three memd modes)\n"
-             "  --no-hybrid          memd-lex only (no embeddings at capture)\n"
+             "  --no-memd, --no-fts  skip one system (--no-memd: all memd modes)\n"
+             "  --no-graph           skip +graph and hyb+graph\n"
+             "  --no-hybrid          memd-lex and +graph only (no embeddings at capture)\n"
              "  --weights W          memd-hyb's weights, as lexical=1,vector=0.5,recency=0,...\n"
              "                       (default: memd's)\n"
              "  --fusion F           memd-hyb's fusion: rrf or weighted (default: memd's)\n"
@@ -1320,6 +1365,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         O_CAPTIONS,
         O_PER_QUESTION,
         O_NO_MEMD,
+        O_NO_GRAPH,
         O_NO_FTS,
         O_NO_HYBRID,
         O_DIMS,
@@ -1336,6 +1382,7 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                                             {"captions", no_argument, NULL, O_CAPTIONS},
                                             {"per-question", no_argument, NULL, O_PER_QUESTION},
                                             {"no-memd", no_argument, NULL, O_NO_MEMD},
+                                            {"no-graph", no_argument, NULL, O_NO_GRAPH},
                                             {"no-fts", no_argument, NULL, O_NO_FTS},
                                             {"no-hybrid", no_argument, NULL, O_NO_HYBRID},
                                             {"dims", required_argument, NULL, O_DIMS},
@@ -1378,10 +1425,14 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
             opts->per_question = true;
             break;
         case O_NO_MEMD:
-            opts->run[SYS_MEMD_LEX] = opts->run[SYS_MEMD_HYB] = opts->run[SYS_MEMD_VEC] = false;
+            for (size_t s = SYS_MEMD_LEX; s <= SYS_MEMD_VEC; s++)
+                opts->run[s] = false;
+            break;
+        case O_NO_GRAPH:
+            opts->run[SYS_MEMD_GRAPH] = opts->run[SYS_MEMD_HYBG] = false;
             break;
         case O_NO_HYBRID:
-            opts->run[SYS_MEMD_HYB] = opts->run[SYS_MEMD_VEC] = false;
+            opts->run[SYS_MEMD_HYB] = opts->run[SYS_MEMD_HYBG] = opts->run[SYS_MEMD_VEC] = false;
             break;
         case O_WEIGHTS:
             if (s_parse_weights (optarg, opts->weights))

@@ -499,6 +499,61 @@ memd_client_verify (memd_client_t *self)
                      "Verify");
 }
 
+Memd__V1__Reply *
+memd_client_graph_stats (memd_client_t *self, const char *agent, bool refresh, uint32_t top)
+{
+    assert (self);
+    Memd__V1__GraphStats stats = MEMD__V1__GRAPH_STATS__INIT;
+    stats.refresh = refresh;
+    stats.top = top;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.agent_id = s_agent (agent);
+    req.op_case = MEMD__V1__REQUEST__OP_GRAPH_STATS;
+    req.graph_stats = &stats;
+    return s_expect (self, memd_client_call (self, &req, false),
+                     MEMD__V1__REPLY__RESULT_GRAPH_STATS, "GraphStats");
+}
+
+Memd__V1__Reply *
+memd_client_neighbors (memd_client_t *self, const char *agent, const uint64_t *ids, size_t n,
+                       Memd__V1__EdgeType type, uint32_t limit)
+{
+    assert (self);
+    Memd__V1__Neighbors neighbors = MEMD__V1__NEIGHBORS__INIT;
+    neighbors.ids = (uint64_t *) ids;
+    neighbors.n_ids = n;
+    neighbors.type = type;
+    neighbors.limit = limit;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.agent_id = s_agent (agent);
+    req.op_case = MEMD__V1__REQUEST__OP_NEIGHBORS;
+    req.neighbors = &neighbors;
+    Memd__V1__Reply *reply = memd_client_call (self, &req, true);
+    if (reply && self->code != MEMD__V1__CODE__OK && self->code != MEMD__V1__CODE__NOT_FOUND)
+        memd_client_reply_free (&reply);
+    //  As Get: on NOT_FOUND the error stays recorded and the reply is returned.
+    return s_expect (self, reply, MEMD__V1__REPLY__RESULT_NEIGHBORS, "Neighbors");
+}
+
+Memd__V1__Reply *
+memd_client_community (memd_client_t *self, const char *agent, uint64_t id, uint64_t community,
+                       uint64_t after_id, uint32_t limit)
+{
+    assert (self);
+    Memd__V1__Community query = MEMD__V1__COMMUNITY__INIT;
+    query.id = id;
+    query.community = community;
+    query.all = !id && !community;
+    query.after_id = after_id;
+    query.limit = limit;
+    Memd__V1__Request req = MEMD__V1__REQUEST__INIT;
+    req.agent_id = s_agent (agent);
+    req.op_case = MEMD__V1__REQUEST__OP_COMMUNITY;
+    req.community = &query;
+    return s_expect (self, memd_client_call (self, &req, false),
+                     MEMD__V1__REPLY__RESULT_COMMUNITY, "Community");
+}
+
 struct _memd_events_t {
     zsock_t *sub;
     bool ready;                 //  memd confirmed the subscription

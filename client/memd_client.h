@@ -149,6 +149,29 @@ Memd__V1__Reply *memd_client_get (memd_client_t *self, const char *agent, const 
 int memd_client_forget (memd_client_t *self, const char *agent, const uint64_t *ids, size_t n,
                         const char *session, uint64_t *forgotten);
 
+/* ---- The memory graph (docs/graph.md) --------------------------------------
+   Read from the last build, at once, also while one runs. */
+
+/* The agent's graph (result: reply->graph_stats). refresh: memd rebuilds it
+   in the background if it changed since its last build; top: list that
+   many of the largest communities. */
+Memd__V1__Reply *memd_client_graph_stats (memd_client_t *self, const char *agent, bool refresh,
+                                          uint32_t top);
+
+/* The edges of records, both ways, and the community and PageRank of each
+   record reached (result: reply->neighbors). type 0: any; limit 0: 100 per
+   record. Ids that are not live records fail with NOT_FOUND; the reply is
+   still returned, with reply->neighbors->missing. */
+Memd__V1__Reply *memd_client_neighbors (memd_client_t *self, const char *agent,
+                                        const uint64_t *ids, size_t n, Memd__V1__EdgeType type,
+                                        uint32_t limit);
+
+/* Members of the community of record id, or of community (by its id), or
+   (both 0) every node of the agent's graph; paged by record id after
+   after_id, limit 0: 1,000 (result: reply->community, ->more). */
+Memd__V1__Reply *memd_client_community (memd_client_t *self, const char *agent, uint64_t id,
+                                        uint64_t community, uint64_t after_id, uint32_t limit);
+
 /* ---- The job queue (jobs are not agent-scoped) ----------------------------
    A worker in any language does what these calls do:
 

@@ -253,6 +253,18 @@ s_check_kind (const char *what, const char *kind, char *err, size_t err_size)
             return rc_;                                                                \
     } while (0)
 
+//  Kinds under "memd." are memd's own (the graph's memd.link): a client may
+//  list them, but not enqueue or lease them, so no worker can take a job
+//  away from the actor that does it.
+#define CHECK_NOT_INTERNAL(kind)                                                       \
+    do {                                                                               \
+        if (strncmp ((kind), MEM_JOB_INTERNAL_PREFIX, strlen (MEM_JOB_INTERNAL_PREFIX)) == 0) { \
+            snprintf (err, err_size, "kind '%s' is memd's own (kinds starting with %s are "    \
+                      "reserved)", (kind), MEM_JOB_INTERNAL_PREFIX);                  \
+            return MEM_INVALID_ARGUMENT;                                               \
+        }                                                                              \
+    } while (0)
+
 #define CHECK_RANGE(what, value, max)                                                  \
     do {                                                                               \
         if ((value) < 0 || (value) > (max)) {                                          \
@@ -291,6 +303,7 @@ s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *
     case MEMD__V1__REQUEST__OP_JOB_ENQUEUE: {
         const Memd__V1__JobEnqueue *e = req->job_enqueue;
         CHECK_KIND ("kind", e->kind);
+        CHECK_NOT_INTERNAL (e->kind);
         if (e->payload.len > limits->max_payload_bytes) {
             snprintf (err, err_size, "payload is %zu bytes, over the limit of %zu",
                       e->payload.len, limits->max_payload_bytes);
@@ -326,8 +339,10 @@ s_validate_job (const Memd__V1__Request *req, const mem_limits_t *limits, char *
                       MEM_JOB_KINDS_MAX);
             return MEM_TOO_LARGE;
         }
-        for (size_t i = 0; i < l->n_kinds; i++)
+        for (size_t i = 0; i < l->n_kinds; i++) {
             CHECK_KIND ("kind", l->kinds[i]);
+            CHECK_NOT_INTERNAL (l->kinds[i]);
+        }
         if (l->max_jobs > limits->max_lease_jobs) {
             snprintf (err, err_size, "max_jobs = %u is over the limit of %zu", l->max_jobs,
                       limits->max_lease_jobs);
@@ -431,6 +446,10 @@ s_validate_recall (const Memd__V1__Recall *r, const mem_limits_t *limits, char *
         snprintf (err, err_size, "until_ms must be after since_ms");
         return MEM_INVALID_ARGUMENT;
     }
+    if (r->graph < 0 || r->graph > MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF) {
+        snprintf (err, err_size, "unknown graph mode %d", r->graph);
+        return MEM_INVALID_ARGUMENT;
+    }
     if (r->fusion < MEMD__V1__FUSION__FUSION_DEFAULT
         || r->fusion > MEMD__V1__FUSION__FUSION_WEIGHTED) {
         snprintf (err, err_size, "unknown fusion %d", r->fusion);
@@ -523,7 +542,58 @@ s_is_record_op (const Memd__V1__Request *req)
         || req->op_case == MEMD__V1__REQUEST__OP_RECALL
         || req->op_case == MEMD__V1__REQUEST__OP_GET
         || req->op_case == MEMD__V1__REQUEST__OP_FORGET
+        || req->op_case == MEMD__V1__REQUEST__OP_GRAPH_STATS
+        || req->op_case == MEMD__V1__REQUEST__OP_NEIGHBORS
+        || req->op_case == MEMD__V1__REQUEST__OP_COMMUNITY
         || req->op_case == MEMD__V1__REQUEST__OP_CONTEXT;
+}
+
+//  The graph's operations (docs/graph.md).
+static mem_code_t
+s_validate_graph (const Memd__V1__Request *req, const mem_limits_t *limits, char *err,
+                  size_t err_size)
+{
+    if (req->op_case == MEMD__V1__REQUEST__OP_GRAPH_STATS) {
+        if (req->graph_stats->top > MEM_GRAPH_LIST_MAX) {
+            snprintf (err, err_size, "top = %u is over the limit of %d", req->graph_stats->top,
+                      MEM_GRAPH_LIST_MAX);
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    if (req->op_case == MEMD__V1__REQUEST__OP_NEIGHBORS) {
+        const Memd__V1__Neighbors *n = req->neighbors;
+        if (n->n_ids == 0) {
+            snprintf (err, err_size, "neighbors needs at least one id");
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (n->n_ids > limits->max_ids) {
+            snprintf (err, err_size, "neighbors of %zu ids is over the limit of %zu", n->n_ids,
+                      limits->max_ids);
+            return MEM_TOO_LARGE;
+        }
+        if (n->limit > MEM_GRAPH_LIST_MAX) {
+            snprintf (err, err_size, "limit = %u is over the limit of %d", n->limit,
+                      MEM_GRAPH_LIST_MAX);
+            return MEM_INVALID_ARGUMENT;
+        }
+        if (n->type < 0 || n->type > MEMD__V1__EDGE_TYPE__EDGE_CO_RECALL) {
+            snprintf (err, err_size, "unknown edge type %d", n->type);
+            return MEM_INVALID_ARGUMENT;
+        }
+        return MEM_OK;
+    }
+    const Memd__V1__Community *c = req->community;
+    if ((c->id != 0) + (c->community != 0) + c->all != 1) {
+        snprintf (err, err_size, "community needs one of a record id, a community id or all");
+        return MEM_INVALID_ARGUMENT;
+    }
+    if (c->limit > MEM_GRAPH_LIST_MAX) {
+        snprintf (err, err_size, "limit = %u is over the limit of %d", c->limit,
+                  MEM_GRAPH_LIST_MAX);
+        return MEM_INVALID_ARGUMENT;
+    }
+    return MEM_OK;
 }
 
 mem_code_t
@@ -622,6 +692,10 @@ mem_codec_request_validate (const Memd__V1__Request *req, const mem_limits_t *li
     case MEMD__V1__REQUEST__OP_JOB_LIST:
     case MEMD__V1__REQUEST__OP_JOB_STATS:
         return s_validate_job (req, limits, err, err_size);
+    case MEMD__V1__REQUEST__OP_GRAPH_STATS:
+    case MEMD__V1__REQUEST__OP_NEIGHBORS:
+    case MEMD__V1__REQUEST__OP_COMMUNITY:
+        return s_validate_graph (req, limits, err, err_size);
     case MEMD__V1__REQUEST__OP_EXPORT_RECORDS:
     case MEMD__V1__REQUEST__OP_IMPORT_RECORDS:
     case MEMD__V1__REQUEST__OP_BACKUP:
@@ -652,6 +726,7 @@ mem_codec_is_data_plane (const Memd__V1__Request *req)
     case MEMD__V1__REQUEST__OP_JOB_EXTEND:
     case MEMD__V1__REQUEST__OP_JOB_LIST:
     case MEMD__V1__REQUEST__OP_JOB_STATS:
+    case MEMD__V1__REQUEST__OP_GRAPH_STATS:
     case MEMD__V1__REQUEST__OP__NOT_SET:
         return false;
     default:
@@ -905,6 +980,53 @@ mem_codec_test (bool verbose)
     assert (!mem_codec_is_data_plane (&jreq));
     list.state = 42;
     assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    //  memd's own kinds can be listed, not enqueued or leased by clients.
+    list.state = 0;
+    list.kind = "memd.link";
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_OK);
+    jreq.op_case = MEMD__V1__REQUEST__OP_JOB_ENQUEUE;
+    jreq.job_enqueue = &enq;
+    enq.kind = "memd.link";
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    assert (strstr (err, "reserved"));
+    jreq.op_case = MEMD__V1__REQUEST__OP_JOB_LEASE;
+    jreq.job_lease = &lease;
+    kinds[0] = "memd.link";
+    assert (mem_codec_request_validate (&jreq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+
+    //  The graph: an agent is needed; GraphStats is control plane,
+    //  Neighbors and Community are data plane; ids and limits are checked.
+    Memd__V1__GraphStats gstats = MEMD__V1__GRAPH_STATS__INIT;
+    Memd__V1__Request greq = MEMD__V1__REQUEST__INIT;
+    greq.op_case = MEMD__V1__REQUEST__OP_GRAPH_STATS;
+    greq.graph_stats = &gstats;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    greq.agent_id = "a";
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
+    assert (!mem_codec_is_data_plane (&greq));
+    Memd__V1__Neighbors nb = MEMD__V1__NEIGHBORS__INIT;
+    greq.op_case = MEMD__V1__REQUEST__OP_NEIGHBORS;
+    greq.neighbors = &nb;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    uint64_t nb_ids[] = {1};
+    nb.ids = nb_ids;
+    nb.n_ids = 1;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
+    assert (mem_codec_is_data_plane (&greq));
+    nb.type = 9;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    Memd__V1__Community cm = MEMD__V1__COMMUNITY__INIT;
+    greq.op_case = MEMD__V1__REQUEST__OP_COMMUNITY;
+    greq.community = &cm;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    cm.id = 5;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
+    cm.all = true;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
+    cm.id = 0;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_OK);
+    cm.limit = MEM_GRAPH_LIST_MAX + 1;
+    assert (mem_codec_request_validate (&greq, &limits, err, sizeof err) == MEM_INVALID_ARGUMENT);
 
     //  The error reply decodes with its code and message.
     zframe_t *frame = mem_codec_error_reply (7, MEM_NOT_FOUND, "record %d", 3);

@@ -62,6 +62,8 @@ typedef struct {
 #define MEM_JOB_DEPENDS_MAX 256     /* depends_on entries */
 #define MEM_JOB_KINDS_MAX   64      /* kinds in one Lease */
 #define MEM_JOB_ERROR_MAX   65536   /* bytes of a Fail error (memd keeps the first 4 KiB) */
+#define MEM_JOB_INTERNAL_PREFIX "memd."   /* kinds memd's own actors enqueue and lease */
+#define MEM_GRAPH_LIST_MAX  10000   /* Neighbors limit, Community limit, GraphStats top */
 
 #define MEM_WEIGHT_MAX      1000    /* largest RankWeights value */
 

@@ -52,6 +52,9 @@ static const s_setting_t s_settings[] = {
      "capture requests queued for the writer before new ones get RESOURCE_EXHAUSTED"},
     {"recall/workers", S_INT, "0", 0, 256, NULL,
      "recall worker threads; 0 = one per core"},
+    {"recall/graph", S_ENUM, "on", 0, 0, "on|off",
+     "on: a Recall that does not say follows the memory graph one hop from its top hits "
+     "(docs/graph.md; it helps on LoCoMo); off: lexical ranking alone"},
     {"recall/queue", S_INT, "10000", 1, 1000000, NULL,
      "recall requests waiting for a free worker before new ones get RESOURCE_EXHAUSTED"},
     {"jobs/lease_ms", S_INT, "30000", 1, 86400000, NULL,
@@ -102,6 +105,25 @@ static const s_setting_t s_settings[] = {
      "a decay pass over the records runs at most this often"},
     {"lifecycle/retention_ms", S_INT, "604800000", 0, 86400000LL * 3650, NULL,
      "forgotten (tombstoned) records are purged for good after this long"},
+    {"graph/lexical_k", S_INT, "5", 0, 64, NULL,
+     "LEXICAL edges from each new record to its most similar older records, at most "
+     "(0 = none)"},
+    {"graph/lexical_min_percent", S_INT, "20", 1, 100, NULL,
+     "a LEXICAL edge needs a similarity of at least this percent (BM25 over the new "
+     "record's salient terms, relative to its score against itself)"},
+    {"graph/lexical_terms", S_INT, "12", 1, 64, NULL,
+     "salient terms (the rarest) of a new record that make its similarity query"},
+    {"graph/rebuild_percent", S_INT, "20", 0, 100000, NULL,
+     "in WAKE, an agent's communities and PageRank are rebuilt once records and edges "
+     "added or removed since the last build reach this percent of its graph …"},
+    {"graph/rebuild_min_changes", S_INT, "100", 1, 1000000000, NULL,
+     "… and at least this many (in SLEEP, any change is rebuilt before hibernating)"},
+    {"graph/max_age_ms", S_INT, "86400000", 0, 86400000LL * 3650, NULL,
+     "a changed graph older than this is rebuilt in WAKE too (checked when records are "
+     "linked, never by a timer; 0 = never by age)"},
+    {"graph/step_budget_ms", S_INT, "10", 1, 10000, NULL,
+     "one link or build step of the graph actor works about this long (a write "
+     "transaction of linking holds the writer at most this long)"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
     {"redact/enabled", S_INT, "1", 0, 1, NULL,
      "1 = secrets (tokens, keys, password= values, <private> spans) are replaced by "

@@ -1,7 +1,7 @@
 /*  mem_daemon — start-up and orderly shutdown of memd; see mem_daemon.h.
 
     Start: the ZAP handler (before any public socket exists, DESIGN §11),
-    store, reaper, capture, recall pool, lifecycle, backup, frontend (binds
+    store, reaper, graph, capture, recall pool, lifecycle, backup, frontend (binds
     the events endpoint, then the API), then transcript watching (when
     watch/dirs is set): it scans after memd serves.
     Stop: the reaper answers its parked leases, the frontend drains what is
@@ -25,6 +25,7 @@ struct _mem_daemon_t {
     zactor_t *zap;
     zactor_t *backup;
     zactor_t *reaper;
+    zactor_t *graph;
     zactor_t *capture;
     zactor_t *recall[MAX_RECALL_WORKERS];
     unsigned n_recall;
@@ -110,12 +111,23 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     cons->decay_floor = (float) mem_config_int (config, "lifecycle/decay_floor_percent") / 100.0f;
     cons->decay_interval_ms = mem_config_int (config, "lifecycle/decay_interval_ms");
     cons->retention_ms = mem_config_int (config, "lifecycle/retention_ms");
+    mem_graph_config_t *graph = &ctx->graph;
+    mem_graph_link_config_default (&graph->link);
+    graph->link.lexical_k = (unsigned) mem_config_int (config, "graph/lexical_k");
+    graph->link.lexical_min = mem_config_int (config, "graph/lexical_min_percent") / 100.0;
+    graph->link.lexical_terms = (unsigned) mem_config_int (config, "graph/lexical_terms");
+    graph->link.job_history = jobs->history;
+    graph->rebuild_fraction = mem_config_int (config, "graph/rebuild_percent") / 100.0;
+    graph->rebuild_min_changes = (uint64_t) mem_config_int (config, "graph/rebuild_min_changes");
+    graph->max_age_ms = mem_config_int (config, "graph/max_age_ms");
+    graph->step_budget_ms = mem_config_int (config, "graph/step_budget_ms");
     const char *events = mem_config_get (config, "api/events_endpoint");
     if (!streq (events, "none")) {
         self->events_endpoint = strdup (events);
         ctx->events_endpoint = self->events_endpoint;
     }
     ctx->recall_queue = (size_t) mem_config_int (config, "recall/queue");
+    ctx->recall_graph = streq (mem_config_get (config, "recall/graph"), "on");
     long workers = (long) mem_config_int (config, "recall/workers");
     if (workers == 0)
         workers = sysconf (_SC_NPROCESSORS_ONLN);
@@ -177,6 +189,9 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     //  The job queue (its wake line must exist before anyone enqueues), the
     //  writer and readers; the frontend binds the API last.
     if (!(self->reaper = mem_actor_start (mem_reaper_actor, ctx, err, err_size)))
+        goto failed;
+    //  The graph actor binds the lines the writer, lifecycle and frontend use.
+    if (!(self->graph = mem_actor_start (mem_graph_actor, ctx, err, err_size)))
         goto failed;
     if (!(self->capture = mem_actor_start (mem_capture_actor, ctx, err, err_size)))
         goto failed;
@@ -242,6 +257,7 @@ mem_daemon_destroy (mem_daemon_t **self_p)
     while (self->n_recall)
         zactor_destroy (&self->recall[--self->n_recall]);
     zactor_destroy (&self->capture);
+    zactor_destroy (&self->graph);
     zactor_destroy (&self->reaper);
     zactor_destroy (&self->zap);   //  last: no public socket is left
     mem_store_destroy (&self->ctx.store);

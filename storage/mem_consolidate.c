@@ -3,6 +3,7 @@
 #include "mem_consolidate.h"
 #include "mem_digest.h"
 #include "mem_edges.h"
+#include "mem_graph_store.h"
 #include "mem_jobs.h"
 #include "mem_log.h"
 #include "mem_minhash.h"
@@ -687,6 +688,8 @@ s_purge_record (mem_consolidate_t *self, MDB_txn *txn, uint64_t id, bool *purged
     memd__v1__record__free_unpacked (rec, NULL);
     if (!rc)
         rc = mem_edges_remove_node (store, txn, id, NULL);
+    if (!rc)
+        rc = mem_graph_remove_node (store, txn, meta.agent, id);
     if (!rc)
         rc = mem_records_purge (store, txn, id);
     *purged = !rc;

@@ -86,6 +86,26 @@ mem_edges_list (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out, mem_edg
 }
 
 typedef struct {
+    mem_edge_fn *fn;
+    void *arg;
+} s_each_t;
+
+static int
+s_each_one (MDB_cursor *cursor, const mem_edge_t *edge, void *arg)
+{
+    s_each_t *each = arg;
+    return each->fn (edge, each->arg);
+}
+
+int
+mem_edges_each (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out, mem_edge_type_t type,
+                mem_edge_fn *fn, void *arg)
+{
+    s_each_t each = {fn, arg};
+    return s_walk (store, txn, id, out, type, s_each_one, &each);
+}
+
+typedef struct {
     mem_store_t *store;
     MDB_txn *txn;
     bool out;

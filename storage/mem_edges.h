@@ -35,6 +35,13 @@ int mem_edges_put (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge);
 int mem_edges_list (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out,
                     mem_edge_type_t type, mem_edge_t *edges, size_t max, size_t *n);
 
+/* Calls fn for each edge leaving id (out) or arriving at it (!out), of one
+   type or of any (type 0), in key order, however many there are; stops
+   when fn returns non-zero, and returns that. */
+typedef int(mem_edge_fn) (const mem_edge_t *edge, void *arg);
+int mem_edges_each (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out,
+                    mem_edge_type_t type, mem_edge_fn *fn, void *arg);
+
 /* Removes every edge of id, both directions (purge). *removed may be NULL. */
 int mem_edges_remove_node (mem_store_t *store, MDB_txn *txn, uint64_t id, size_t *removed);
 

@@ -1752,11 +1752,55 @@ s_is_deleted (mem_store_t *store, MDB_txn *txn, uint32_t agent, uint64_t id)
     return mdb_get (txn, mem_store_dbi (store, MEM_DB_DELETED), &key, &val) == 0;
 }
 
+static int
+s_idf_cmp (const void *a, const void *b)
+{
+    double x = ((const s_plist_t *) a)->idf, y = ((const s_plist_t *) b)->idf;
+    return x > y ? -1 : x < y;
+}
+
+//  Keeps the max_terms terms of highest idf (the rarest: what the text is
+//  about), still sorted by ascending upper bound.
+static void
+s_query_keep_salient (s_query_t *q, unsigned max_terms)
+{
+    if (q->n <= max_terms)
+        return;
+    qsort (q->lists, q->n, sizeof *q->lists, s_idf_cmp);
+    q->n = max_terms;
+    qsort (q->lists, q->n, sizeof *q->lists, s_ub_cmp);
+}
+
+static int
+s_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_qterm_t *terms,
+                unsigned n_terms, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                void *filter_arg, mem_hit_t *hits, unsigned *n_hits);
+
 int
 mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                         const mem_qterm_t *terms, unsigned n_terms, unsigned k,
                         mem_filter_fn *filter, void *filter_arg, mem_hit_t *hits,
                         unsigned *n_hits)
+{
+    return s_search_terms (store, txn, agent, terms, n_terms, QUERY_LISTS, k, filter, filter_arg,
+                           hits, n_hits);
+}
+
+int
+mem_index_search_salient (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text,
+                          size_t len, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                          void *filter_arg, mem_hit_t *hits, unsigned *n_hits)
+{
+    mem_qterm_t terms[MEM_QTERM_MAX];
+    unsigned n = mem_index_qterms (text, len, terms, MEM_QTERM_MAX);
+    return s_search_terms (store, txn, agent, terms, n, max_terms ? max_terms : 1, k, filter,
+                           filter_arg, hits, n_hits);
+}
+
+static int
+s_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_qterm_t *terms,
+                unsigned n_terms, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                void *filter_arg, mem_hit_t *hits, unsigned *n_hits)
 {
     *n_hits = 0;
     if (k == 0)
@@ -1767,6 +1811,7 @@ mem_index_search_terms (mem_store_t *store, MDB_txn *txn, uint32_t agent,
         free (q.runs);
         return rc;
     }
+    s_query_keep_salient (&q, max_terms);
     s_plist_t *lists = q.lists;
     unsigned n = q.n;
     bool deletes = q.stats.pending > 0;

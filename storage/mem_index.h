@@ -140,6 +140,14 @@ int mem_index_search (mem_store_t *store, MDB_txn *txn, uint32_t agent, const ch
                       size_t len, unsigned k, mem_filter_fn *filter, void *filter_arg,
                       mem_hit_t *hits, unsigned *n_hits);
 
+/* The records most like a text (the graph's LEXICAL edges): BM25 as in
+   mem_index_search, with only the text's max_terms most salient terms as
+   the query (the highest idf: the rarest, what the text is about), each
+   weighted by its count in the text. */
+int mem_index_search_salient (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *text,
+                              size_t len, unsigned max_terms, unsigned k, mem_filter_fn *filter,
+                              void *filter_arg, mem_hit_t *hits, unsigned *n_hits);
+
 /* Writes a one-line account of id's score for query into buf: each matching
    term's tf, idf and contribution, the document length. */
 int mem_index_explain (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *query,

@@ -42,6 +42,28 @@ mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool crea
     return mem_store_counter_add (txn, store, "next_agent", 1);
 }
 
+int
+mem_agents_name (mem_store_t *store, MDB_txn *txn, uint32_t agent, char *buf, size_t size)
+{
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_AGENTS), &cursor));
+    if (rc)
+        return rc;
+    MDB_val key, val;
+    while ((rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT)) == 0) {
+        uint32_t number;
+        if (val.mv_size != sizeof number)
+            continue;
+        memcpy (&number, val.mv_data, sizeof number);
+        if (number == agent) {
+            snprintf (buf, size, "%.*s", (int) key.mv_size, (const char *) key.mv_data);
+            break;
+        }
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
 static void
 s_id_key (uint8_t *k, uint64_t id)
 {
@@ -555,6 +577,37 @@ mem_records_index_tombstones (mem_store_t *store, MDB_txn *txn)
     }
     mdb_cursor_close (cursor);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent, const char *session,
+                          uint64_t id, uint64_t *prev)
+{
+    uint8_t sk[SESSION_KEY_MAX], idk[8];
+    mem_put_u64be (idk, id);
+    MDB_val skey = {s_session_key (sk, agent, session), sk}, val = {8, idk};
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &cursor));
+    if (rc)
+        return rc;
+    //  The session's first id at or after id, then the one before it; or,
+    //  when every id is smaller, the session's last.
+    rc = mdb_cursor_get (cursor, &skey, &val, MDB_GET_BOTH_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_PREV_DUP);
+    else if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_SET_KEY);
+        if (rc == 0)
+            rc = mdb_cursor_get (cursor, &skey, &val, MDB_LAST_DUP);
+    }
+    if (rc == 0 && val.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *prev = mem_get_u64be (val.mv_data);
+        rc = *prev < id ? 0 : MDB_NOTFOUND;
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? rc : MEM_MDB (rc);
 }
 
 int

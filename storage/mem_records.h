@@ -39,6 +39,10 @@ uint64_t mem_hash64 (const char *s, size_t len);
 int mem_agents_lookup (mem_store_t *store, MDB_txn *txn, const char *name, bool create,
                        uint32_t *agent);
 
+/* The name of agent number agent into buf (a scan of the agents: for
+   events and logs, not hot paths). MDB_NOTFOUND if there is none. */
+int mem_agents_name (mem_store_t *store, MDB_txn *txn, uint32_t agent, char *buf, size_t size);
+
 /* What the captures of one write transaction share, so that neither the
    next id nor the agent costs a lookup per record. Begin it with the txn;
    finish it before the commit. */
@@ -106,6 +110,10 @@ int mem_records_session_ids (mem_store_t *store, MDB_txn *txn, uint32_t agent, c
 int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                                 const char *session, int64_t now_ms, uint64_t *count);
 
+/* The live record of agent's session that comes just before id (the
+   graph's TEMPORAL edges); MDB_NOTFOUND when there is none. */
+int mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                              const char *session, uint64_t id, uint64_t *prev);
 /* What mem_records_import did with a record. */
 typedef enum {
     MEM_IMPORT_ADDED = 1,      /* stored (*id is its id here) */

@@ -60,6 +60,10 @@ static const struct {
     [MEM_DB_VECTORS] = {"vectors", 0},
     [MEM_DB_VEC_BLOCKS] = {"vec_blocks", 0},
     [MEM_DB_VEC_AGENTS] = {"vec_agents", 0},
+    [MEM_DB_GRAPH] = {"graph", 0},
+    [MEM_DB_GRAPH_NODES] = {"graph_nodes", 0},
+    [MEM_DB_GRAPH_COMMS] = {"graph_communities", 0},
+    [MEM_DB_GRAPH_MEMBERS] = {"graph_members", 0},
 };
 
 int
@@ -200,6 +204,9 @@ s_check_schema (mem_store_t *self, char *err, size_t err_size)
     //  tombstones index must be filled from the records. 2 → 3: the uid
     //  index is filled from the records. One pass each, once. 3 → 4: the
     //  embedding tables are new and start empty, so opening them was all.
+    //  4 → 5: the graph's tables are new, created empty when the store
+    //  opens; the graph actor links the existing records in the background
+    //  (its cursor starts at 0), so nothing is computed here.
     mem_log_info ("migrating the store in %s from schema %u to %d", self->dir, version,
                   MEM_SCHEMA_VERSION);
     rc = version < 2 ? mem_records_index_tombstones (self, txn) : 0;
@@ -682,8 +689,8 @@ mem_store_test (bool verbose)
     mem_reader_close (&reader);
     mem_store_destroy (&store);
 
-    //  Reopen: the lock was released. A schema 2 store is migrated to 3
-    //  (the embedding tables are new; nothing else changes).
+    //  Reopen: the lock was released. A schema 2 store is migrated to the
+    //  current schema (uids filled; the embedding and graph tables are new).
     store = mem_store_open (&opts, err, sizeof err);
     assert (store);
     uint32_t old_version = 2;
@@ -713,6 +720,31 @@ mem_store_test (bool verbose)
     store = mem_store_open (&opts, err, sizeof err);
     assert (!store);
     assert (strstr (err, "schema version"));
+
+    //  Older stores are migrated when opened, along the whole chain (1 → 5);
+    //  4 → 5 only adds the graph's tables, empty.
+    for (uint32_t old = 1; old < MEM_SCHEMA_VERSION; old++) {
+        MDB_env *env;
+        assert (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, MEM_DB_COUNT + 4) == 0);
+        assert (mdb_env_open (env, dir, MDB_NOTLS, 0600) == 0);
+        MDB_dbi meta;
+        assert (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+        assert (mdb_dbi_open (txn, "meta", 0, &meta) == 0);
+        val = (MDB_val){sizeof old, &old};
+        assert (mdb_put (txn, meta, &key, &val, 0) == 0);
+        assert (mdb_txn_commit (txn) == 0);
+        mdb_env_close (env);
+        store = mem_store_open (&opts, err, sizeof err);
+        assert (store);
+        assert (mem_store_read_begin (store, &txn) == 0);
+        assert (mdb_get (txn, mem_store_dbi (store, MEM_DB_META), &key, &val) == 0);
+        assert (val.mv_size == 4 && *(uint32_t *) val.mv_data == MEM_SCHEMA_VERSION);
+        MDB_stat st;
+        assert (mdb_stat (txn, mem_store_dbi (store, MEM_DB_GRAPH_MEMBERS), &st) == 0);
+        assert (st.ms_entries == 0);
+        mem_store_read_end (store, &txn);
+        mem_store_destroy (&store);
+    }
 
     char cmd[256];
     snprintf (cmd, sizeof cmd, "rm -rf %s", dir);

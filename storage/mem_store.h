@@ -21,9 +21,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEM_SCHEMA_VERSION 4   /* 2: tombstones, edges, bands, digests (the sleep cycle);
+#define MEM_SCHEMA_VERSION 5   /* 2: tombstones, edges, bands, digests (the sleep cycle);
                                   3: uids (import is idempotent by record uid);
-                                  4: embeddings (vectors, vec_blocks, vec_agents) */
+                                  4: embeddings (vectors, vec_blocks, vec_agents);
+                                  5: the graph's builds (mem_graph_store) */
 
 typedef enum {
     MEM_SYNC_FULL,   /* every commit is fsynced before it is acked (default) */
@@ -82,6 +83,10 @@ typedef enum {
     MEM_DB_VECTORS,     /* id (u64 BE) → exact float32 embedding with its place (mem_vectors) */
     MEM_DB_VEC_BLOCKS,  /* agent (u32 BE) + block (u32 BE) → int8 copies of up to N embeddings */
     MEM_DB_VEC_AGENTS,  /* agent (u32 BE) → dimension and block count of its embeddings */
+    MEM_DB_GRAPH,       /* agent (u32 BE) → mem_graph_meta_t: the agent's last build, its anchor */
+    MEM_DB_GRAPH_NODES, /* agent (u32 BE) + slot (u8) + id (u64 BE) → community, PageRank */
+    MEM_DB_GRAPH_COMMS, /* agent (u32 BE) + slot (u8) + community (u64 BE) → size */
+    MEM_DB_GRAPH_MEMBERS, /* agent (u32 BE) + slot (u8) + community (u64 BE) + id (u64 BE) → () */
     MEM_DB_COUNT
 } mem_db_t;
 

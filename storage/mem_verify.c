@@ -1,6 +1,7 @@
 /*  mem_verify — consistency check of the whole store; see mem_verify.h. */
 #include "mem_verify.h"
 #include "mem_edges.h"
+#include "mem_graph_store.h"
 #include "mem_index.h"
 #include "mem_records.h"
 #include <errno.h>
@@ -31,6 +32,12 @@ static void
 s_index_problem (void *arg, const char *text)
 {
     s_problem (arg, "index: %s", text);
+}
+
+static void
+s_graph_problem (void *arg, const char *text)
+{
+    s_problem (arg, "%s", text);
 }
 
 static void
@@ -406,6 +413,8 @@ mem_verify (mem_store_t *store, MDB_txn *txn, mem_verify_report_t *report)
         rc = s_check_edges (store, txn, report, MEM_DB_EDGES_IN, MEM_DB_EDGES);
     if (!rc)
         rc = mem_index_verify (store, txn, s_index_problem, report, &report->postings);
+    if (!rc)
+        rc = mem_graph_verify (store, txn, s_graph_problem, report, &report->graph_nodes);
     if (!rc)
         rc = mem_vectors_verify (store, txn, s_vectors_problem, report, &report->vectors);
     if (!rc) {

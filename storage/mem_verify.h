@@ -1,8 +1,8 @@
 /*  mem_verify — checks every table and every cross-reference of the store
     in one read transaction (a consistent snapshot, so it runs while memd
     serves): records ↔ docmeta ↔ dedupe hashes ↔ sessions ↔ tombstones ↔
-    index statistics ↔ postings ↔ edges ↔ bands ↔ digests ↔ embeddings,
-    and counters.
+    index statistics ↔ postings ↔ edges ↔ bands ↔ digests ↔ embeddings ↔
+    the graph's nodes, communities and members, and counters.
     Used by `memctl verify` (the Verify request) and the crash tests.
 */
 #ifndef MEM_VERIFY_H_INCLUDED
@@ -14,6 +14,7 @@
 
 typedef struct {
     uint64_t records, postings, edges, vectors;   /* checked */
+    uint64_t graph_nodes;                 /* the graph's node rows checked */
     uint64_t problem_count;               /* found (all of them) */
     char *problems[MEM_VERIFY_MAX_PROBLEMS];
     size_t n_problems;                    /* kept */

@@ -8,6 +8,11 @@
 #include "mem_consolidate.h"
 #include "mem_digest.h"
 #include "mem_edges.h"
+#include "mem_graph.h"
+#include "mem_graph_build.h"
+#include "mem_graph_link.h"
+#include "mem_graph_recall.h"
+#include "mem_graph_store.h"
 #include "mem_export.h"
 #include "mem_index.h"
 #include "mem_jobs.h"
@@ -38,6 +43,9 @@ static const struct {
     {"mem_records", mem_records_test}, {"mem_jobs", mem_jobs_test},
     {"mem_reaper", mem_reaper_test},   {"mem_edges", mem_edges_test},
     {"mem_verify", mem_verify_test},   {"mem_consolidate", mem_consolidate_test},
+    {"mem_graph", mem_graph_test},     {"mem_graph_store", mem_graph_store_test},
+    {"mem_graph_link", mem_graph_link_test}, {"mem_graph_build", mem_graph_build_test},
+    {"mem_graph_recall", mem_graph_recall_test},
     {"mem_redact", mem_redact_test},   {"mem_latency", mem_latency_test},
     {"mem_export", mem_export_test},   {"mem_zap", mem_zap_test},
     {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},

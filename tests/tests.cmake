@@ -3,14 +3,15 @@
 foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_config mem_store
               mem_index mem_records mem_jobs mem_reaper mem_edges mem_verify mem_consolidate
               mem_redact mem_latency mem_export mem_zap mem_vectors mem_query mem_search
-              mem_prompt mem_recstats mem_watchpos memd_transcript)
+              mem_prompt mem_recstats mem_watchpos memd_transcript mem_graph mem_graph_store
+              mem_graph_link mem_graph_build mem_graph_recall)
     add_test (NAME selftest_${class} COMMAND memd_selftest --test ${class})
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
               shutdown_replies consolidate clients_doc mcp hooks redact events top access
-              portability recall watch service)
+              portability recall watch service graph graph_load)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES

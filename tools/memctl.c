@@ -51,10 +51,12 @@ static const char s_global_usage[] =
     "  export     every record as JSONL, streamed in pages\n"
     "  import     records from an export (idempotent: known uids are skipped)\n"
     "  backup     a hot, compacted, verified copy of the store into a directory\n"
-    "  events     print memd's events live (captured, forgotten, state, job)\n"
+    "  events     print memd's events live (captured, forgotten, state, job, graph)\n"
     "  hook       Claude Code hooks: session-start, user-prompt, stop, and install\n"
     "             to add them to Claude Code's settings ('memctl hook --help')\n"
     "  top        a live view: state, traffic, recall latency, jobs, resources\n"
+    "  graph      the memory graph: stats, neighbors, community, export\n"
+    "             ('memctl graph --help')\n"
     "  help [COMMAND]\n"
     "\n"
     "Options (also accepted after the command name):\n"
@@ -96,7 +98,8 @@ static const char s_global_usage[] =
     X (backup)                                                                           \
     X (events)                                                                           \
     X (hook)                                                                             \
-    X (top)
+    X (top)                                                                              \
+    X (graph)
 
 #define DECLARE_COMMAND(name)                                                            \
     command_fn memctl_cmd_##name;                                                        \

@@ -126,6 +126,9 @@ int memctl_start_plain (ctx_t *ctx, int argc, char **argv);
 #define MEMCTL_OPT_TAG       405
 #define MEMCTL_OPT_SINCE     406
 #define MEMCTL_OPT_UNTIL     407
+#define MEMCTL_OPT_GRAPH     408
+#define MEMCTL_OPT_NO_GRAPH  409
+#define MEMCTL_OPT_DIVERSIFY 410
 #define MEMCTL_RECALL_LONG                                                               \
     {"session", required_argument, NULL, 's'},                                           \
         {"kind", required_argument, NULL, MEMCTL_OPT_KIND},                              \
@@ -135,7 +138,10 @@ int memctl_start_plain (ctx_t *ctx, int argc, char **argv);
         {"embedding", required_argument, NULL, MEMCTL_OPT_EMBEDDING},                    \
         {"weights", required_argument, NULL, MEMCTL_OPT_WEIGHTS},                        \
         {"fusion", required_argument, NULL, MEMCTL_OPT_FUSION},                          \
-        {"no-stats", no_argument, NULL, MEMCTL_OPT_NO_STATS}
+        {"no-stats", no_argument, NULL, MEMCTL_OPT_NO_STATS},                            \
+        {"graph", no_argument, NULL, MEMCTL_OPT_GRAPH},                                  \
+        {"no-graph", no_argument, NULL, MEMCTL_OPT_NO_GRAPH},                            \
+        {"diversify", no_argument, NULL, MEMCTL_OPT_DIVERSIFY}
 #define MEMCTL_RANKING_HELP                                                              \
     "      --embedding JSON query embedding, a JSON array of floats (the agent's\n"      \
     "                       dimension): adds the vector signal\n"                       \
@@ -143,7 +149,12 @@ int memctl_start_plain (ctx_t *ctx, int argc, char **argv);
     "                       salience=0.1 (default lexical=1,vector=1,recency=0.1,\n"     \
     "                       salience=0.1,graph=1)\n"                                     \
     "      --fusion F       rrf (reciprocal rank fusion, the default) or weighted\n"     \
-    "      --no-stats       do not count this as a recall in the records' statistics\n"
+    "      --no-stats       do not count this as a recall in the records' statistics\n"    \
+    "      --graph          also one hop along the memory graph (neighbours of the top\n"  \
+    "                       hits, a mild boost for central records; docs/graph.md);\n"    \
+    "                       memd's default (setting recall/graph) when neither is given\n" \
+    "      --no-graph       without the graph signal\n"                                  \
+    "      --diversify      with the graph: spread the hits over communities\n"
 
 //  Handles a filter or ranking option c for query (query->tags must have
 //  room for every tag; weights is where --weights goes). Returns -1 to go

@@ -145,6 +145,15 @@ memctl_recall_option (ctx_t *ctx, int c, Memd__V1__Recall *query,
     case MEMCTL_OPT_NO_STATS:
         query->no_stats = true;
         return -1;
+    case MEMCTL_OPT_GRAPH:
+        query->graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_ON;
+        return -1;
+    case MEMCTL_OPT_NO_GRAPH:
+        query->graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
+        return -1;
+    case MEMCTL_OPT_DIVERSIFY:
+        query->graph_diversify = true;
+        return -1;
     default:
         return -2;
     }

@@ -220,11 +220,11 @@ memctl_json_status (const Memd__V1__StatusResult *st)
                          json_pack ("{s:o, s:o, s:o}", "live", memctl_json_u64 (st->records_live),
                                     "tombstoned", memctl_json_u64 (st->records_tombstoned),
                                     "embeddings", memctl_json_u64 (st->embeddings)));
-    //  The graph does not exist yet: null says "no such subsystem", where
-    //  zeros would claim an empty graph. The same for jobs from a memd that
-    //  predates the job queue.
+    //  null from a memd that predates the job queue or the graph: "no such
+    //  subsystem", where zeros would claim an empty one.
     json_object_set_new (doc, "jobs", st->jobs ? memctl_json_job_stats (st->jobs) : json_null ());
-    json_object_set_new (doc, "graph", json_null ());
+    json_object_set_new (doc, "graph",
+                         st->graph ? memctl_json_graph_stats (st->graph) : json_null ());
     json_object_set_new (doc, "resources",
                          json_pack ("{s:o, s:i, s:i}", "rss_bytes",
                                     memctl_json_u64 (st->rss_bytes), "fds", (int) st->fds,
@@ -255,6 +255,29 @@ memctl_json_status (const Memd__V1__StatusResult *st)
                          st->consolidation ? memctl_json_consolidation (st->consolidation)
                                            : json_null ());
     json_object_set_new (doc, "watch", st->watch ? memctl_json_watch (st->watch) : json_null ());
+    return doc;
+}
+
+json_t *
+memctl_json_graph_stats (const Memd__V1__GraphStatsResult *g)
+{
+    json_t *top = json_array ();
+    for (size_t i = 0; i < g->n_top; i++)
+        json_array_append_new (top, json_pack ("{s:o, s:o}", "id", memctl_json_u64 (g->top[i]->id),
+                                               "size", memctl_json_u64 (g->top[i]->size)));
+    json_t *doc = json_pack (
+        "{s:o, s:o, s:o, s:o, s:I, s:I, s:f, s:o, s:b, s:o, s:o, s:o, s:o}", "generation",
+        memctl_json_u64 (g->generation), "nodes", memctl_json_u64 (g->nodes), "edges",
+        memctl_json_u64 (g->edges), "communities", memctl_json_u64 (g->communities), "built_at_ms",
+        (json_int_t) g->built_at_ms, "build_ms", (json_int_t) g->build_ms, "modularity",
+        g->modularity, "changes", memctl_json_u64 (g->changes), "building", g->building,
+        "unlinked", memctl_json_u64 (g->unlinked), "nodes_built", memctl_json_u64 (g->nodes_built),
+        "edges_built", memctl_json_u64 (g->edges_built), "last_error",
+        memctl_json_string (g->last_error));
+    if (g->n_top)
+        json_object_set_new (doc, "top", top);
+    else
+        json_decref (top);
     return doc;
 }
 

@@ -62,6 +62,9 @@ json_t *memctl_json_hit (const Memd__V1__Hit *hit);
 json_t *memctl_json_consolidation (const Memd__V1__Consolidation *c);
 json_t *memctl_json_status (const Memd__V1__StatusResult *status);
 
+/* {"generation","nodes","edges","communities","built_at_ms", …}: the graph
+   of an agent (graph stats), or over all agents (status). */
+json_t *memctl_json_graph_stats (const Memd__V1__GraphStatsResult *graph);
 /* Transcript watching: {"dirs", "directories", "files", "lines", "records",
    "duplicates", "skipped_lines", "bytes", "pending_files", "last_error",
    "last_error_ms", "last_ingest_ms"} */

@@ -227,6 +227,12 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
             json_object_set_new (doc, "to", memctl_json_string (e->state->to_state));
             json_object_set_new (doc, "reason", memctl_json_string (e->state->reason));
         }
+        else if (e->body_case == MEMD__V1__EVENT__BODY_GRAPH) {
+            json_t *graph = memctl_json_graph_stats (e->graph);
+            json_object_set_new (doc, "agent", memctl_json_string (e->graph->agent_id));
+            json_object_update (doc, graph);
+            json_decref (graph);
+        }
         else if (job) {
             json_object_set_new (doc, "action", json_string (s_job_action (job->action)));
             json_object_set_new (doc, "id", memctl_json_u64 (job->id));
@@ -261,6 +267,11 @@ s_print_event (ctx_t *ctx, const Memd__V1__Event *e)
         else if (e->body_case == MEMD__V1__EVENT__BODY_STATE)
             printf ("%s -> %s (%s)", *e->state->from_state ? e->state->from_state : "(start)",
                     e->state->to_state, e->state->reason);
+        else if (e->body_case == MEMD__V1__EVENT__BODY_GRAPH)
+            printf ("agent %s, generation %llu: %llu nodes, %llu edges, %llu communities in %lld ms",
+                    e->graph->agent_id, (unsigned long long) e->graph->generation,
+                    (unsigned long long) e->graph->nodes, (unsigned long long) e->graph->edges,
+                    (unsigned long long) e->graph->communities, (long long) e->graph->build_ms);
         else if (job)
             s_print_job_event (job);
         putchar ('\n');

@@ -46,7 +46,7 @@ const char memctl_status_usage[] =
     "      \"watch\": {\"dirs\", \"directories\", \"files\", \"lines\", \"records\",\n"
     "      \"duplicates\", \"skipped_lines\", \"pending_files\", \"last_error\", ...}\n"
     "      (transcript watching; null when watch/dirs is none)\n"
-    "      (\"graph\" is null until memd has that subsystem)\n";
+    "      (\"graph\" is null from a memd without the graph)\n";
 
 const char memctl_capture_usage[] =
     "Usage: memctl capture [OPTIONS] TEXT...\n"
@@ -192,6 +192,18 @@ s_print_status (const Memd__V1__StatusResult *st)
                 (unsigned long long) c->records_purged);
         if (*c->last_error)
             printf ("last step error  %s\n", c->last_error);
+    }
+    const Memd__V1__GraphStatsResult *g = st->graph;
+    if (g) {
+        char built[64];
+        memctl_format_time (g->built_at_ms, built, sizeof built);
+        printf ("graph            generation %llu, %llu nodes, %llu edges, %llu communities, "
+                "built %s%s\n",
+                (unsigned long long) g->generation, (unsigned long long) g->nodes,
+                (unsigned long long) g->edges, (unsigned long long) g->communities, built,
+                g->building ? " (building now)" : "");
+        if (*g->last_error)
+            printf ("graph error      %s\n", g->last_error);
     }
     const Memd__V1__WatchStatus *w = st->watch;
     if (w) {
