@@ -125,6 +125,9 @@ static const s_setting_t s_settings[] = {
      "one link or build step of the graph actor works about this long (a write "
      "transaction of linking holds the writer at most this long)"},
     {"log/verbose", S_INT, "0", 0, 1, NULL, "1 = debug logging (same as --verbose)"},
+    {"redact/jit", S_INT, "1", 0, 1, NULL,
+     "0 = match the redaction patterns with PCRE2's interpreter instead of its JIT (slower; "
+     "for valgrind, which reports the JIT's by-design reads past the end of a text)"},
     {"redact/enabled", S_INT, "1", 0, 1, NULL,
      "1 = secrets (tokens, keys, password= values, <private> spans) are replaced by "
      "[REDACTED:type] in every captured text and metadata value before it is stored; "

@@ -101,6 +101,7 @@ struct _mem_redact_t {
     size_t n_units;
     uint32_t max_groups;         //  over all units: sizes the match data
     pcre2_match_context *match;  //  limits; read-only once built, shared by every thread
+    uint32_t match_options;      //  PCRE2_NO_JIT with redact/jit = 0
 };
 
 //  Output text being built.
@@ -282,6 +283,8 @@ mem_redact_from_config (mem_config_t *config, char *err, size_t err_size)
     mem_redact_t *self = mem_redact_new (strcmp (path, "none") ? path : NULL, why, sizeof why);
     if (!self)
         snprintf (err, err_size, "redact/patterns: %s", why);
+    else if (!mem_config_int (config, "redact/jit"))
+        self->match_options = PCRE2_NO_JIT;
     return self;
 }
 
@@ -320,7 +323,8 @@ s_unit_apply (const mem_redact_t *self, const s_unit_t *unit, pcre2_match_data *
     PCRE2_SIZE offset = 0, copied = 0;
     int count = 0;
     while (offset <= len) {
-        int rc = pcre2_match (unit->code, (PCRE2_SPTR) subject, len, offset, 0, md, match);
+        int rc = pcre2_match (unit->code, (PCRE2_SPTR) subject, len, offset,
+                              self->match_options, md, match);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !stack) {
             //  A deep match: once more with a bigger stack of this call's own.
             stack = pcre2_jit_stack_create (32 * 1024, S_JIT_STACK_MAX, NULL);
