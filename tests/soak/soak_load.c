@@ -67,7 +67,7 @@ typedef struct {
     double t;                   //  seconds since the baseline sample
     uint64_t rss_kib, anon_kib, file_kib, cpu_ticks;   //  VmRSS = RssAnon + RssFile (+ shmem)
     int fds, threads;
-    char phase;                 //  'b' baseline, 'l' load, 'i' idle
+    char phase;                 //  'b' baseline, 'l' load, 's' settling, 'i' idle
 } sample_t;
 
 static void *s_zmq;
@@ -472,6 +472,20 @@ main (int argc, char *argv[])
     for (int i = 0; i < n_clients; i++)
         pthread_join (clients[i].thread, NULL);
     double load_s = (double) (s_now_us () - load_start) / 1e6;
+    //  Settle: memd finishes the background work the load left (linking
+    //  the new records into the graph, index merges) before the idle
+    //  period is judged; quiet = no CPU tick in a whole second (at most 180 s).
+    atomic_store (&s_phase, 's');
+    int64_t settle_start = s_now_us ();
+    sample_t before, after;
+    bool quiet = false;
+    while (!s_interrupted && !quiet && s_now_us () - settle_start < 180 * (int64_t) 1000000
+           && s_sample_one (pid, &before)) {
+        zclock_sleep (1000);
+        quiet = s_sample_one (pid, &after) && after.cpu_ticks == before.cpu_ticks;
+    }
+    printf ("soak_load: memd settled %.1f s after the load%s\n",
+            (double) (s_now_us () - settle_start) / 1e6, quiet ? "" : " (did NOT go quiet)");
     atomic_store (&s_phase, 'i');
     int64_t idle_start = s_now_us ();
     while (!s_interrupted && s_now_us () - idle_start < (int64_t) (idle * 1e6))
