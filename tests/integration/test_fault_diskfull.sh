@@ -43,7 +43,14 @@ check "2000 records captured on the small filesystem" [ "$(wc -l < "$ACKED")" = 
 # part-way (LMDB: EIO, "short write, filesystem full?"), later ones find no
 # space at all (ENOSPC). Both must be STORE_FULL.
 avail_kb () { echo $(( $(stat -f -c '%a * %S' "$INSIDE") / 1024 )); }
-dd if=/dev/zero of="$INSIDE/filler" bs=4k count=$(( ($(avail_kb) - 100) / 4 )) 2>/dev/null
+# (The graph builder links the records in the background and may have used
+# most of the space already: then there is nothing to fill.)
+blocks=$(( ($(avail_kb) - 100) / 4 ))
+if [ $blocks -gt 0 ]; then
+    dd if=/dev/zero of="$INSIDE/filler" bs=4k count=$blocks 2>/dev/null || true
+else
+    : > "$INSIDE/filler"
+fi
 check "the filesystem is nearly full ($(avail_kb) KiB left)" [ "$(avail_kb)" -le 100 ]
 full=0 other=0
 for b in $(seq 1 8); do
