@@ -8,9 +8,13 @@
 # served again and memd's descriptors are back to where they were.
 source "$(dirname "$0")/lib.sh"
 LIMIT=96
-fds () { ls "/proc/$MEMD_PID/fd" | wc -l; }
+# Under valgrind the top 12 descriptors of the limit are valgrind's own (its
+# log, pipes): memd gets them on top of its 96 and they are not counted.
+RESERVED=0
+[ "${MEMD_VALGRIND:-0}" = 1 ] && RESERVED=12
+fds () { ls "/proc/$MEMD_PID/fd" | awk -v top=$LIMIT '$1 < top' | wc -l; }
 
-MEMD_WRAP=(prlimit "--nofile=$LIMIT:$LIMIT")
+MEMD_WRAP=(prlimit "--nofile=$((LIMIT + RESERVED)):$((LIMIT + RESERVED))")
 start_memd --set recall/workers=2
 base=$(fds)
 check "memd runs with $base of $LIMIT descriptors in use" [ "$base" -lt $((LIMIT - 20)) ]
