@@ -227,18 +227,18 @@ mem_graph_related (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_h
     *n_out = 0;
     if (n_seeds == 0 || max == 0)
         return 0;
-    mem_hit_t *ranked = malloc (max * sizeof *ranked);
+    unsigned cap = max + n_seeds;   //  the seeds come back too
+    mem_hit_t *ranked = malloc (cap * sizeof *ranked);
     if (!ranked)
         return ENOMEM;
-    unsigned n = n_seeds < max ? n_seeds : max;
+    unsigned n = n_seeds;
     memcpy (ranked, seeds, n * sizeof *ranked);
-    int rc = mem_graph_recall (store, txn, agent, false, NULL, NULL, ranked, &n, max);
+    int rc = mem_graph_recall (store, txn, agent, false, NULL, NULL, ranked, &n, cap);
     if (!rc) {
-        //  The seeds first, in their own order (the fused ranking's order
-        //  among them stands: LoCoMo's R@1 drops when the graph reorders
-        //  them), then what they reach, best first.
-        unsigned out_n = n_seeds < max ? n_seeds : max;
-        memcpy (out, seeds, out_n * sizeof *out);
+        //  What the seeds reach, best first; the seeds keep their places in
+        //  the caller's ranking (LoCoMo's R@1 drops when the graph reorders
+        //  them).
+        unsigned out_n = 0;
         for (unsigned i = 0; i < n && out_n < max; i++) {
             bool seed = false;
             for (unsigned j = 0; j < n_seeds && !seed; j++)
@@ -360,20 +360,20 @@ mem_graph_recall_test (bool verbose)
     assert (mem_graph_recall (store, txn, agent, false, NULL, NULL, hits, &n, 3) == 0);
     assert (n == 3 && hits[2].id == 5);
 
-    //  As mem_search's graph signal: the seeds in their order, then what
-    //  they reach, unfiltered (the seam filters): 5 (7), 7 (4), 6 (2.5);
+    //  As mem_search's graph signal: what the seeds reach, seeds left out,
+    //  unfiltered (the seam filters): 5 (7), 7 (4), 6 (2.5);
     //  8 is not live.
     mem_hit_t seeds[3] = {{1, 10}, {2, 8}, {3, 1}}, related[8];
     unsigned n_related;
     assert (mem_graph_signal (txn, agent, seeds, 3, related, 8, &n_related, store) == 0);
-    uint64_t related_order[] = {1, 2, 3, 5, 7, 6};
-    double related_scores[] = {10, 8, 1, 7, 4, 2.5};
-    assert (n_related == 6);
+    uint64_t related_order[] = {5, 7, 6};
+    double related_scores[] = {7, 4, 2.5};
+    assert (n_related == 3);
     for (unsigned i = 0; i < n_related; i++)
         assert (related[i].id == related_order[i]
                 && fabs (related[i].score - related_scores[i]) < 1e-6);
     assert (mem_graph_related (store, txn, agent, seeds, 3, related, 2, &n_related) == 0);
-    assert (n_related == 2 && related[0].id == 1 && related[1].id == 2);
+    assert (n_related == 2 && related[0].id == 5 && related[1].id == 7);
 
     //  After a build: communities {1, 2, 3} and {5, 6, 7}; central 5 is
     //  boosted, and diversify puts it ahead of 2.

@@ -46,10 +46,9 @@ int mem_graph_recall (mem_store_t *store, MDB_txn *txn, uint32_t agent, bool div
                       unsigned cap);
 
 /* The graph signal of hybrid recall (mem_search's seam, mem_graph_fn):
-   the seeds (the fused best) in their own order, then the records their
-   edges reach, ranked as mem_graph_recall ranks them, up to max. The
-   fused order among the seeds stands; what the graph brings in ranks
-   after them. Filtering is the caller's.
+   the records the seeds' edges reach (seeds left out), ranked and scored
+   as mem_graph_recall scores them from the seeds' scores, up to max;
+   mem_search places them among its hits. Filtering is the caller's.
    mem_graph_signal is the seam's shape, with the store as arg. */
 int mem_graph_related (mem_store_t *store, MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds,
                        unsigned n_seeds, mem_hit_t *out, unsigned max, unsigned *n_out);

@@ -23,6 +23,8 @@ typedef struct {
     bool has_vec;                //  vec holds a cosine (ranked or computed)
     double recency, salience;
     double fused;
+    double strength;             //  normalised signals: the graph's score space
+    double key;                  //  strength plus what the graph passed it
 } s_cand_t;
 
 typedef struct {
@@ -194,12 +196,11 @@ static void
 s_fuse (s_run_t *run)
 {
     const mem_weights_t *w = &run->query->weights;
-    double best_lex = 0, best_vec = 0, best_graph = 0;
+    double best_lex = 0, best_vec = 0;
     for (size_t i = 0; i < run->n; i++) {
         const s_cand_t *c = &run->cands[i];
         best_lex = c->lex > best_lex ? c->lex : best_lex;
         best_vec = c->has_vec && c->vec > best_vec ? c->vec : best_vec;
-        best_graph = c->graph > best_graph ? c->graph : best_graph;
     }
     for (size_t i = 0; i < run->n; i++) {
         s_cand_t *c = &run->cands[i];
@@ -210,8 +211,6 @@ s_fuse (s_run_t *run)
                 c->fused += w->lexical * c->lex / best_lex;
             if (best_vec > 0 && c->has_vec && c->vec > 0)
                 c->fused += w->vector * c->vec / best_vec;
-            if (best_graph > 0)
-                c->fused += w->graph * c->graph / best_graph;
             continue;
         }
         c->fused = priors / (MEM_SEARCH_RRF_K + 1);
@@ -219,24 +218,114 @@ s_fuse (s_run_t *run)
             c->fused += w->lexical / (MEM_SEARCH_RRF_K + c->lex_rank);
         if (c->vec_rank)
             c->fused += w->vector / (MEM_SEARCH_RRF_K + c->vec_rank);
-        if (c->graph_rank)
-            c->fused += w->graph / (MEM_SEARCH_RRF_K + c->graph_rank);
     }
     if (run->n)   //  (qsort wants an array, even of nothing)
         qsort (run->cands, run->n, sizeof *run->cands, s_by_fused);
 }
 
-//  The graph seam: the fused best as seeds, the graph's answer as a signal.
+//  Each candidate's strength: its signals normalised by the best of each
+//  and weighted as WEIGHTED fusion weighs them, priors left out, over the
+//  weights of the signals in play (lexical alone: BM25 / the best BM25).
+//  Unlike RRF's ranks, strengths fall as steeply as the scores do, so a
+//  share of a seed's strength says where a neighbour belongs.
+static void
+s_strengths (s_run_t *run)
+{
+    const mem_weights_t *w = &run->query->weights;
+    double best_lex = 0, best_vec = 0;
+    for (size_t i = 0; i < run->n; i++) {
+        const s_cand_t *c = &run->cands[i];
+        best_lex = c->lex > best_lex ? c->lex : best_lex;
+        best_vec = c->has_vec && c->vec > best_vec ? c->vec : best_vec;
+    }
+    double total = (best_lex > 0 ? w->lexical : 0) + (best_vec > 0 ? w->vector : 0);
+    for (size_t i = 0; i < run->n; i++) {
+        s_cand_t *c = &run->cands[i];
+        double sum = 0;
+        if (best_lex > 0)
+            sum += w->lexical * c->lex / best_lex;
+        if (best_vec > 0 && c->has_vec && c->vec > 0)
+            sum += w->vector * c->vec / best_vec;
+        c->strength = total > 0 ? sum / total : 0;
+    }
+}
+
+static int
+s_by_key (const void *a, const void *b)
+{
+    const s_cand_t *x = *(s_cand_t *const *) a, *y = *(s_cand_t *const *) b;
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
+    return x->id > y->id ? -1 : x->id < y->id;
+}
+
+//  The records the graph reached join the fused ranking (the candidates,
+//  fused order) by strength: the fused order stands among the others, and
+//  a reached record is placed before the first of them it is stronger
+//  than, its key being its own strength plus what the seeds passed it (a
+//  share of it when the query matched it itself). The first
+//  MEM_SEARCH_GRAPH_KEEP places are never taken. A placed record's fused
+//  score is set between its neighbours' so scores still fall.
+static int
+s_graph_place (s_run_t *run)
+{
+    s_cand_t *placed = malloc (run->n * sizeof *placed);
+    s_cand_t **ranked = malloc (run->n * sizeof *ranked);   //  the others, then the reached
+    if (!placed || !ranked) {
+        free (placed);
+        free (ranked);
+        return ENOMEM;
+    }
+    size_t n_others = 0, n_reached = 0;
+    for (size_t i = 0; i < run->n; i++)
+        if (!run->cands[i].graph_rank)
+            ranked[n_others++] = &run->cands[i];
+    s_cand_t **reached = ranked + n_others;
+    for (size_t i = 0; i < run->n; i++) {
+        s_cand_t *c = &run->cands[i];
+        if (!c->graph_rank)
+            continue;
+        bool matched = c->lex_rank || c->vec_rank;
+        c->key = c->strength + (matched ? MEM_SEARCH_GRAPH_MATCHED : 1.0) * c->graph;
+        reached[n_reached++] = c;
+    }
+    if (n_reached)
+        qsort (reached, n_reached, sizeof *reached, s_by_key);
+    size_t out = 0, other = 0, r = 0;
+    while (other < n_others || r < n_reached) {
+        bool take_reached = r < n_reached
+                            && (other == n_others
+                                || (out >= MEM_SEARCH_GRAPH_KEEP
+                                    && reached[r]->key > ranked[other]->strength));
+        if (!take_reached) {
+            placed[out++] = *ranked[other++];
+            continue;
+        }
+        s_cand_t c = *reached[r++];
+        double after = other < n_others ? ranked[other]->fused : 0;
+        double before = out ? placed[out - 1].fused : after;
+        c.fused = (before + after) / 2;
+        placed[out++] = c;
+    }
+    memcpy (run->cands, placed, run->n * sizeof *placed);
+    free (placed);
+    free (ranked);
+    return 0;
+}
+
+//  The graph seam: the fused best, with their strengths, as seeds; the
+//  records they reach, scored in strength, placed into the ranking.
 static int
 s_graph (s_run_t *run, unsigned pool)
 {
     const mem_search_t *query = run->query;
     if (!query->graph || query->weights.graph <= 0 || run->n == 0)
         return 0;
+    s_strengths (run);
     unsigned n_seeds = run->n < MEM_SEARCH_SEEDS ? (unsigned) run->n : MEM_SEARCH_SEEDS;
     mem_hit_t seeds[MEM_SEARCH_SEEDS];
     for (unsigned i = 0; i < n_seeds; i++)
-        seeds[i] = (mem_hit_t){run->cands[i].id, run->cands[i].fused};
+        seeds[i] = (mem_hit_t){run->cands[i].id, run->cands[i].strength};
     mem_hit_t *related = malloc (pool * sizeof *related);
     if (!related)
         return ENOMEM;
@@ -244,20 +333,19 @@ s_graph (s_run_t *run, unsigned pool)
     int rc = query->graph (run->txn, run->agent, seeds, n_seeds, related, pool, &n,
                            query->graph_arg);
     for (unsigned i = 0, rank = 0; i < n && !rc; i++) {
-        if (!s_filter (related[i].id, run))
+        bool seed = false;
+        for (unsigned j = 0; j < n_seeds && !seed; j++)
+            seed = seeds[j].id == related[i].id;
+        if (seed || !s_filter (related[i].id, run))
             continue;
         s_cand_t *c = s_cand (run, related[i].id, &rc);
         if (!c || c->graph_rank)
             continue;
-        c->graph = related[i].score;
+        c->graph = query->weights.graph * related[i].score;
         c->graph_rank = ++rank;
     }
     free (related);
-    if (!rc && query->fusion == MEM_FUSION_WEIGHTED)
-        rc = s_vector_fill (run);
-    if (!rc)
-        s_fuse (run);
-    return rc;
+    return rc ? rc : s_graph_place (run);
 }
 
 //  "rrf 0.0327 = lexical #1 0.0164 (bm25 8.12) + vector #3 ... ; bm25 …"
@@ -286,7 +374,8 @@ s_explain (s_run_t *run, const s_cand_t *c)
         plus = " +";
     }
     if (c->graph_rank) {
-        S_PUT ("%s graph #%u (%.3f)", plus, c->graph_rank, c->graph);
+        S_PUT ("%s graph #%u (%.3f, placed at strength %.3f)", plus, c->graph_rank, c->graph,
+               c->key);
         plus = " +";
     }
     S_PUT ("%s recency %.3f x %.2f + salience %.2f x %.2f", plus, c->recency, w->recency,
@@ -395,14 +484,21 @@ s_top (mem_store_t *store, MDB_txn *txn, uint32_t agent, mem_search_t *q, unsign
     return *n ? hits[0].id : 0;
 }
 
-//  A fake graph: record 2 is close to every seed.
+//  A fake graph: one record, reached with a given score.
+typedef struct {
+    int calls;
+    mem_hit_t reached;
+} s_test_graph_t;
+
 static int
 s_test_graph (MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds, unsigned n_seeds,
               mem_hit_t *out, unsigned max, unsigned *n_out, void *arg)
 {
-    (void) txn, (void) agent, (void) seeds, (void) n_seeds, (void) max;
-    (*(int *) arg)++;
-    out[0] = (mem_hit_t){2, 0.9};
+    (void) txn, (void) agent, (void) max;
+    s_test_graph_t *graph = arg;
+    graph->calls++;
+    assert (n_seeds > 0 && seeds[0].score == 1.0);   //  the best's strength is 1
+    out[0] = graph->reached;
     *n_out = 1;
     return 0;
 }
@@ -561,18 +657,34 @@ mem_search_test (bool verbose)
     mem_search_hits_free (hits, n);
     q.explain = false;
 
-    //  The graph seam: the graph's record joins with its own rank.
-    int calls = 0;
+    //  The graph seam: "storage" ranks 5 (strength 1), then 1 and 2, both
+    //  weaker than 0.9; the graph's record 6 goes before the first direct
+    //  hit weaker than what reached it, never into the first place.
+    s_test_graph_t graph = {0, {6, 0.9}};
     q.fusion = MEM_FUSION_RRF;
     q.graph = s_test_graph;
-    q.graph_arg = &calls;
-    q.weights = (mem_weights_t){1, 0, 0, 0, 5};
-    q.text = "cat";
+    q.graph_arg = &graph;
+    q.weights = (mem_weights_t){1, 0, 0, 0, 1};
+    q.text = "storage";
     q.len = strlen (q.text);
     q.embedding = NULL;
-    assert (s_top (store, txn, agent, &q, &n, hits) == 2 && calls == 1);
-    assert (n == 2 && hits[0].graph_rank == 1 && hits[1].id == 3);
+    q.explain = true;
+    assert (s_top (store, txn, agent, &q, &n, hits) == 5 && graph.calls == 1);
+    assert (n == 4 && hits[1].id == 6 && hits[1].graph_rank == 1 && hits[0].graph_rank == 0);
+    assert (strstr (hits[1].explain, "graph #1"));
+    for (unsigned i = 1; i < n; i++)
+        assert (hits[i].score < hits[i - 1].score);
     mem_search_hits_free (hits, n);
+    graph.reached.score = 50;   //  however strong, not the first place
+    assert (s_top (store, txn, agent, &q, &n, hits) == 5 && hits[1].id == 6);
+    mem_search_hits_free (hits, n);
+    graph.reached.score = 0.01;   //  weaker than every direct hit: last
+    assert (s_top (store, txn, agent, &q, &n, hits) == 5 && n == 4 && hits[3].id == 6);
+    mem_search_hits_free (hits, n);
+    q.weights.graph = 0;   //  weight 0: no graph
+    assert (s_top (store, txn, agent, &q, &n, hits) == 5 && n == 3 && graph.calls == 3);
+    mem_search_hits_free (hits, n);
+    q.explain = false;
     mem_store_read_end (store, &txn);
 
     //  Forgotten records are never candidates, on any signal.

@@ -21,9 +21,18 @@
          count 0; a lexical candidate gets its exact cosine even when it is
          not in the vector top P), recency and salience as they are.
     4. The graph seam: when a graph function is given, the best
-       MEM_SEARCH_SEEDS of step 3 are handed to it; the ranked records it
-       returns (live and filtered like any candidate, new ones included)
-       become the graph signal, and step 3 runs again with it.
+       MEM_SEARCH_SEEDS of step 3 are handed to it with their strength
+       (their signals normalised by the best of each and weighted as in
+       WEIGHTED, priors left out: lexical alone, BM25 / the best BM25).
+       The records it reaches from them (live and filtered like any
+       candidate, new ones included), scored in that strength space, are
+       placed into the fused ranking: the fused order stands among the
+       others, and a reached record goes before the first one it is
+       stronger than, with its strength plus the graph's score (times
+       MEM_SEARCH_GRAPH_MATCHED when the query matched it) as its key.
+       The first MEM_SEARCH_GRAPH_KEEP places are never taken. RRF's
+       ranks are too flat for this (rank 10 scores 0.87 of rank 1): in
+       strength a neighbour of a strong hit can pass weak direct hits.
     Ties: the newer record (higher id) first.
 
     Every hit can carry an explanation: each part's rank, value and share
@@ -36,10 +45,12 @@
 #include "memd.pb-c.h"
 
 #define MEM_SEARCH_POOL        50                          /* candidates per signal, at least */
-#define MEM_SEARCH_SEEDS       10                          /* fused hits handed to the graph */
+#define MEM_SEARCH_SEEDS       5                          /* fused hits handed to the graph */
 #define MEM_SEARCH_RRF_K       60.0
 #define MEM_SEARCH_HALF_LIFE   (30LL * 24 * 3600 * 1000)   /* recency halves in 30 days */
 #define MEM_SEARCH_PHRASE_BOOST 1.0                        /* BM25 x (1 + this) with every phrase */
+#define MEM_SEARCH_GRAPH_KEEP  1                           /* first places a graph record cannot take */
+#define MEM_SEARCH_GRAPH_MATCHED 0.25                      /* of the graph's score, what a matched record takes */
 #define MEM_SEARCH_EXPLAIN_MAX 1024
 
 typedef struct {
@@ -55,8 +66,9 @@ typedef enum {
 void mem_weights_default (mem_weights_t *weights);
 
 /* The graph signal (the graph builder provides it): records related to
-   the seeds (the fused ranking's best, best first), up to max, with a
-   score where higher is closer, best first. 0 or an LMDB code. */
+   the seeds (the fused ranking's best, best first, each with its
+   strength), up to max, seeds left out, best first, each with what the
+   seeds passed it in the seeds' strength. 0 or an LMDB code. */
 typedef int(mem_graph_fn) (MDB_txn *txn, uint32_t agent, const mem_hit_t *seeds,
                            unsigned n_seeds, mem_hit_t *out, unsigned max, unsigned *n_out,
                            void *arg);

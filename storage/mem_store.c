@@ -421,16 +421,19 @@ mem_reader_close (mem_reader_t *reader)
 
 //  Marks the store failed (the first failure only) and tells the owner,
 //  who stops memd: a store that lost a write is never written again.
+//  Another writer can meet LMDB's MDB_PANIC before the thread whose write
+//  failed gets here with the cause (EIO): the cause is logged as well.
 static void
 s_fail (mem_store_t *self, int rc)
 {
     int expected = 0;
-    if (!atomic_compare_exchange_strong (&self->failed, &expected, rc))
+    bool first = atomic_compare_exchange_strong (&self->failed, &expected, rc);
+    if (!first && !(expected == MDB_PANIC && rc != MDB_PANIC))
         return;
     mem_log_error ("the store in %s failed a write (%s): refusing further writes; memd must "
                    "restart on it (nothing acknowledged is lost)",
                    self->dir, mdb_strerror (rc));
-    if (self->on_fail)
+    if (first && self->on_fail)
         self->on_fail (self->on_fail_arg, rc);
 }
 

@@ -97,7 +97,7 @@ finish () {
         fail "czmq reported dangling sockets at exit:"; grep dangling "$T/memd.log" >&2
     fi
     if [ "$FAILURES" -gt 0 ]; then
-        echo "--- memd log ---" >&2; tail -30 "$T/memd.log" >&2
+        echo "--- memd log ---" >&2; tail -n 30 "$T"/memd*.log >&2
         echo "$FAILURES check(s) failed" >&2
         exit 1
     fi
