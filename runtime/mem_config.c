@@ -103,6 +103,12 @@ static const s_setting_t s_settings[] = {
      "salience never decays below this percent"},
     {"lifecycle/decay_interval_ms", S_INT, "21600000", 0, 86400000LL * 365, NULL,
      "a decay pass over the records runs at most this often"},
+    {"lifecycle/co_recall_half_life_ms", S_INT, "2592000000", 0, 86400000LL * 3650, NULL,
+     "a CO_RECALL edge's count (times recalled together) halves for each whole half-life "
+     "since the pair was last recalled together, in the decay pass (0 = no decay)"},
+    {"lifecycle/co_recall_floor_percent", S_INT, "10", 0, 100, NULL,
+     "a CO_RECALL edge whose weight (count n as n / (n + 1)) falls below this percent is "
+     "removed in the decay pass"},
     {"lifecycle/retention_ms", S_INT, "604800000", 0, 86400000LL * 3650, NULL,
      "forgotten (tombstoned) records are purged for good after this long"},
     {"graph/lexical_k", S_INT, "5", 0, 64, NULL,

@@ -110,6 +110,9 @@ mem_daemon_new (mem_config_t *config, char *err, size_t err_size)
     cons->decay_half_life_ms = mem_config_int (config, "lifecycle/decay_half_life_ms");
     cons->decay_floor = (float) mem_config_int (config, "lifecycle/decay_floor_percent") / 100.0f;
     cons->decay_interval_ms = mem_config_int (config, "lifecycle/decay_interval_ms");
+    cons->co_recall_half_life_ms = mem_config_int (config, "lifecycle/co_recall_half_life_ms");
+    cons->co_recall_floor =
+        (float) mem_config_int (config, "lifecycle/co_recall_floor_percent") / 100.0f;
     cons->retention_ms = mem_config_int (config, "lifecycle/retention_ms");
     mem_graph_config_t *graph = &ctx->graph;
     mem_graph_link_config_default (&graph->link);

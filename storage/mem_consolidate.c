@@ -8,6 +8,7 @@
 #include "mem_log.h"
 #include "mem_minhash.h"
 #include "mem_records.h"
+#include "mem_recstats.h"
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -41,6 +42,8 @@ mem_consolidate_config_default (mem_consolidate_config_t *config)
     config->decay_half_life_ms = 30LL * 24 * 3600 * 1000;
     config->decay_floor = 0.05f;
     config->decay_interval_ms = 6LL * 3600 * 1000;
+    config->co_recall_half_life_ms = 30LL * 24 * 3600 * 1000;
+    config->co_recall_floor = 0.1f;
     config->retention_ms = 7LL * 24 * 3600 * 1000;
     config->step_budget_ms = 20;
 }
@@ -586,6 +589,51 @@ s_decayed (const mem_consolidate_config_t *config, const Memd__V1__Record *rec, 
     return config->decay_floor + (float) ((base - config->decay_floor) * factor);
 }
 
+//  Decays the CO_RECALL edges leaving id (each edge leaves one record, so
+//  a pass over the records sees each once). An edge keeps its count n
+//  (weighing n / (n + 1)) and the time it was last reinforced or halved:
+//  each whole half-life since that time halves n and moves the time on
+//  by as many half-lives. The result depends only on (n, time, now), like
+//  salience on (base, last recall, now): a redone or repeated pass changes
+//  nothing, and two passes give what one later pass would. No schema
+//  change: the time rides after the weight in the edge's value. An edge
+//  from before times were kept starts its clock now; an edge weighing
+//  under the floor is removed, both directions. Not counted as a graph
+//  change (neither is a reinforcement): recall reads edges as they are,
+//  and the next build sees it.
+static int
+s_decay_co_recall (mem_consolidate_t *self, MDB_txn *txn, uint64_t id, int64_t now)
+{
+    int64_t half_life = self->config.co_recall_half_life_ms;
+    if (half_life <= 0)
+        return 0;
+    //  Listed first, then changed (no writes under a walking cursor). Recall
+    //  statistics give a record at most MEM_RECSTATS_DEGREE of them.
+    mem_edge_t edges[MEM_RECSTATS_DEGREE + 1];
+    size_t n;
+    int rc = mem_edges_list (self->store, txn, id, true, MEM_EDGE_CO_RECALL, edges,
+                             MEM_RECSTATS_DEGREE + 1, &n);
+    if (!rc && n > MEM_RECSTATS_DEGREE)
+        mem_log_warn ("consolidation: record %llu has more than %d CO_RECALL edges: only "
+                      "%zu decay", (unsigned long long) id, MEM_RECSTATS_DEGREE, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        mem_edge_t edge = edges[i];
+        int64_t at;
+        if ((rc = mem_edges_get (self->store, txn, &edge, &at)))
+            break;
+        int64_t halvings = at > 0 && now > at ? (now - at) / half_life : 0;
+        float count = halvings < 64 ? ldexpf (edge.weight, -(int) halvings) : 0.0f;
+        if (!(count > 0) || count / (count + 1.0f) < self->config.co_recall_floor)
+            rc = mem_edges_remove (self->store, txn, &edge);
+        else if (at <= 0 || halvings > 0) {
+            edge.weight = count;
+            int64_t moved = at > 0 ? at + halvings * half_life : now;
+            rc = mem_edges_put_at (self->store, txn, &edge, moved);
+        }
+    }
+    return rc;
+}
+
 static int
 s_decay_step (mem_consolidate_t *self, MDB_txn *txn, int64_t now, int64_t deadline,
               mem_consolidate_state_t *state)
@@ -615,6 +663,8 @@ s_decay_step (mem_consolidate_t *self, MDB_txn *txn, int64_t now, int64_t deadli
             }
         }
         memd__v1__record__free_unpacked (rec, NULL);
+        if (!rc)
+            rc = s_decay_co_recall (self, txn, ids[i], now);
         state->pos = ids[i];
         if (s_mono_ms () >= deadline) {
             i++;
@@ -929,10 +979,113 @@ s_test_cycle (mem_consolidate_t *c, mem_store_t *store, mem_index_writer_t *inde
     }
 }
 
+//  A CO_RECALL edge's count and time as stored; count -1 if it is gone
+//  (checked in both tables).
+static float
+s_test_co_recall (mem_store_t *store, uint64_t src, uint64_t dst, int64_t *at)
+{
+    MDB_txn *txn;
+    assert (mem_store_read_begin (store, &txn) == 0);
+    mem_edge_t edge = {src, dst, MEM_EDGE_CO_RECALL, 0}, in[8];
+    size_t n;
+    float count = mem_edges_get (store, txn, &edge, at) == 0 ? edge.weight : -1;
+    assert (mem_edges_list (store, txn, dst, false, MEM_EDGE_CO_RECALL, in, 8, &n) == 0);
+    bool mirrored = false;
+    for (size_t i = 0; i < n; i++)
+        mirrored |= in[i].src == src && in[i].weight == edge.weight;
+    assert (mirrored == (count >= 0));
+    mem_store_read_end (store, &txn);
+    return count;
+}
+
+//  CO_RECALL edges decay in the DECAY pass: whole half-lives halve the
+//  count, under the floor the edge goes, a fresh edge is left alone, and a
+//  second pass at the same time changes nothing.
+static void
+s_test_co_recall_decay (bool verbose)
+{
+    char dir[] = "/tmp/memd-corecall-test-XXXXXX";
+    mem_store_t *store = mem_store_test_new (dir);
+    mem_index_writer_t *index = mem_index_writer_new (store);
+    mem_consolidate_config_t config;
+    mem_consolidate_config_default (&config);
+    config.co_recall_half_life_ms = 1000;
+    config.co_recall_floor = 0.1f;   //  counts under 1/9 go
+    config.decay_interval_ms = 5000;
+    config.step_budget_ms = 1000;
+    mem_consolidate_t *c = mem_consolidate_new (store, index, &config);
+    int64_t t0 = 1000000;
+    const char *texts[] = {"The red kite circles over the barn.", "Invoices go out on Fridays.",
+                           "Mina prefers tea without sugar.", "The staging server runs Debian.",
+                           "Our standup moved to half past nine."};
+    uint64_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = s_test_capture (store, index, "", texts[i], t0);
+    //  (src, dst, count, reinforced at): at 0 is an edge from before times were kept.
+    struct {
+        int src, dst;
+        float count;
+        int64_t at;
+    } put[] = {{0, 1, 64, t0},          //  2.5 half-lives: 64 → 16, time t0 + 2000
+               {0, 2, 1, t0},           //  1 → 0.25 (weighs 0.2): kept
+               {1, 2, 1, t0 - 2000},    //  4 half-lives: 1 → 1/16 (weighs 0.06): removed
+               {2, 3, 3, t0 + 2000},    //  reinforced 500 ms ago: untouched
+               {3, 4, 16, 0}};          //  no time: the clock starts now, count kept
+    MDB_txn *txn;
+    assert (mem_store_write_begin (store, &txn) == 0);
+    for (size_t i = 0; i < sizeof put / sizeof put[0]; i++) {
+        mem_edge_t edge = {ids[put[i].src], ids[put[i].dst], MEM_EDGE_CO_RECALL, put[i].count};
+        assert (mem_edges_put_at (store, txn, &edge, put[i].at) == 0);
+    }
+    mem_edge_t temporal = {ids[0], ids[1], MEM_EDGE_TEMPORAL, 1};
+    assert (mem_edges_put (store, txn, &temporal) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+
+    //  A whole cycle (each step aborted once, then redone) 2.5 half-lives on.
+    int64_t now = t0 + 2500, at;
+    s_test_cycle (c, store, index, now);
+    assert (s_test_co_recall (store, ids[0], ids[1], &at) == 16 && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[0], ids[2], &at) == 0.25f && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[1], ids[2], &at) == -1);
+    assert (s_test_co_recall (store, ids[2], ids[3], &at) == 3 && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[3], ids[4], &at) == 16 && at == now);
+    assert (mem_store_read_begin (store, &txn) == 0);
+    mem_edge_t edge = temporal;
+    assert (mem_edges_get (store, txn, &edge, &at) == 0 && edge.weight == 1 && at == 0);
+    mem_store_read_end (store, &txn);
+
+    //  The pass again, at the same time: nothing changes.
+    assert (mem_store_write_begin (store, &txn) == 0);
+    for (int i = 0; i < 5; i++)
+        assert (s_decay_co_recall (c, txn, ids[i], now) == 0);
+    assert (mem_store_write_commit (store, &txn) == 0);
+    assert (s_test_co_recall (store, ids[0], ids[1], &at) == 16 && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[0], ids[2], &at) == 0.25f && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[1], ids[2], &at) == -1);
+    assert (s_test_co_recall (store, ids[2], ids[3], &at) == 3 && at == t0 + 2000);
+    assert (s_test_co_recall (store, ids[3], ids[4], &at) == 16 && at == now);
+
+    //  The next cycle, 5 s on: the same as one pass from the start would give
+    //  (64 at t0, 7.5 half-lives: 0.5 at t0 + 7000); 0.25 and 3 fall under the floor.
+    now += 5000;
+    s_test_cycle (c, store, index, now);
+    assert (s_test_co_recall (store, ids[0], ids[1], &at) == 0.5f && at == t0 + 7000);
+    assert (s_test_co_recall (store, ids[0], ids[2], &at) == -1);
+    assert (s_test_co_recall (store, ids[2], ids[3], &at) == -1);
+    assert (s_test_co_recall (store, ids[3], ids[4], &at) == 0.5f && at == now);
+    if (verbose)
+        printf ("(co-recall decay) ");
+
+    mem_consolidate_destroy (&c);
+    mem_index_writer_destroy (&index);
+    mem_store_test_remove (&store, dir);
+}
+
 void
 mem_consolidate_test (bool verbose)
 {
     printf (" * mem_consolidate: ");
+    s_test_co_recall_decay (verbose);
     char dir[] = "/tmp/memd-consolidate-test-XXXXXX";
     mem_store_t *store = mem_store_test_new (dir);
     mem_index_writer_t *index = mem_index_writer_new (store);

@@ -18,7 +18,10 @@
       DECAY     at most every decay_interval: salience of each live record
                 is recomputed from its base and the time since it was
                 captured or last recalled (half-life, floor). Recomputing
-                from the base makes a redone step harmless.
+                from the base makes a redone step harmless. In the same
+                pass, each record's CO_RECALL edges lose half their count
+                per whole co_recall half-life since they were last
+                reinforced (or halved); under the floor they are removed.
       VACUUM    postings of forgotten records are dropped from the index
                 (segments rewritten in bounded merge steps).
       PURGE     tombstones older than retention are removed for good:
@@ -55,6 +58,8 @@ typedef struct {
     int64_t decay_half_life_ms;
     float decay_floor;
     int64_t decay_interval_ms;   /* a decay pass at most this often */
+    int64_t co_recall_half_life_ms;   /* a CO_RECALL count halves over this long (0: never) */
+    float co_recall_floor;       /* an edge weighing n / (n + 1) under this is removed */
     int64_t retention_ms;        /* tombstones older are purged */
     int64_t step_budget_ms;      /* a step stops after about this long */
 } mem_consolidate_config_t;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #define EDGE_KEY 17   //  node (u64 BE) + type (u8) + other node (u64 BE)
+#define EDGE_VAL 12   //  weight (float) + time (i64 BE); 4 bytes without the time
 
 static void
 s_key (uint8_t *k, uint64_t node, mem_edge_type_t type, uint64_t other)
@@ -16,9 +17,16 @@ s_key (uint8_t *k, uint64_t node, mem_edge_type_t type, uint64_t other)
 int
 mem_edges_put (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge)
 {
-    uint8_t k[EDGE_KEY];
-    float weight = edge->weight;
-    MDB_val val = {sizeof weight, &weight};
+    return mem_edges_put_at (store, txn, edge, 0);
+}
+
+int
+mem_edges_put_at (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge, int64_t at_ms)
+{
+    uint8_t k[EDGE_KEY], v[EDGE_VAL];
+    memcpy (v, &edge->weight, sizeof edge->weight);
+    mem_put_u64be (v + sizeof edge->weight, (uint64_t) at_ms);
+    MDB_val val = {at_ms ? EDGE_VAL : sizeof edge->weight, v};
     s_key (k, edge->src, edge->type, edge->dst);
     MDB_val key = {EDGE_KEY, k};
     int rc = MEM_MDB (mdb_put (txn, mem_store_dbi (store, MEM_DB_EDGES), &key, &val, 0));
@@ -51,13 +59,45 @@ s_walk (mem_store_t *store, MDB_txn *txn, uint64_t id, bool out, mem_edge_type_t
         const uint8_t *p = key.mv_data;
         uint64_t other = mem_get_u64be (p + 9);
         mem_edge_t edge = {out ? id : other, out ? other : id, (mem_edge_type_t) p[8], 0};
-        if (val.mv_size == sizeof edge.weight)
+        if (val.mv_size >= sizeof edge.weight)
             memcpy (&edge.weight, val.mv_data, sizeof edge.weight);
         if ((rc = fn (cursor, &edge, arg)))
             break;
     }
     mdb_cursor_close (cursor);
     return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int
+mem_edges_get (mem_store_t *store, MDB_txn *txn, mem_edge_t *edge, int64_t *at_ms)
+{
+    uint8_t k[EDGE_KEY];
+    s_key (k, edge->src, edge->type, edge->dst);
+    MDB_val key = {EDGE_KEY, k}, val;
+    int rc = MEM_MDB (mdb_get (txn, mem_store_dbi (store, MEM_DB_EDGES), &key, &val));
+    if (rc)
+        return rc;
+    edge->weight = 0;
+    *at_ms = 0;
+    if (val.mv_size >= sizeof edge->weight)
+        memcpy (&edge->weight, val.mv_data, sizeof edge->weight);
+    if (val.mv_size >= EDGE_VAL)
+        *at_ms = (int64_t) mem_get_u64be ((const uint8_t *) val.mv_data + sizeof edge->weight);
+    return 0;
+}
+
+int
+mem_edges_remove (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge)
+{
+    uint8_t k[EDGE_KEY];
+    s_key (k, edge->src, edge->type, edge->dst);
+    MDB_val key = {EDGE_KEY, k};
+    int rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_EDGES), &key, NULL));
+    if (rc)
+        return rc;
+    s_key (k, edge->dst, edge->type, edge->src);
+    rc = MEM_MDB (mdb_del (txn, mem_store_dbi (store, MEM_DB_EDGES_IN), &key, NULL));
+    return rc == MDB_NOTFOUND ? 0 : rc;   //  a missing mirror is verify's to report
 }
 
 typedef struct {
@@ -191,6 +231,22 @@ mem_edges_test (bool verbose)
     assert (mem_edges_list (store, txn, 7, false, 0, edges, 8, &n) == 0 && n == 1);
     assert (edges[0].src == 5 && edges[0].type == MEM_EDGE_TEMPORAL);
     assert (mem_edges_list (store, txn, 7, true, 0, edges, 1, &n) == 0 && n == 1);
+    //  A time kept after the weight; one edge looked up and removed, both ways.
+    mem_edge_t co = {2, 9, MEM_EDGE_CO_RECALL, 3}, got = {2, 9, MEM_EDGE_CO_RECALL, 0};
+    int64_t at;
+    assert (mem_edges_put_at (store, txn, &co, 123456789012LL) == 0);
+    assert (mem_edges_get (store, txn, &got, &at) == 0 && got.weight == 3 && at == 123456789012LL);
+    assert (mem_edges_list (store, txn, 9, false, MEM_EDGE_CO_RECALL, edges, 8, &n) == 0);
+    assert (n == 1 && edges[0].src == 2 && edges[0].weight == 3);
+    got = put[1];
+    assert (mem_edges_get (store, txn, &got, &at) == 0 && got.weight == 0.5f && at == 0);
+    assert (mem_edges_remove (store, txn, &co) == 0);
+    assert (mem_edges_remove (store, txn, &co) == MDB_NOTFOUND);
+    assert (mem_edges_get (store, txn, &got, &at) == 0);
+    got = co;
+    assert (mem_edges_get (store, txn, &got, &at) == MDB_NOTFOUND);
+    assert (mem_edges_list (store, txn, 9, false, MEM_EDGE_CO_RECALL, edges, 8, &n) == 0);
+    assert (n == 0);
     //  Removing 7 takes all four edges, in both tables; 3, 5 and 9 keep none.
     size_t removed;
     assert (mem_edges_remove_node (store, txn, 7, &removed) == 0 && removed == 4);

@@ -5,7 +5,14 @@
     a purged record takes all its edges with it. Written in the same
     transaction as whatever made them. The graph builder (communities,
     centrality) builds on this table; consolidation writes DUPLICATE and
-    DERIVED edges.
+    DERIVED edges, and decays CO_RECALL edges.
+
+    The value is the weight (float), optionally followed by a time (i64 BE,
+    ms): a CO_RECALL edge's count keeps when it was last reinforced or
+    halved (mem_edges_put_at). An edge written without one (every other
+    type, and CO_RECALL edges from before times were kept) has 4 bytes.
+    Readers take the weight from the first 4 bytes of either (a memd from
+    before times were kept reads a timed edge as weight 0: it carries nothing).
 */
 #ifndef MEM_EDGES_H_INCLUDED
 #define MEM_EDGES_H_INCLUDED
@@ -29,6 +36,16 @@ typedef struct {
 
 /* Adds or updates an edge (both directions). */
 int mem_edges_put (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge);
+
+/* The same, with a time kept after the weight (at_ms 0: none kept). */
+int mem_edges_put_at (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge, int64_t at_ms);
+
+/* One edge's weight and time (0 if it keeps none), looked up by src, type
+   and dst in edge. MDB_NOTFOUND if there is no such edge. */
+int mem_edges_get (mem_store_t *store, MDB_txn *txn, mem_edge_t *edge, int64_t *at_ms);
+
+/* Removes one edge (src, type, dst), both directions. MDB_NOTFOUND if absent. */
+int mem_edges_remove (mem_store_t *store, MDB_txn *txn, const mem_edge_t *edge);
 
 /* The edges leaving id (out) or arriving at it (!out), of one type or of
    any (type 0), up to max; *n gets how many were written to edges. */

@@ -57,8 +57,9 @@ float mem_graph_type_weight (mem_edge_type_t type);
 
 /* What an edge weighs in communities, PageRank and recall: its type's
    weight times its own, within 0..1. A CO_RECALL edge's weight is a count
-   (mem_recstats adds 1 each time the pair is recalled together): n counts
-   as n / (n + 1), so one co-recall is 0.5 and many approach 1. */
+   (mem_recstats adds 1 each time the pair is recalled together, the sleep
+   cycle's DECAY halves it per half-life since): n counts as n / (n + 1),
+   so one co-recall is 0.5 and many approach 1. */
 float mem_graph_edge_weight (const mem_edge_t *edge);
 
 /* The agent's meta; a zeroed one (slot 0, never built) if it has none. */

@@ -18,6 +18,7 @@ typedef struct {
 typedef struct {
     uint64_t ids[MEM_RECSTATS_GROUP];
     unsigned n;
+    int64_t at_ms;       //  when they were recalled together
 } s_group_t;
 
 struct _mem_recstats_t {
@@ -127,6 +128,7 @@ mem_recstats_add (mem_recstats_t *self, const void *data, size_t size)
             s_group_t *g = &self->groups[self->n_groups++];
             memcpy (g->ids, ids, group * sizeof *ids);
             g->n = group;
+            g->at_ms = at_ms;
         }
     }
     return 0;
@@ -185,9 +187,10 @@ s_co_edges (mem_store_t *store, MDB_txn *txn, uint64_t id, uint64_t other, size_
     return 0;
 }
 
-//  One pair recalled together: a new edge, or one more unit on its edge.
+//  One pair recalled together at at_ms: a new edge, or one more unit on its
+//  edge; either way the edge keeps at_ms, from when consolidation decays it.
 static int
-s_link (mem_store_t *store, MDB_txn *txn, uint64_t a, uint64_t b)
+s_link (mem_store_t *store, MDB_txn *txn, uint64_t a, uint64_t b, int64_t at_ms)
 {
     if (a == b)
         return 0;
@@ -205,8 +208,13 @@ s_link (mem_store_t *store, MDB_txn *txn, uint64_t a, uint64_t b)
         return rc;
     if (weight == 0 && (degree_lo >= MEM_RECSTATS_DEGREE || degree_hi >= MEM_RECSTATS_DEGREE))
         return 0;   //  bounded: a record's co-recall edges stop growing in number
-    mem_edge_t edge = {lo, hi, MEM_EDGE_CO_RECALL, weight + 1};
-    return mem_edges_put (store, txn, &edge);
+    mem_edge_t edge = {lo, hi, MEM_EDGE_CO_RECALL, 0};
+    int64_t kept = 0;
+    if (weight > 0 && (rc = mem_edges_get (store, txn, &edge, &kept)))
+        return rc;
+    edge.weight = weight + 1;
+    //  Never back in time: a decay pass may have moved the time past a late message.
+    return mem_edges_put_at (store, txn, &edge, at_ms > kept ? at_ms : kept);
 }
 
 int
@@ -240,7 +248,7 @@ mem_recstats_apply (mem_recstats_t *self, mem_store_t *store, MDB_txn *txn, uint
         const s_group_t *group = &self->groups[g];
         for (unsigned i = 0; i < group->n && !rc; i++)
             for (unsigned j = i + 1; j < group->n && !rc; j++)
-                rc = s_link (store, txn, group->ids[i], group->ids[j]);
+                rc = s_link (store, txn, group->ids[i], group->ids[j], group->at_ms);
     }
     return rc;
 }
@@ -346,6 +354,10 @@ mem_recstats_test (bool verbose)
     assert (s_test_weight (store, txn, 1, 2) == 2 && s_test_weight (store, txn, 2, 1) == 2);
     assert (s_test_weight (store, txn, 2, 3) == 2 && s_test_weight (store, txn, 1, 3) == 2);
     assert (s_test_weight (store, txn, 1, 7) == 0 && s_test_weight (store, txn, 1, 50) == 0);
+    //  The edge keeps when it was last reinforced (the second recall).
+    mem_edge_t co = {1, 2, MEM_EDGE_CO_RECALL, 0};
+    int64_t at;
+    assert (mem_edges_get (store, txn, &co, &at) == 0 && co.weight == 2 && at == 6000);
     mem_store_read_end (store, &txn);
 
     //  Bounded: record 1 links to at most MEM_RECSTATS_DEGREE others.

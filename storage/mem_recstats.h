@@ -12,7 +12,9 @@
       sleep cycle decays salience from there again: docs/lifecycle.md);
     - each group: every pair of its records gets a CO_RECALL edge, or one
       more unit of weight on the edge it has (stored once, from the lower
-      id to the higher). A record takes part in at most
+      id to the higher), with the time of the recall kept on the edge: the
+      sleep cycle halves the count every half-life after it and removes
+      edges under a floor (docs/lifecycle.md, DECAY). A record takes part in at most
       MEM_RECSTATS_DEGREE such edges: past that, new pairs are not linked.
     Coalesced and bounded: ids past MEM_RECSTATS_IDS distinct and groups
     past MEM_RECSTATS_GROUPS wait for no one: they are dropped and counted.

@@ -74,7 +74,7 @@ typedef enum {
     MEM_DB_JOB_DEDUPE,  /* kind (u32 BE) + dedupe key → id (u64 BE) of the unfinished job */
     MEM_DB_JOB_KINDS,   /* kind name → mem_job_kind_t: number and counts by state */
     MEM_DB_TOMBSTONES,  /* tombstoned_at ms (u64 BE) + id (u64 BE) → (): what purge frees */
-    MEM_DB_EDGES,       /* src (u64 BE) + type (u8) + dst (u64 BE) → weight (float) */
+    MEM_DB_EDGES,       /* src (u64 BE) + type (u8) + dst (u64 BE) → weight (float) [+ time] */
     MEM_DB_EDGES_IN,    /* dst (u64 BE) + type (u8) + src (u64 BE) → weight: the reverse */
     MEM_DB_BANDS,       /* agent (u32 BE) + band (u8) + key (u64 BE) → ids (dupsort): near-dupes */
     MEM_DB_DIGESTS,     /* agent (u32 BE) + session → digest id + last member id (2 × u64 BE) */

@@ -11,7 +11,7 @@ endforeach ()
 
 foreach (name capture_recall crash isolation lifecycle badinput jobs jobs_restart jobs_idle sleep
               shutdown_replies consolidate clients_doc mcp hooks redact events top access
-              portability recall watch service graph graph_load)
+              portability recall watch service graph graph_load co_recall)
     add_test (NAME integration_${name}
               COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/integration/test_${name}.sh)
     set_tests_properties (integration_${name} PROPERTIES
