@@ -20,9 +20,11 @@
     budget × 4 bytes; the last memory that does not fit whole is cut (on
     a character boundary, with "…") when at least 80 bytes are left.
 
-    memd has no Context operation yet (DESIGN §1 lists it):
-    memd_context_build ranks with Recall and formats here. It is the one
-    place to switch to the daemon's Context once that exists.
+    memd_context_build ranks with Recall and formats here. The daemon's
+    Context operation (storage/mem_prompt.h) builds a similar block but
+    shows a record's speaker, not its role, and drops near-duplicates;
+    switching the agent integrations to it (with role lines there) is the
+    one place to change.
 */
 #ifndef MEMD_CONTEXT_H_INCLUDED
 #define MEMD_CONTEXT_H_INCLUDED
