@@ -67,9 +67,15 @@ check "status says why: the last transition was activity" \
       /usr/bin/python3 -c "import json; t = json.load(open('$T/status.json'))['last_transition']; assert t['to'] == 'WAKE' and t['reason'].startswith('activity'), t"
 
 # Events: a subscriber sees the state changes.
-timeout 60 "$MEMCTL" --json events -n 3 state > "$T/events" &
-events_pid=$!
-sleep 0.3
+# subscribe FILE COUNT: memctl events in the background ($events_pid), back
+# once memd has confirmed the subscription (memctl says "listening").
+subscribe () {
+    timeout 60 "$MEMCTL" --json events -n "$2" state > "$1" 2> "$1.err" &
+    events_pid=$!
+    for _ in $(seq 1 200); do grep -q listening "$1.err" 2>/dev/null && return 0; sleep 0.05; done
+    fail "memctl events did not subscribe within 10 s"; cat "$1.err" >&2
+}
+subscribe "$T/events" 3
 check "memd hibernates again" wait_state HIBERNATE 10
 wait $events_pid || true
 check "memctl events printed the transitions" \
@@ -102,9 +108,7 @@ check "a request moves the counters" [ "$(switches)" -gt "$s1" ]
 watched () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['watch']['lines'])"; }
 check "the watched transcript's 3 lines were ingested" [ "$(watched)" = 3 ]
 check "memd hibernates" wait_state HIBERNATE 10
-"$MEMCTL" --json events -n 1 state > "$T/wake_event" &
-events_pid=$!
-sleep 0.3
+subscribe "$T/wake_event" 1
 echo '{"type":"user","sessionId":"t4","message":{"content":"a new turn while asleep"}}' >> "$W/project/session.jsonl"
 wakes () { [ "$(watched)" = 4 ]; }
 for _ in $(seq 1 40); do wakes && break; sleep 0.05; done
