@@ -24,9 +24,10 @@ awk 'BEGIN { for (i = 1; i <= 300; i++)
 "$MEMCTL" capture --agent a2 "zebrafish" > "$T/zebra_id"
 "$MEMCTL" forget --agent a1 $(sed -n '1p;4p;7p' "$T/ids") >/dev/null
 "$MEMCTL" sleep >/dev/null
-for _ in $(seq 1 200); do
-    [ "$(status_field "['consolidation']['phase']")" = DONE ] && break
-    sleep 0.05
+# The phase reads DONE before the first step too: wait for a finished cycle.
+for _ in $(seq 1 600); do
+    [ "$(status_field "['consolidation']['cycle_done_ms']")" -gt 0 ] && break
+    sleep 0.1
 done
 check "the sleep cycle merged a near-duplicate" \
     [ "$(status_field "['consolidation']['duplicates_merged']")" -ge 1 ]
@@ -80,7 +81,9 @@ import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
     if r["merged_into"]:
-        print(r["id"], r["merged_into"]); break' "$T/e1.jsonl")
+        print(r["id"], r["merged_into"]); break
+else:
+    print(0, 0)' "$T/e1.jsonl")
 new_rec=$(awk -v o="$1" '$1 == o { print $2 }' "$T/map.out")
 new_target=$(awk -v o="$2" '$1 == o { print $2 }' "$T/map.out")
 check "merged_into follows the remapped ids ($1->$2 became $new_rec->$new_target)" \
