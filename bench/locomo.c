@@ -30,7 +30,9 @@
     embedding alone), and FTS5. The memd columns without the graph ask with
     RECALL_GRAPH_OFF. The embeddings are bench_embed's HASHED CHARACTER
     N-GRAMS, computed here for every turn and question: a deterministic
-    local stand-in any machine can compute, not a learned model. See
+    local stand-in any machine can compute, not a learned model. A real
+    model's vectors come from a file (--texts lists what to embed,
+    bench/embedder embeds it, --embeddings reads it; bench_vectors.h). See
     docs/benchmarks.md.
 */
 #include <czmq.h>
@@ -39,6 +41,7 @@
 #include "memd_client.h"
 #include "bench_daemon.h"
 #include "bench_embed.h"
+#include "bench_vectors.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,7 +91,9 @@ typedef struct {
     bool text_only;       //  leave the speaker out of the indexed text
     bool captions;        //  append image captions (blip_caption) to the text
     bool per_question;    //  per-question evidence ranks in the JSON
-    size_t dims;          //  embedding dimension (bench_embed)
+    size_t dims;          //  embedding dimension (bench_embed, or the file's)
+    const char *texts;      //  write the texts to embed here and stop
+    const char *embeddings; //  a real model's vectors (bench_vectors), not bench_embed
     float weights[5];     //  memd-hyb's RankWeights (lexical, vector, recency, salience, graph); 0s: memd's
     int fusion;           //  memd-hyb's Fusion (0: memd's default)
     bool run[SYS_COUNT];
@@ -162,6 +167,7 @@ typedef struct {
     char base[64];
     char memd_version[64];
     s_system_t sys[SYS_COUNT];
+    bench_vectors_t *vectors; //  --embeddings
 } s_bench_t;
 
 static volatile sig_atomic_t s_interrupted = 0;
@@ -534,6 +540,23 @@ static int s_id_map_compare (const void *a, const void *b)
     return x->turn < y->turn ? -1 : x->turn > y->turn;
 }
 
+//  The embedding of text: the model's from the vector file, or bench_embed's
+static int s_embed (const s_bench_t *self, const char *text, float *v)
+{
+    if (!self->vectors) {
+        bench_embed (text, v, self->opts.dims);
+        return 0;
+    }
+    const float *found = bench_vectors_find (self->vectors, text);
+    if (!found) {
+        fprintf (stderr, "%s: %s has no vector for \"%.60s\" (made with other options?)\n",
+                 S_NAME, self->opts.embeddings, text);
+        return -1;
+    }
+    memcpy (v, found, self->opts.dims * sizeof (float));
+    return 0;
+}
+
 //  Captures the turns of conversation c in batches
 static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
 {
@@ -572,7 +595,10 @@ static int s_memd_capture (s_bench_t *self, memd_client_t *client, size_t c)
             if (embed) {
                 records[j].embedding = vectors + j * self->opts.dims;
                 records[j].n_embedding = self->opts.dims;
-                bench_embed (t->text, records[j].embedding, self->opts.dims);
+                if (s_embed (self, t->text, records[j].embedding)) {
+                    free (vectors);
+                    return -1;
+                }
             }
             pointers[j] = &records[j];
         }
@@ -612,7 +638,10 @@ static int s_memd_ask (s_bench_t *self, memd_client_t *client, const s_id_map_t 
         //  on the first's (salience, co-recall): each run starts equal.
         recall.no_stats = true;
         if (s != SYS_MEMD_LEX && s != SYS_MEMD_GRAPH) {
-            bench_embed (question->question, embedding, self->opts.dims);
+            if (s_embed (self, question->question, embedding)) {
+                rc = -1;
+                break;
+            }
             recall.query_embedding = embedding;
             recall.n_query_embedding = self->opts.dims;
         }
@@ -892,8 +921,9 @@ static void s_print_table (s_bench_t *self, FILE *out)
              self->no_evidence);
     if (self->sys[SYS_MEMD_HYB].ran || self->sys[SYS_MEMD_VEC].ran)
         fprintf (out,
-                 "embeddings (memd-hyb, memd-vec): hashed character n-grams, %zu dimensions "
-                 "(bench_embed; not a learned model)\n",
+                 "embeddings (memd-hyb, memd-vec): %s, %zu dimensions\n",
+                 self->vectors ? self->opts.embeddings
+                               : "hashed character n-grams (bench_embed; not a learned model)",
                  self->opts.dims);
     fprintf (out, "%-16s %5s  %-7s", "category", "n", "metric");
     for (size_t s = 0; s < SYS_COUNT; s++)
@@ -1005,7 +1035,8 @@ static int s_write_json (s_bench_t *self)
                          json_integer ((json_int_t)self->opts.max_questions));
     json_object_set_new (params, "depth", json_integer (S_DEPTH));
     json_object_set_new (params, "embedding",
-                         json_string ("hashed character n-grams (bench_embed), not a learned model"));
+                         self->vectors ? json_string (self->opts.embeddings)
+                                       : json_string ("hashed character n-grams (bench_embed), not a learned model"));
     json_object_set_new (params, "embedding_dims", json_integer ((json_int_t)self->opts.dims));
     json_object_set_new (params, "memd_version", json_string (self->memd_version));
     json_object_set_new (params, "sqlite_version", json_string (sqlite3_libversion ()));
@@ -1091,6 +1122,7 @@ static void s_bench_free (s_bench_t *self)
         free (self->sys[s].n_ranked);
         free (self->sys[s].latency_us);
     }
+    bench_vectors_destroy (&self->vectors);
     free (self->turns);
     free (self->questions);
     free (self->convs);
@@ -1099,10 +1131,39 @@ static void s_bench_free (s_bench_t *self)
 }
 
 //  Loads the data and runs every selected system; 0 when all ran and scored
+//  --texts: every turn as indexed and every question, one JSONL line each
+static int s_write_texts (const s_bench_t *self)
+{
+    FILE *file = fopen (self->opts.texts, "w");
+    if (!file) {
+        fprintf (stderr, "%s: %s: %s\n", S_NAME, self->opts.texts, strerror (errno));
+        return -1;
+    }
+    int rc = 0;
+    for (size_t t = 0; t < self->n_turns && !rc; t++)
+        rc = bench_vectors_write_text (file, self->turns[t].text);
+    for (size_t q = 0; q < self->n_questions && !rc; q++)
+        rc = bench_vectors_write_text (file, self->questions[q].question);
+    if (fclose (file) || rc) {
+        fprintf (stderr, "%s: %s: write failed\n", S_NAME, self->opts.texts);
+        return -1;
+    }
+    fprintf (stderr, "%s: %zu texts to embed in %s\n", S_NAME, self->n_turns + self->n_questions,
+             self->opts.texts);
+    return 0;
+}
+
 static int s_bench_run (s_bench_t *self)
 {
     if (s_load (self))
         return -1;
+    if (self->opts.texts)
+        return s_write_texts (self);
+    if (self->opts.embeddings) {
+        if (!(self->vectors = bench_vectors_load (self->opts.embeddings)))
+            return -1;
+        self->opts.dims = bench_vectors_dims (self->vectors);
+    }
     fprintf (stderr,
              "%s: %s: %zu conversations, %zu turns, %zu questions (categories 1-4), "
              "%zu skipped\n",
@@ -1166,6 +1227,62 @@ static const char s_fixture[] =
     "   \"evidence\": [\"D2:1\"], \"category\": 5},"
     "  {\"question\": \"What colour is the car?\","
     "   \"evidence\": [\"D1:2\"], \"category\": 1}]}]";
+
+//  A vector file made by hand for the fixture: turn i is the unit vector
+//  e_i, each question the vector of the turn it should find first. The
+//  embedding alone then ranks that turn first: R@1 by category is known.
+static void s_selftest_vector_file (const s_opts_t *opts, const char *dir, const char *data,
+                                    const char *json)
+{
+    static const int s_target[] = {1, 2, 4, 7, 3, 0}; //  the questions' turns (7: none)
+    enum { DIMS = 8 };
+    char texts[PATH_MAX], vectors[PATH_MAX];
+    snprintf (texts, sizeof texts, "%s/texts.jsonl", dir);
+    snprintf (vectors, sizeof vectors, "%s/vectors.emb", dir);
+    s_bench_t bench;
+    memset (&bench, 0, sizeof bench);
+    bench.opts = *opts;
+    bench.opts.data = data;
+    bench.opts.json = json;
+    bench.opts.texts = texts;
+    assert (s_bench_run (&bench) == 0);
+    s_bench_free (&bench);
+
+    FILE *in = fopen (texts, "r"), *out = fopen (vectors, "wb");
+    assert (in && out);
+    uint32_t header[2] = {DIMS, 11};
+    assert (fwrite ("MEMDEMB1", 1, 8, out) == 8 && fwrite (header, 4, 2, out) == 2);
+    char line[512];
+    size_t n = 0;
+    for (; fgets (line, sizeof line, in); n++) {
+        json_t *doc = json_loads (line, 0, NULL);
+        assert (doc && json_is_string (json_object_get (doc, "text")));
+        const char *text = json_string_value (json_object_get (doc, "text"));
+        uint32_t length = (uint32_t) strlen (text);
+        float v[DIMS] = {0};
+        v[n < 5 ? n : (size_t) s_target[n - 5]] = 1;
+        assert (fwrite (&length, 4, 1, out) == 1 && fwrite (text, 1, length, out) == length
+                && fwrite (v, sizeof (float), DIMS, out) == DIMS);
+        json_decref (doc);
+    }
+    assert (n == 11); //  5 turns, then the 6 questions of categories 1-4
+    assert (fclose (in) == 0 && fclose (out) == 0);
+
+    memset (&bench, 0, sizeof bench);
+    bench.opts = *opts;
+    bench.opts.data = data;
+    bench.opts.json = json;
+    bench.opts.embeddings = vectors;
+    for (size_t s = 0; s < SYS_COUNT; s++)
+        bench.opts.run[s] = s == SYS_MEMD_VEC;
+    assert (s_bench_run (&bench) == 0 && bench.opts.dims == DIMS);
+    const s_metrics_t *cats = bench.sys[SYS_MEMD_VEC].cats;
+    //  cat 1: D1:3 first (half of Pixel's evidence), the car finds D1:1
+    //  (0); cat 2: D2:2; cat 3: no evidence; cat 4: D1:2, D2:1 (half)
+    assert (fabs (cats[1].recall[0] - 0.25) < 1e-9 && fabs (cats[2].recall[0] - 1) < 1e-9);
+    assert (cats[3].recall[0] == 0 && fabs (cats[4].recall[0] - 0.75) < 1e-9);
+    s_bench_free (&bench);
+}
 
 static void s_expect (const s_metrics_t *m, double r1, double r5, double r10, double r25,
                       double hit10, double mrr)
@@ -1281,6 +1398,7 @@ static int s_selftest (const s_opts_t *opts)
     assert (json_integer_value (json_object_get (overall, "n")) == 6);
     json_decref (doc);
     s_bench_free (self);
+    s_selftest_vector_file (opts, dir, data, json);
     bench_daemon_remove_tree (dir);
     printf ("bench_locomo selftest: OK\n");
     return 0;
@@ -1303,6 +1421,9 @@ static void s_usage (FILE *file)
              "  --captions           append image captions (blip_caption) to the text\n"
              "  --per-question       each question's evidence ranks in the JSON\n"
              "  --dims N             embedding dimension (default " S_STR (BENCH_EMBED_DIMS) ")\n"
+             "  --texts FILE         write every turn and question to embed (JSONL) and stop\n"
+             "  --embeddings FILE    a real model's vectors for them (bench/embedder) instead\n"
+             "                       of the hashed n-grams\n"
              "  --no-memd, --no-fts  skip one system (--no-memd: all memd modes)\n"
              "  --no-graph           skip +graph and hyb+graph\n"
              "  --no-hybrid          memd-lex and +graph only (no embeddings at capture)\n"
@@ -1369,6 +1490,8 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
         O_NO_FTS,
         O_NO_HYBRID,
         O_DIMS,
+        O_TEXTS,
+        O_EMBEDDINGS,
         O_WEIGHTS,
         O_FUSION,
         O_SELFTEST,
@@ -1386,6 +1509,8 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                                             {"no-fts", no_argument, NULL, O_NO_FTS},
                                             {"no-hybrid", no_argument, NULL, O_NO_HYBRID},
                                             {"dims", required_argument, NULL, O_DIMS},
+                                            {"texts", required_argument, NULL, O_TEXTS},
+                                            {"embeddings", required_argument, NULL, O_EMBEDDINGS},
                                             {"weights", required_argument, NULL, O_WEIGHTS},
                                             {"fusion", required_argument, NULL, O_FUSION},
                                             {"selftest", no_argument, NULL, O_SELFTEST},
@@ -1452,6 +1577,12 @@ static int s_parse_args (int argc, char **argv, s_opts_t *opts)
                 return -1;
             }
             break;
+        case O_TEXTS:
+            opts->texts = optarg;
+            break;
+        case O_EMBEDDINGS:
+            opts->embeddings = optarg;
+            break;
         case O_NO_FTS:
             opts->run[SYS_FTS5] = false;
             break;
@@ -1498,7 +1629,9 @@ int main (int argc, char **argv)
         return 77; //  ctest's "skipped" (SKIP_RETURN_CODE)
     }
     int rc = 1;
-    if (s_bench_run (self) == 0) {
+    if (self->opts.texts)
+        rc = s_bench_run (self) == 0 ? 0 : 1;
+    else if (s_bench_run (self) == 0) {
         s_print_table (self, stdout);
         fflush (stdout);
         rc = s_write_json (self) == 0 ? 0 : 1;
