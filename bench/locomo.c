@@ -1428,7 +1428,7 @@ static void s_usage (FILE *file)
              "  --no-graph           skip +graph and hyb+graph\n"
              "  --no-hybrid          memd-lex and +graph only (no embeddings at capture)\n"
              "  --weights W          memd-hyb's weights, as lexical=1,vector=0.5,recency=0,...\n"
-             "                       (default: memd's)\n"
+             "                       (default and for those not named: memd's)\n"
              "  --fusion F           memd-hyb's fusion: rrf or weighted (default: memd's)\n"
              "  --selftest           check the scoring and the harness on a tiny fixture\n"
              "  --verbose            more detail on stderr\n\n"
@@ -1450,9 +1450,13 @@ static int s_parse_count (const char *name, const char *text, size_t *value)
 }
 
 //  "lexical=1,vector=0.5" into w (lexical, vector, recency, salience, graph)
+//  Weights not named keep memd's defaults (RankWeights in messages/memd.proto),
+//  so "vector=0.3" does not turn the graph off
 static int s_parse_weights (const char *text, float *w)
 {
     static const char *names[] = {"lexical", "vector", "recency", "salience", "graph"};
+    static const float defaults[] = {1, 1, 0.1f, 0.1f, 1};
+    memcpy (w, defaults, sizeof defaults);
     char *copy = strdup (text), *save = NULL;
     int rc = copy ? 0 : -1;
     for (char *item = copy ? strtok_r (copy, ",", &save) : NULL; item && !rc;
