@@ -54,11 +54,13 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1].replace('\\\\0', '\\0', 1))
 s.settimeout(15)
+print('listening', flush=True)
 for _ in range(2):
     print(s.recv(4096).decode().replace('\n', ' '), flush=True)
 " "$bind" > "$T/notify.out" 2>&1 &
     local listener=$!
-    sleep 0.3
+    # memd's notification is a datagram: the socket must be bound before it starts.
+    for _ in $(seq 1 300); do grep -q listening "$T/notify.out" && break; sleep 0.05; done
     NOTIFY_SOCKET="$name" start_memd
     for _ in $(seq 1 100); do grep -q READY=1 "$T/notify.out" && break; sleep 0.05; done
     check "memd sent READY=1 to $name" grep -q 'READY=1' "$T/notify.out"
