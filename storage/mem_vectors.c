@@ -27,6 +27,7 @@
 #define PER_BLOCK_MAX 256
 #define RERANK_MIN   64          //  candidates re-scored exactly: 2k, at least this
 #define RERANK_MAX   4000
+#define VNNI_MAX_PADDED 4096     //  s_dots_vnni's query buffer (the codec's dimension limit)
 
 typedef struct {
     uint32_t dims;
@@ -346,11 +347,13 @@ mem_vectors_remove (mem_store_t *store, MDB_txn *txn, uint64_t id)
 //  registers are picked at load time where the compiler supports them.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) \
     && !defined(__SANITIZE_ADDRESS__)
+#define S_X86_CLONES 1
+#include <immintrin.h>
 __attribute__ ((target_clones ("avx2", "default")))
 #endif
 static void
-s_dots (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t padded,
-        int32_t *out)
+s_dots_plain (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t padded,
+              int32_t *out)
 {
     for (size_t e = 0; e < n; e++) {
         const int8_t *c = (const int8_t *) (entries + e * stride + ENTRY_HEADER);
@@ -359,6 +362,56 @@ s_dots (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t
             acc += (int16_t) q[i] * (int16_t) c[i];
         out[e] = acc;
     }
+}
+
+#ifdef S_X86_CLONES
+//  The same with AVX-512 VNNI: vpdpbusd multiplies 64 byte pairs and adds
+//  them into 16 int32 lanes in one instruction, where AVX2 needs several
+//  per 16 pairs (perf: most of a hybrid recall's time). It wants one side
+//  unsigned: the query is moved up by 128, and 128 × the sum of the codes
+//  (a second vpdpbusd, against ones) is taken off again. Integers
+//  throughout, so the results equal s_dots_plain's exactly.
+__attribute__ ((target ("avx512f,avx512bw,avx512vnni")))
+static void
+s_dots_vnni (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t padded,
+             int32_t *out)
+{
+    uint8_t shifted[VNNI_MAX_PADDED];
+    for (size_t i = 0; i < padded; i++)
+        shifted[i] = (uint8_t) (q[i] + 128);
+    const __m512i ones = _mm512_set1_epi8 (1);
+    size_t whole = padded & ~(size_t) 63;
+    __mmask64 tail = padded > whole ? (__mmask64) -1 >> (64 - (padded - whole)) : 0;
+    for (size_t e = 0; e < n; e++) {
+        const uint8_t *c = entries + e * stride + ENTRY_HEADER;
+        __m512i dot = _mm512_setzero_si512 (), sum = _mm512_setzero_si512 ();
+        for (size_t i = 0; i < whole; i += 64) {
+            __m512i codes = _mm512_loadu_si512 (c + i);
+            dot = _mm512_dpbusd_epi32 (dot, _mm512_loadu_si512 (shifted + i), codes);
+            sum = _mm512_dpbusd_epi32 (sum, ones, codes);
+        }
+        if (tail) {   //  the last 16, 32 or 48 bytes
+            __m512i codes = _mm512_maskz_loadu_epi8 (tail, c + whole);
+            dot = _mm512_dpbusd_epi32 (dot, _mm512_maskz_loadu_epi8 (tail, shifted + whole), codes);
+            sum = _mm512_dpbusd_epi32 (sum, ones, codes);
+        }
+        out[e] = _mm512_reduce_add_epi32 (dot) - 128 * _mm512_reduce_add_epi32 (sum);
+    }
+}
+#endif
+
+static void
+s_dots (const uint8_t *entries, size_t n, size_t stride, const int8_t *q, size_t padded,
+        int32_t *out)
+{
+#ifdef S_X86_CLONES
+    if (padded <= VNNI_MAX_PADDED && __builtin_cpu_supports ("avx512vnni")
+        && __builtin_cpu_supports ("avx512bw")) {
+        s_dots_vnni (entries, n, stride, q, padded, out);
+        return;
+    }
+#endif
+    s_dots_plain (entries, n, stride, q, padded, out);
 }
 
 static int
@@ -668,6 +721,44 @@ s_test_problem (void *arg, const char *text)
 }
 
 //  A deterministic pseudo-random unit-ish vector.
+//  Every dot product variant this CPU runs gives the plain loop's integers,
+//  for every padding (whole 64-byte steps and each tail) and the extremes.
+static void
+s_test_dots (void)
+{
+    enum { N = 9, MAX_PADDED = 272 };
+    size_t stride = ENTRY_HEADER + MAX_PADDED;
+    uint8_t *entries = malloc (N * stride);
+    int8_t q[MAX_PADDED];
+    int32_t want[N], got[N];
+    assert (entries);
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < N * stride; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        entries[i] = (uint8_t) x;
+    }
+    for (size_t i = 0; i < MAX_PADDED; i++)
+        q[i] = (int8_t) (i % 3 ? (int) (i * 37 % 255) - 127 : -127);
+    memset (entries + ENTRY_HEADER, 0x81, MAX_PADDED);   //  entry 0: every code -127
+    for (size_t padded = 16; padded <= MAX_PADDED; padded += 16) {
+        for (size_t e = 0; e < N; e++) {
+            const int8_t *c = (const int8_t *) (entries + e * stride + ENTRY_HEADER);
+            want[e] = 0;
+            for (size_t i = 0; i < padded; i++)
+                want[e] += q[i] * c[i];
+        }
+        s_dots_plain (entries, N, stride, q, padded, got);
+        assert (memcmp (want, got, sizeof want) == 0);
+#ifdef S_X86_CLONES
+        if (__builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw")) {
+            s_dots_vnni (entries, N, stride, q, padded, got);
+            assert (memcmp (want, got, sizeof want) == 0);
+        }
+#endif
+    }
+    free (entries);
+}
+
 static void
 s_test_vector (float *v, uint32_t dims, uint64_t seed)
 {
@@ -815,6 +906,7 @@ mem_vectors_test (bool verbose)
     char cmd[300];
     snprintf (cmd, sizeof cmd, "rm -rf %s", dir);
     assert (system (cmd) == 0);
+    s_test_dots ();
     if (verbose)
         printf ("(verbose) ");
     printf ("OK\n");
