@@ -7,8 +7,8 @@
 // The model is the Universal Sentence Encoder lite (512 dimensions,
 // Apache-2.0) as packaged by EnergeticAI: its weights ship inside the npm
 // package, so nothing is fetched at run time. It runs on TensorFlow.js's
-// plain JavaScript CPU backend: a few thousand short texts take about a
-// minute.
+// plain JavaScript CPU backend: LoCoMo dev's 3,522 short texts take about
+// 90 s on one core.
 //
 //   node embed.js TEXTS.jsonl OUT.emb
 "use strict";
