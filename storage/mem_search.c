@@ -191,17 +191,26 @@ s_vector_fill (s_run_t *run)
     return 0;
 }
 
+//  The best BM25 and the best cosine among the candidates (the normalisers
+//  of weighted fusion and of the strengths).
+static void
+s_bests (const s_run_t *run, double *best_lex, double *best_vec)
+{
+    *best_lex = *best_vec = 0;
+    for (size_t i = 0; i < run->n; i++) {
+        const s_cand_t *c = &run->cands[i];
+        *best_lex = c->lex > *best_lex ? c->lex : *best_lex;
+        *best_vec = c->has_vec && c->vec > *best_vec ? c->vec : *best_vec;
+    }
+}
+
 //  Fused scores of every candidate (see mem_search.h).
 static void
 s_fuse (s_run_t *run)
 {
     const mem_weights_t *w = &run->query->weights;
-    double best_lex = 0, best_vec = 0;
-    for (size_t i = 0; i < run->n; i++) {
-        const s_cand_t *c = &run->cands[i];
-        best_lex = c->lex > best_lex ? c->lex : best_lex;
-        best_vec = c->has_vec && c->vec > best_vec ? c->vec : best_vec;
-    }
+    double best_lex, best_vec;
+    s_bests (run, &best_lex, &best_vec);
     for (size_t i = 0; i < run->n; i++) {
         s_cand_t *c = &run->cands[i];
         double priors = w->recency * c->recency + w->salience * c->salience;
@@ -232,12 +241,8 @@ static void
 s_strengths (s_run_t *run)
 {
     const mem_weights_t *w = &run->query->weights;
-    double best_lex = 0, best_vec = 0;
-    for (size_t i = 0; i < run->n; i++) {
-        const s_cand_t *c = &run->cands[i];
-        best_lex = c->lex > best_lex ? c->lex : best_lex;
-        best_vec = c->has_vec && c->vec > best_vec ? c->vec : best_vec;
-    }
+    double best_lex, best_vec;
+    s_bests (run, &best_lex, &best_vec);
     double total = (best_lex > 0 ? w->lexical : 0) + (best_vec > 0 ? w->vector : 0);
     for (size_t i = 0; i < run->n; i++) {
         s_cand_t *c = &run->cands[i];
