@@ -1130,7 +1130,6 @@ static void s_bench_free (s_bench_t *self)
     memset (self, 0, sizeof (*self));
 }
 
-//  Loads the data and runs every selected system; 0 when all ran and scored
 //  --texts: every turn as indexed and every question, one JSONL line each
 static int s_write_texts (const s_bench_t *self)
 {
@@ -1153,6 +1152,7 @@ static int s_write_texts (const s_bench_t *self)
     return 0;
 }
 
+//  Loads the data and runs every selected system; 0 when all ran and scored
 static int s_bench_run (s_bench_t *self)
 {
     if (s_load (self))
@@ -1228,6 +1228,13 @@ static const char s_fixture[] =
     "  {\"question\": \"What colour is the car?\","
     "   \"evidence\": [\"D1:2\"], \"category\": 1}]}]";
 
+static void s_put_u32le (FILE *out, uint32_t value)
+{
+    unsigned char b[4] = {(unsigned char) value, (unsigned char) (value >> 8),
+                          (unsigned char) (value >> 16), (unsigned char) (value >> 24)};
+    assert (fwrite (b, 1, 4, out) == 4);
+}
+
 //  A vector file made by hand for the fixture: turn i is the unit vector
 //  e_i, each question the vector of the turn it should find first. The
 //  embedding alone then ranks that turn first: R@1 by category is known.
@@ -1250,8 +1257,9 @@ static void s_selftest_vector_file (const s_opts_t *opts, const char *dir, const
 
     FILE *in = fopen (texts, "r"), *out = fopen (vectors, "wb");
     assert (in && out);
-    uint32_t header[2] = {DIMS, 11};
-    assert (fwrite ("MEMDEMB1", 1, 8, out) == 8 && fwrite (header, 4, 2, out) == 2);
+    assert (fwrite ("MEMDEMB1", 1, 8, out) == 8);
+    s_put_u32le (out, DIMS);
+    s_put_u32le (out, 11);
     char line[512];
     size_t n = 0;
     for (; fgets (line, sizeof line, in); n++) {
@@ -1259,10 +1267,12 @@ static void s_selftest_vector_file (const s_opts_t *opts, const char *dir, const
         assert (doc && json_is_string (json_object_get (doc, "text")));
         const char *text = json_string_value (json_object_get (doc, "text"));
         uint32_t length = (uint32_t) strlen (text);
-        float v[DIMS] = {0};
-        v[n < 5 ? n : (size_t) s_target[n - 5]] = 1;
-        assert (fwrite (&length, 4, 1, out) == 1 && fwrite (text, 1, length, out) == length
-                && fwrite (v, sizeof (float), DIMS, out) == DIMS);
+        s_put_u32le (out, length);
+        assert (fwrite (text, 1, length, out) == length);
+        for (size_t d = 0; d < DIMS; d++) {   //  1.0f or 0.0f, little-endian
+            size_t one = n < 5 ? n : (size_t) s_target[n - 5];
+            s_put_u32le (out, d == one ? 0x3f800000u : 0);
+        }
         json_decref (doc);
     }
     assert (n == 11); //  5 turns, then the 6 questions of categories 1-4
