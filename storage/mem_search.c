@@ -338,10 +338,7 @@ s_graph (s_run_t *run, unsigned pool)
     int rc = query->graph (run->txn, run->agent, seeds, n_seeds, related, pool, &n,
                            query->graph_arg);
     for (unsigned i = 0, rank = 0; i < n && !rc; i++) {
-        bool seed = false;
-        for (unsigned j = 0; j < n_seeds && !seed; j++)
-            seed = seeds[j].id == related[i].id;
-        if (seed || !s_filter (related[i].id, run))
+        if (!s_filter (related[i].id, run))   //  (the seeds are not among them: mem_graph_fn)
             continue;
         s_cand_t *c = s_cand (run, related[i].id, &rc);
         if (!c || c->graph_rank)

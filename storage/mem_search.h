@@ -45,7 +45,7 @@
 #include "memd.pb-c.h"
 
 #define MEM_SEARCH_POOL        50                          /* candidates per signal, at least */
-#define MEM_SEARCH_SEEDS       5                          /* fused hits handed to the graph */
+#define MEM_SEARCH_SEEDS       5                           /* fused hits handed to the graph */
 #define MEM_SEARCH_RRF_K       60.0
 #define MEM_SEARCH_HALF_LIFE   (30LL * 24 * 3600 * 1000)   /* recency halves in 30 days */
 #define MEM_SEARCH_PHRASE_BOOST 1.0                        /* BM25 x (1 + this) with every phrase */

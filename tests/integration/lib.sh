@@ -77,6 +77,28 @@ kill9_memd () {
     MEMD_PID=""
 }
 
+# listen NAME ARGS...: memctl events ARGS in the background ($NAME_pid; output
+# in $T/NAME.out), back once memd has confirmed the subscription (memctl says
+# "listening" only then; 10 s at most).
+listen () {
+    local name=$1; shift
+    "$MEMCTL" events "$@" > "$T/$name.out" 2> "$T/$name.err" &
+    eval "${name}_pid=$!"
+    for _ in $(seq 1 200); do
+        grep -q "listening" "$T/$name.err" && return 0
+        sleep 0.05
+    done
+    echo "memctl events did not subscribe: $(cat "$T/$name.err")" >&2; return 1
+}
+# done_within PID SECONDS: the process ends by itself in time (status 0).
+done_within () {
+    for _ in $(seq 1 $(( $2 * 20 ))); do
+        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
+        sleep 0.05
+    done
+    kill "$1" 2>/dev/null; return 1
+}
+
 # Fails the test for every non-empty valgrind log (-q: only reports are written).
 valgrind_check () {
     local log runs=0 bad=0

@@ -5,26 +5,6 @@
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-# listen NAME ARGS...: memctl events in the background until it is subscribed.
-listen () {
-    local name=$1; shift
-    "$MEMCTL" events "$@" > "$T/$name.out" 2> "$T/$name.err" &
-    eval "${name}_pid=$!"
-    for _ in $(seq 1 100); do
-        grep -q "listening" "$T/$name.err" && return 0
-        sleep 0.05
-    done
-    echo "memctl events did not subscribe: $(cat "$T/$name.err")" >&2; return 1
-}
-# done_within PID SECONDS: the process ends by itself in time (status 0).
-done_within () {
-    for _ in $(seq 1 $(( $2 * 20 ))); do
-        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
-        sleep 0.05
-    done
-    kill "$1" 2>/dev/null; return 1
-}
-
 start_memd --set jobs/backoff_ms=10 --set jobs/backoff_max_ms=20
 
 check "memctl events refuses an unknown topic (usage, exit 2)" \

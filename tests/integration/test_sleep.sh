@@ -67,20 +67,12 @@ check "status says why: the last transition was activity" \
       /usr/bin/python3 -c "import json; t = json.load(open('$T/status.json'))['last_transition']; assert t['to'] == 'WAKE' and t['reason'].startswith('activity'), t"
 
 # Events: a subscriber sees the state changes.
-# subscribe FILE COUNT: memctl events in the background ($events_pid), back
-# once memd has confirmed the subscription (memctl says "listening").
-subscribe () {
-    timeout 60 "$MEMCTL" --json events -n "$2" state > "$1" 2> "$1.err" &
-    events_pid=$!
-    for _ in $(seq 1 200); do grep -q listening "$1.err" 2>/dev/null && return 0; sleep 0.05; done
-    fail "memctl events did not subscribe within 10 s"; cat "$1.err" >&2
-}
-subscribe "$T/events" 3
+listen events --json -n 3 state || fail "memctl events did not subscribe"
 check "memd hibernates again" wait_state HIBERNATE 10
-wait $events_pid || true
+done_within "$events_pid" 60 || true
 check "memctl events printed the transitions" \
       /usr/bin/python3 -c "
-import json; e = [json.loads(l) for l in open('$T/events')]
+import json; e = [json.loads(l) for l in open('$T/events.out')]
 assert [x['to'] for x in e] == ['DROWSY', 'SLEEP', 'HIBERNATE'], e"
 
 # HIBERNATE for 10 s with one idle client connected: no thread runs.
@@ -108,14 +100,14 @@ check "a request moves the counters" [ "$(switches)" -gt "$s1" ]
 watched () { "$MEMCTL" --json status | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['watch']['lines'])"; }
 check "the watched transcript's 3 lines were ingested" [ "$(watched)" = 3 ]
 check "memd hibernates" wait_state HIBERNATE 10
-subscribe "$T/wake_event" 1
+listen wake_event --json -n 1 state || fail "memctl events did not subscribe"
 echo '{"type":"user","sessionId":"t4","message":{"content":"a new turn while asleep"}}' >> "$W/project/session.jsonl"
 wakes () { [ "$(watched)" = 4 ]; }
 for _ in $(seq 1 40); do wakes && break; sleep 0.05; done
 check "an appended line is ingested in HIBERNATE" [ "$(watched)" = 4 ]
-wait $events_pid || true
+done_within "$wake_event_pid" 60 || true
 check "and woke memd as work in flight" /usr/bin/python3 -c "
-import json; e = json.loads(open('$T/wake_event').read())
+import json; e = json.loads(open('$T/wake_event.out').read())
 assert e['to'] == 'WAKE' and e['reason'] == 'work in flight', e"
 check "memd hibernates again after ingesting" wait_state HIBERNATE 10
 check "memd exits cleanly" stop_memd
