@@ -45,7 +45,8 @@ s_spread_edge (const mem_edge_t *edge, void *arg)
     if (sp->taken++ == MEM_GRAPH_FANOUT)
         return MDB_NOTFOUND;   //  enough from this seed (stops the walk, not an error)
     uint64_t other = edge->src == sp->seed ? edge->dst : edge->src;
-    double passed = MEM_GRAPH_SPREAD * sp->seed_score * mem_graph_edge_weight (edge);
+    double passed = MEM_GRAPH_SPREAD * sp->seed_score * mem_graph_edge_weight (edge)
+                    * (edge->type == MEM_EDGE_TEMPORAL ? MEM_GRAPH_TEMPORAL : 1.0);
     if (other == sp->seed || !(passed > 0))
         return 0;
     s_cand_t *cand = s_find (sp, other);
@@ -332,9 +333,9 @@ mem_graph_recall_test (bool verbose)
     assert (mem_index_writer_flush (index, txn) == 0);
     uint32_t agent;
     assert (mem_agents_lookup (store, txn, "a", false, &agent) == 0);
-    //  1 → 5 (temporal), 2 → 5 (lexical 0.5), 1 → 6 (derived), 2 → 7,
-    //  3 → 8 (8 is forgotten), 1 → 3 (temporal).
-    mem_edge_t edges[] = {{1, 5, MEM_EDGE_TEMPORAL, 1}, {2, 5, MEM_EDGE_LEXICAL, 0.5f},
+    //  1 → 5 (lexical), 2 → 5 (lexical 0.5), 1 → 6 (derived), 2 → 7
+    //  (temporal), 3 → 8 (8 is forgotten), 1 → 3 (temporal).
+    mem_edge_t edges[] = {{1, 5, MEM_EDGE_LEXICAL, 1}, {2, 5, MEM_EDGE_LEXICAL, 0.5f},
                           {1, 6, MEM_EDGE_DERIVED, 1},  {2, 7, MEM_EDGE_TEMPORAL, 1},
                           {3, 8, MEM_EDGE_TEMPORAL, 1}, {1, 3, MEM_EDGE_TEMPORAL, 1}};
     for (size_t i = 0; i < 6; i++)
@@ -344,13 +345,14 @@ mem_graph_recall_test (bool verbose)
     //  Hits 1 (10), 2 (8), 3 (1). 5 gathers from 1 and 2: 0.5 × (10 + 4)
     //  = 7; 6 gets 0.5 × 10 × 0.5 = 2.5; 7 is filtered out; 8 is not
     //  live. The hits 1 and 3, matched by the query, take a quarter of what
-    //  they pass each other: 1 gets 0.25 × 0.5 × 1, 3 gets 0.25 × 0.5 × 10.
+    //  they pass each other along their TEMPORAL edge (T = MEM_GRAPH_TEMPORAL
+    //  of it): 1 gets 0.25 × 0.5 × 1 × T, 3 gets 0.25 × 0.5 × 10 × T.
     mem_hit_t hits[6] = {{1, 10}, {2, 8}, {3, 1}};
     unsigned n = 3;
     assert (mem_graph_recall (store, txn, agent, false, s_test_not_7, NULL, hits, &n, 6) == 0);
     assert (n == 5);
     uint64_t order[] = {1, 2, 5, 6, 3};
-    double scores[] = {10.125, 8, 7, 2.5, 2.25};
+    double scores[] = {10 + 0.125 * MEM_GRAPH_TEMPORAL, 8, 7, 2.5, 1 + 1.25 * MEM_GRAPH_TEMPORAL};
     for (unsigned i = 0; i < n; i++)
         assert (hits[i].id == order[i] && fabs (hits[i].score - scores[i]) < 1e-6);
     //  Room for fewer: the best stay.
@@ -361,19 +363,19 @@ mem_graph_recall_test (bool verbose)
     assert (n == 3 && hits[2].id == 5);
 
     //  As mem_search's graph signal: what the seeds reach, seeds left out,
-    //  unfiltered (the seam filters): 5 (7), 7 (4), 6 (2.5);
+    //  unfiltered (the seam filters): 5 (7), 6 (2.5), 7 (0.5 × 8 × T);
     //  8 is not live.
     mem_hit_t seeds[3] = {{1, 10}, {2, 8}, {3, 1}}, related[8];
     unsigned n_related;
     assert (mem_graph_signal (txn, agent, seeds, 3, related, 8, &n_related, store) == 0);
-    uint64_t related_order[] = {5, 7, 6};
-    double related_scores[] = {7, 4, 2.5};
+    uint64_t related_order[] = {5, 6, 7};
+    double related_scores[] = {7, 2.5, 4 * MEM_GRAPH_TEMPORAL};
     assert (n_related == 3);
     for (unsigned i = 0; i < n_related; i++)
         assert (related[i].id == related_order[i]
                 && fabs (related[i].score - related_scores[i]) < 1e-6);
     assert (mem_graph_related (store, txn, agent, seeds, 3, related, 2, &n_related) == 0);
-    assert (n_related == 2 && related[0].id == 5 && related[1].id == 7);
+    assert (n_related == 2 && related[0].id == 5 && related[1].id == 6);
 
     //  After a build: communities {1, 2, 3} and {5, 6, 7}; central 5 is
     //  boosted, and diversify puts it ahead of 2.

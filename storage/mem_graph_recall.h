@@ -32,6 +32,11 @@
    recall@10–25 until it starts to push weak neighbours over the top hit. */
 #define MEM_GRAPH_SPREAD      0.5    /* share of a hit's score passed along an edge of weight 1 */
 #define MEM_GRAPH_MATCHED     0.25   /* of that, what a record the query matched takes */
+/* A hit's session neighbours already take a share of its score in recall
+   (mem_search's session context); along TEMPORAL edges, the same
+   neighbours, the graph passes only this much more. At 1 the two counted
+   twice and the graph cost LoCoMo recall@10 (0.729 -> 0.716). */
+#define MEM_GRAPH_TEMPORAL    0.3
 #define MEM_GRAPH_SEEDS       10     /* hits that spread */
 #define MEM_GRAPH_FANOUT      32     /* edges followed from each seed, each way */
 #define MEM_GRAPH_CENTRALITY  0.1    /* the most PageRank can add, as a fraction of a score */

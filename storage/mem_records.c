@@ -611,6 +611,46 @@ mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent, cons
 }
 
 int
+mem_records_session_neighbours (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                                const char *session, uint64_t id, uint64_t *prev,
+                                uint64_t *next)
+{
+    *prev = *next = 0;
+    uint8_t sk[SESSION_KEY_MAX], idk[8];
+    mem_put_u64be (idk, id);
+    size_t key_len = s_session_key (sk, agent, session);
+    MDB_val skey = {key_len, sk}, val = {8, idk};
+    MDB_cursor *cursor;
+    int rc = MEM_MDB (mdb_cursor_open (txn, mem_store_dbi (store, MEM_DB_SESSIONS), &cursor));
+    if (rc)
+        return rc;
+    //  One seek to id, then a step each way (back over id after the next;
+    //  after a failed step the cursor is unset, so then a second seek).
+    rc = mdb_cursor_get (cursor, &skey, &val, MDB_GET_BOTH);
+    if (rc == 0) {
+        rc = mdb_cursor_get (cursor, &skey, &val, MDB_NEXT_DUP);
+        if (rc == 0 && val.mv_size != 8)
+            rc = MDB_CORRUPTED;
+        if (rc == 0) {
+            *next = mem_get_u64be (val.mv_data);
+            rc = mdb_cursor_get (cursor, &skey, &val, MDB_PREV_DUP);
+        } else if (rc == MDB_NOTFOUND) {
+            skey = (MDB_val){key_len, sk};
+            val = (MDB_val){8, idk};
+            rc = mdb_cursor_get (cursor, &skey, &val, MDB_GET_BOTH);
+        }
+        if (rc == 0)
+            rc = mdb_cursor_get (cursor, &skey, &val, MDB_PREV_DUP);
+        if (rc == 0 && val.mv_size != 8)
+            rc = MDB_CORRUPTED;
+        if (rc == 0)
+            *prev = mem_get_u64be (val.mv_data);
+    }
+    mdb_cursor_close (cursor);
+    return rc == MDB_NOTFOUND ? 0 : MEM_MDB (rc);   //  (nothing that way, or id not live)
+}
+
+int
 mem_records_index_uids (mem_store_t *store, MDB_txn *txn)
 {
     MDB_cursor *cursor;

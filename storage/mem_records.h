@@ -114,6 +114,13 @@ int mem_records_forget_session (mem_store_t *store, MDB_txn *txn, uint32_t agent
    graph's TEMPORAL edges); MDB_NOTFOUND when there is none. */
 int mem_records_session_prev (mem_store_t *store, MDB_txn *txn, uint32_t agent,
                               const char *session, uint64_t id, uint64_t *prev);
+
+/* The live records of agent's session just before and just after id
+   (session context in recall); 0 where there is none, both 0 when id is
+   not a live record of the session. Returns 0 or an LMDB code. */
+int mem_records_session_neighbours (mem_store_t *store, MDB_txn *txn, uint32_t agent,
+                                    const char *session, uint64_t id, uint64_t *prev,
+                                    uint64_t *next);
 /* What mem_records_import did with a record. */
 typedef enum {
     MEM_IMPORT_ADDED = 1,      /* stored (*id is its id here) */

@@ -6,6 +6,12 @@
        and, with a query embedding, the cosine top P (mem_vectors), where
        P = max (k, MEM_SEARCH_POOL). Only live records that pass the
        caller's filter are candidates.
+       Session context: a record's lexical score is raised to a share of
+       its session neighbours' when that is more (MEM_SEARCH_CONTEXT_AFTER
+       of the record before it, MEM_SEARCH_CONTEXT_BEFORE of the one after,
+       over MEM_SEARCH_CONTEXT_TURNS turns): a reply ("Yes, I drew it")
+       rarely repeats the words of the turn it answers. Neighbours outside
+       the pool join when their share would have made it.
     2. Priors for each candidate: recency = 2^(-age / 30 days) from
        created_at_ms, and the record's salience (0..1, kept by the sleep
        cycle: it decays from salience_base since the record was captured
@@ -49,6 +55,12 @@
 #define MEM_SEARCH_RRF_K       60.0
 #define MEM_SEARCH_HALF_LIFE   (30LL * 24 * 3600 * 1000)   /* recency halves in 30 days */
 #define MEM_SEARCH_PHRASE_BOOST 1.0                        /* BM25 x (1 + this) with every phrase */
+/* Session context (above): of a record's lexical score, what the next
+   record of its session may take, what the one before it may take, and
+   how many records away that reaches. */
+#define MEM_SEARCH_CONTEXT_AFTER  0.85
+#define MEM_SEARCH_CONTEXT_BEFORE 0.7
+#define MEM_SEARCH_CONTEXT_TURNS  2
 #define MEM_SEARCH_GRAPH_KEEP  1                           /* first places a graph record cannot take */
 #define MEM_SEARCH_GRAPH_MATCHED 0.25                      /* of the graph's score, what a matched record takes */
 #define MEM_SEARCH_EXPLAIN_MAX 1024
@@ -94,7 +106,7 @@ typedef struct {
     double score;                /* fused */
     Memd__V1__Record *record;    /* the live record (the caller frees it) */
     unsigned lex_rank, vec_rank, graph_rank;   /* 1-based; 0: not ranked by that signal */
-    double lex, vec, graph;      /* BM25 (phrase boost included), cosine, graph score */
+    double lex, vec, graph;      /* BM25 (phrase boost, session context), cosine, graph score */
     double recency, salience;
     char *explain;               /* malloc'ed when asked; NULL otherwise */
 } mem_search_hit_t;
