@@ -4,7 +4,8 @@
 
     Embeddings that memd must refuse, and how; ranking on a small corpus
     whose answer for each signal (lexical, vector, recency, salience) and
-    for their fusion is worked out by hand below; Context blocks that stay
+    for their fusion is worked out by hand below; session context (a
+    reply ranked after the turn it answers); Context blocks that stay
     within their budget and never repeat a record; and recall statistics
     written after recalls by the writer, never by the recall itself. */
 #include <czmq.h>
@@ -240,6 +241,73 @@ s_test_ranking (void)
     memd_client_reply_free (&reply);
 }
 
+//  Session context: a reply takes a share of the turn it answers. "paint
+//  sunset" matches turn 2 (both words) and, in another session, turn 6
+//  (one word); turn 3 answers turn 2 and ranks right after it, turn 4 is
+//  two away and comes too, turn 5 (three away) does not. Without a
+//  session the same turns are left as they are.
+static const char *s_turns[] = {
+    "Hi Mel, how was your week?",             //  1, session a
+    "Did you paint that sunset yourself?",    //  2
+    "Yes, I drew it last week with pastels",  //  3
+    "Thanks, it hangs in the hall now",       //  4
+    "See you at the gallery soon",            //  5
+    "The sunset over the lake was orange",    //  6, session b
+};
+#define S_TURNS (sizeof s_turns / sizeof s_turns[0])
+
+static size_t
+s_talk (const char *agent, bool sessions, uint64_t *ids, char *explain, size_t explain_size)
+{
+    uint64_t first = 0;
+    for (size_t i = 0; i < S_TURNS; i++) {
+        Memd__V1__Record rec = MEMD__V1__RECORD__INIT;
+        Memd__V1__Record *recs[] = {&rec};
+        rec.text = (char *) s_turns[i];
+        rec.session_id = !sessions ? "" : i < 5 ? "a" : "b";
+        uint64_t id = 0;
+        CHECK (!memd_client_capture (s_client, agent, recs, 1, &id, NULL), "capture: %s",
+               memd_client_error (s_client));
+        first = first ? first : id;
+    }
+    Memd__V1__Recall q = MEMD__V1__RECALL__INIT;
+    Memd__V1__RankWeights w = MEMD__V1__RANK_WEIGHTS__INIT;
+    w.lexical = 1;
+    q.weights = &w;
+    q.query = "paint sunset";
+    q.graph = MEMD__V1__RECALL_GRAPH__RECALL_GRAPH_OFF;
+    q.explain = true;
+    q.no_stats = true;
+    q.k = 10;
+    Memd__V1__Reply *reply = memd_client_recall (s_client, agent, &q);
+    CHECK (reply, "recall: %s", memd_client_error (s_client));
+    size_t n = 0;
+    for (; reply && n < reply->recall->n_hits; n++)
+        ids[n] = reply->recall->hits[n]->record->id - first + 1;
+    snprintf (explain, explain_size, "%s", n > 1 ? reply->recall->hits[1]->explain : "");
+    memd_client_reply_free (&reply);
+    return n;
+}
+
+static void
+s_test_session_context (void)
+{
+    uint64_t ids[16];
+    char explain[1024];
+    size_t n = s_talk ("talk", true, ids, explain, sizeof explain);
+    s_expect_order ("session context: the reply follows", ids, n, (uint64_t[]){2, 3}, 2);
+    bool has4 = false, has5 = false;
+    for (size_t i = 0; i < n; i++)
+        has4 |= ids[i] == 4, has5 |= ids[i] == 5;
+    CHECK (has4 && !has5, "session context: two turns away %s, three away %s",
+           has4 ? "in" : "missing", has5 ? "in" : "out");
+    CHECK (strstr (explain, "context") && strstr (explain, "bm25 0.000"),
+           "session context: explain '%s'", explain);
+    n = s_talk ("talk-alone", false, ids, explain, sizeof explain);
+    s_expect_order ("without sessions: the matches alone", ids, n, (uint64_t[]){2, 6}, 2);
+    CHECK (n == 2, "without sessions: %zu hits, expected 2", n);
+}
+
 //  Context: never over the budget, never a record twice, near-duplicates once.
 static void
 s_test_context (void)
@@ -355,6 +423,7 @@ main (int argc, char *argv[])
     s_client = memd_client_new (argv[1], 5000);
     s_test_errors ();
     s_test_ranking ();
+    s_test_session_context ();
     s_test_context ();
     s_test_stats ();
     memd_client_destroy (&s_client);
