@@ -117,9 +117,11 @@ s_by_fused (const void *a, const void *b)
 }
 
 //  Raises a candidate's lexical score to value, the share of a session
-//  neighbour's (from) it inherits, when that is more than it has.
+//  neighbour's (from, of that kind) it inherits, when that is more than it
+//  has and it is of the same kind (a session's digest, a SUMMARY, neither
+//  gives to nor takes from its turns).
 static int
-s_lift (s_run_t *run, uint64_t id, double value, uint64_t from, unsigned turn)
+s_lift (s_run_t *run, uint64_t id, int kind, double value, uint64_t from, unsigned turn)
 {
     if (!id)
         return 0;
@@ -127,11 +129,13 @@ s_lift (s_run_t *run, uint64_t id, double value, uint64_t from, unsigned turn)
     int rc = 0;
     if (!c) {
         //  A new candidate only with a score that would have made the pool.
-        if (value < run->lex_floor || !s_filter (id, run))
+        mem_docmeta_t meta;
+        if (value < run->lex_floor || mem_records_docmeta (run->store, run->txn, id, &meta)
+            || meta.kind != kind || !s_filter (id, run))
             return 0;
         c = s_cand (run, id, &rc);
     }
-    if (c && value > c->lex) {
+    if (c && (int) c->record->kind == kind && value > c->lex) {
         c->lex = value;
         c->lex_from = from;
         c->lifted = turn;
@@ -143,6 +147,7 @@ typedef struct {
     uint64_t id;
     double lex;
     const char *session;         //  (the candidate's record holds it)
+    int kind;
 } s_source_t;
 
 //  Session context: a turn often answers or goes on from its neighbour
@@ -173,19 +178,21 @@ s_context (s_run_t *run)
             const s_cand_t *c = &run->cands[i];
             if (c->lex > 0 && c->lifted + 1 == turn && c->record->session_id
                 && *c->record->session_id && reach * c->lex >= run->lex_floor)
-                sources[n++] = (s_source_t){c->id, c->lex, c->record->session_id};
+                sources[n++] = (s_source_t){c->id, c->lex, c->record->session_id,
+                                            (int) c->record->kind};
         }
         int rc = 0;
         for (size_t i = 0; i < n && !rc; i++) {
             uint64_t prev, next;
             rc = mem_records_session_neighbours (run->store, run->txn, run->agent,
                                                  sources[i].session, sources[i].id, &prev, &next);
+            const s_source_t *src = &sources[i];
             if (!rc)
-                rc = s_lift (run, next, MEM_SEARCH_CONTEXT_AFTER * sources[i].lex, sources[i].id,
+                rc = s_lift (run, next, src->kind, MEM_SEARCH_CONTEXT_AFTER * src->lex, src->id,
                              turn);
             if (!rc)
-                rc = s_lift (run, prev, MEM_SEARCH_CONTEXT_BEFORE * sources[i].lex,
-                             sources[i].id, turn);
+                rc = s_lift (run, prev, src->kind, MEM_SEARCH_CONTEXT_BEFORE * src->lex, src->id,
+                             turn);
         }
         free (sources);
         if (rc || n == 0)
@@ -590,6 +597,7 @@ static const struct {
     {"s1", "See you at the gallery soon"},             //  12
     {"s2", "The sunset over the lake was orange"},     //  13
     {"s2", "We swam until dark"},                      //  14
+    {"s2", "An evening by the water"},                 //  15, a SUMMARY
 };
 #define S_TURNS (sizeof s_turns / sizeof s_turns[0])
 
@@ -680,6 +688,8 @@ mem_search_test (bool verbose)
         rec.text = (char *) s_turns[i].text;
         rec.session_id = (char *) s_turns[i].session;
         rec.created_at_ms = S_NOW;
+        if (i == S_TURNS - 1)
+            rec.kind = MEMD__V1__KIND__SUMMARY;
         uint64_t id;
         bool dup;
         assert (mem_records_capture (&batch, &rec, "talk", S_NOW, &id, &dup) == 0);
@@ -736,13 +746,15 @@ mem_search_test (bool verbose)
 
     //  Session context: "paint sunset" matches 9 and 13 (one word). 10
     //  answers 9 and takes 0.85 of its score, 11 0.85 of that (two turns;
-    //  12 is three away), 8 before it 0.7; 14 takes 0.85 of 13's.
+    //  12 is three away), 8 before it 0.7; 14 takes 0.85 of 13's, and
+    //  passes nothing on to 15, a SUMMARY (only records of one kind do).
     uint32_t talk;
     assert (mem_agents_lookup (store, txn, "talk", false, &talk) == 0);
     q.text = "paint sunset";
     q.len = strlen (q.text);
     q.explain = true;
-    assert (s_top (store, txn, talk, &q, &n, hits) == 9 && n == 6 && !s_hit (hits, n, 12));
+    assert (s_top (store, txn, talk, &q, &n, hits) == 9 && n == 6 && !s_hit (hits, n, 12)
+            && !s_hit (hits, n, 15));
     double s9 = hits[0].lex, s13 = s_hit (hits, n, 13)->lex;
     assert (s9 > s13 && s13 > 0);
     assert (fabs (s_hit (hits, n, 10)->lex - MEM_SEARCH_CONTEXT_AFTER * s9) < 1e-9);

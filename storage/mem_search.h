@@ -11,7 +11,8 @@
        of the record before it, MEM_SEARCH_CONTEXT_BEFORE of the one after,
        over MEM_SEARCH_CONTEXT_TURNS turns): a reply ("Yes, I drew it")
        rarely repeats the words of the turn it answers. Neighbours outside
-       the pool join when their share would have made it.
+       the pool join when their share would have made it; only records of
+       the same kind pass to each other (not a digest to its turns).
     2. Priors for each candidate: recency = 2^(-age / 30 days) from
        created_at_ms, and the record's salience (0..1, kept by the sleep
        cycle: it decays from salience_base since the record was captured
