@@ -155,6 +155,7 @@ zsock_t *mem_wake_line_new (const char *endpoint);
 void mem_wake_line_send (zsock_t *line);
 
 void mem_reaper_test (bool verbose);
+void mem_lifecycle_test (bool verbose);
 
 /* The graph actor's wake-up line, for writers that add records (the
    capture outbox): as the reaper's, best effort after the commit. */

@@ -72,6 +72,13 @@ s_busy (self_t *self)
     return self->busy_capture || self->busy_jobs || self->busy_watch || self->busy_graph;
 }
 
+//  Work in flight that wakes memd: all but the graph's own.
+static bool
+s_working (self_t *self)
+{
+    return self->busy_capture || self->busy_jobs || self->busy_watch;
+}
+
 //  When the state changes next without activity (monotonic), or 0.
 static int64_t
 s_next_deadline (self_t *self)
@@ -294,18 +301,19 @@ s_busy_change (self_t *self, zmsg_t *msg)
     char *source = zmsg_popstr (msg);
     char *flag = zmsg_popstr (msg);
     bool busy = flag && streq (flag, "1");
-    bool was = s_busy (self);
-    bool graph = source && streq (source, "graph");
+    bool was = s_busy (self), was_working = s_working (self);
     if (source && streq (source, "capture"))
         self->busy_capture = busy;
     else if (source && streq (source, "jobs"))
         self->busy_jobs = busy;
     else if (source && streq (source, "watch"))
         self->busy_watch = busy;
-    else if (graph)
+    else if (source && streq (source, "graph"))
         self->busy_graph = busy;
-    //  The graph's own work keeps SLEEP from ending but does not wake memd.
-    if (s_busy (self) && !was && !graph && !(self->state == S_SLEEP && self->forced))
+    //  The graph's own work keeps SLEEP from ending but does not wake memd,
+    //  nor keep other work from waking it (the graph may tell first: its
+    //  word comes through the frontend, the watcher's through busy_in).
+    if (s_working (self) && !was_working && !(self->state == S_SLEEP && self->forced))
         s_enter (self, S_WAKE, "work in flight");
     else if (!s_busy (self) && was && self->state == S_WAKE)
         self->since_ms = mem_mono_ms ();   //  quiet from the end of the work
@@ -448,4 +456,81 @@ mem_lifecycle_actor (zsock_t *pipe, void *args)
     zsock_destroy (&self->graph);
     zsock_destroy (&self->busy_in);
     free (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest: the actor played against stand-ins for its peers.
+
+#undef NDEBUG
+#include <assert.h>
+
+//  Waits for a transition to state on the frontend (PROGRESS skipped);
+//  true with reason (when not NULL) as its reason.
+static bool
+s_test_transition (zsock_t *frontend, const char *state, const char *reason, int timeout_ms)
+{
+    zsock_set_rcvtimeo (frontend, timeout_ms);
+    bool seen = false;
+    zmsg_t *msg;
+    while (!seen && (msg = zmsg_recv (frontend))) {
+        char *command = zmsg_popstr (msg);
+        zframe_t *frame = zmsg_first (msg);
+        if (command && streq (command, "STATE") && frame) {
+            Memd__V1__Transition *t
+                = memd__v1__transition__unpack (NULL, zframe_size (frame), zframe_data (frame));
+            assert (t);
+            seen = streq (t->to_state, state) && (!reason || streq (t->reason, reason));
+            memd__v1__transition__free_unpacked (t, NULL);
+        }
+        zstr_free (&command);
+        zmsg_destroy (&msg);
+    }
+    return seen;
+}
+
+void
+mem_lifecycle_test (bool verbose)
+{
+    (void) verbose;
+    printf (" * mem_lifecycle: ");
+    mem_context_t ctx = {0};
+    ctx.lifecycle.drowsy_after_ms = 200;   //  time to connect the frontend first
+    ctx.lifecycle.sleep_after_ms = 10;
+    zsock_t *writer = zsock_new_pair ("@" MEM_INPROC_CONSOLIDATE);
+    zsock_t *graph = zsock_new_pair ("@" MEM_INPROC_GRAPH_SETTLE);
+    assert (writer && graph);
+    char err[256];
+    zactor_t *actor = mem_actor_start (mem_lifecycle_actor, &ctx, err, sizeof err);
+    assert (actor);
+    zsock_t *frontend = zsock_new_pair (">" MEM_INPROC_LIFECYCLE);
+    zsock_t *busy = zsock_new_push (">" MEM_INPROC_LIFECYCLE_BUSY);
+    assert (frontend && busy);
+
+    //  Quiet: DROWSY, SLEEP, one consolidation step that is the last, the
+    //  graph settled: HIBERNATE.
+    assert (s_test_transition (frontend, "DROWSY", "quiet", 5000));
+    assert (s_test_transition (frontend, "SLEEP", "quiet", 5000));
+    char *command = zstr_recv (writer);
+    assert (command && streq (command, "STEP"));
+    zstr_free (&command);
+    zstr_sendx (writer, "STEP", "DONE", "1", "", NULL);
+    command = zstr_recv (graph);
+    assert (command && streq (command, "SETTLE"));
+    zstr_free (&command);
+    zstr_sendx (graph, "SETTLED", "", NULL);
+    assert (s_test_transition (frontend, "HIBERNATE", "consolidation done", 5000));
+
+    //  The graph's own work does not wake memd; the watcher's, told after
+    //  it (its record reached the graph first), does.
+    zstr_sendx (frontend, "BUSY", "graph", "1", NULL);
+    assert (!s_test_transition (frontend, "WAKE", NULL, 100));
+    zstr_sendx (busy, "BUSY", "watch", "1", NULL);
+    assert (s_test_transition (frontend, "WAKE", "work in flight", 5000));
+
+    zactor_destroy (&actor);
+    zsock_destroy (&busy);
+    zsock_destroy (&frontend);
+    zsock_destroy (&graph);
+    zsock_destroy (&writer);
+    printf ("OK\n");
 }

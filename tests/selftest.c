@@ -50,7 +50,7 @@ static const struct {
     {"mem_export", mem_export_test},   {"mem_zap", mem_zap_test},
     {"mem_vectors", mem_vectors_test}, {"mem_query", mem_query_test},
     {"mem_search", mem_search_test},   {"mem_prompt", mem_prompt_test},
-    {"mem_recstats", mem_recstats_test},
+    {"mem_recstats", mem_recstats_test}, {"mem_lifecycle", mem_lifecycle_test},
     {"mem_redact", mem_redact_test},   {"mem_watchpos", mem_watchpos_test},
     {"memd_transcript", memd_transcript_test},
 };

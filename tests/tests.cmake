@@ -4,7 +4,7 @@ foreach (class mem_stem mem_tokenizer mem_minhash mem_digest mem_codec mem_confi
               mem_index mem_records mem_jobs mem_reaper mem_edges mem_verify mem_consolidate
               mem_redact mem_latency mem_export mem_zap mem_vectors mem_query mem_search
               mem_prompt mem_recstats mem_watchpos memd_transcript mem_graph mem_graph_store
-              mem_graph_link mem_graph_build mem_graph_recall)
+              mem_graph_link mem_graph_build mem_graph_recall mem_lifecycle)
     add_test (NAME selftest_${class} COMMAND memd_selftest --test ${class})
     set_tests_properties (selftest_${class} PROPERTIES TIMEOUT 120)
 endforeach ()
