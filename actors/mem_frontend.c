@@ -483,6 +483,11 @@ s_activity_tell (self_t *self)
 {
     bool busy = self->writes_in_flight > 0;
     zstr_sendx (self->lifecycle, "ACTIVITY", self->activity_what, NULL);
+    //  The lifecycle enters WAKE on every ACTIVITY: status says so from
+    //  now, not once its STATE is back (a Status sent right after this
+    //  request's reply could be answered first, with the state before).
+    //  The transition itself is the lifecycle's word, when it comes.
+    snprintf (self->state, sizeof self->state, "%s", "WAKE");
     self->activity_reports++;
     if (busy && !self->busy_told)
         zstr_sendx (self->lifecycle, "BUSY", "capture", "1", NULL);
