@@ -42,16 +42,22 @@ typedef struct {
     double lex_floor;            //  the weakest BM25 of a full lexical pool (else 0)
 } s_run_t;
 
-//  Live records of the agent that pass the caller's filter.
+//  Live records of the agent that pass the caller's filter; *meta gets
+//  the record's docmeta.
+static bool
+s_admit (s_run_t *run, uint64_t id, mem_docmeta_t *meta)
+{
+    if (mem_records_docmeta (run->store, run->txn, id, meta) || meta->agent != run->agent
+        || (meta->flags & MEM_DOC_TOMBSTONED))
+        return false;
+    return !run->query->filter || run->query->filter (id, run->query->filter_arg);
+}
+
 static bool
 s_filter (uint64_t id, void *arg)
 {
-    s_run_t *run = arg;
     mem_docmeta_t meta;
-    if (mem_records_docmeta (run->store, run->txn, id, &meta) || meta.agent != run->agent
-        || (meta.flags & MEM_DOC_TOMBSTONED))
-        return false;
-    return !run->query->filter || run->query->filter (id, run->query->filter_arg);
+    return s_admit (arg, id, &meta);
 }
 
 static s_cand_t *
@@ -130,8 +136,7 @@ s_lift (s_run_t *run, uint64_t id, int kind, double value, uint64_t from, unsign
     if (!c) {
         //  A new candidate only with a score that would have made the pool.
         mem_docmeta_t meta;
-        if (value < run->lex_floor || mem_records_docmeta (run->store, run->txn, id, &meta)
-            || meta.kind != kind || !s_filter (id, run))
+        if (value < run->lex_floor || !s_admit (run, id, &meta) || meta.kind != kind)
             return 0;
         c = s_cand (run, id, &rc);
     }
@@ -183,10 +188,10 @@ s_context (s_run_t *run)
         }
         int rc = 0;
         for (size_t i = 0; i < n && !rc; i++) {
-            uint64_t prev, next;
-            rc = mem_records_session_neighbours (run->store, run->txn, run->agent,
-                                                 sources[i].session, sources[i].id, &prev, &next);
             const s_source_t *src = &sources[i];
+            uint64_t prev, next;
+            rc = mem_records_session_neighbours (run->store, run->txn, run->agent, src->session,
+                                                 src->id, &prev, &next);
             if (!rc)
                 rc = s_lift (run, next, src->kind, MEM_SEARCH_CONTEXT_AFTER * src->lex, src->id,
                              turn);
